@@ -1,0 +1,34 @@
+//! Valence's numeric core: every kernel of the valence network, forward and backward, its
+//! optimisers and initialisers — `#![no_std]`, heap-free, over caller-provided buffers.
+//!
+//! * Layouts and semantics are TensorFlow's: activations NHWC, conv filters HWIO
+//!   `[kh, kw, c_in, c_out]`, dense weights `[in, out]`, SAME/VALID padding as `tf.nn`.
+//! * Geometry is validated once by a constructor (`Conv2d::new`, `Pool2d::new`, `Lrn::new`,
+//!   `Dense::new`) with checked arithmetic; its length queries cannot fail afterwards.
+//! * Every kernel checks every slice length before it writes anything and returns
+//!   [`KernelError`] naming the argument, the expected and the actual length.
+//! * Kernels that produce a *parameter* gradient accumulate into it (`+=`), so micro-batches
+//!   add up; kernels that produce an *activation* gradient overwrite it.
+//! * Exact maths comes from `libm` only; fast approximations live in [`approx`] under their own
+//!   names.
+#![no_std]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod activation;
+pub mod approx;
+pub mod conv2d;
+pub mod dense;
+pub mod error;
+pub mod gemm;
+pub mod geometry;
+pub mod init;
+pub mod loss;
+pub mod lrn;
+pub mod optim;
+pub mod pool;
+pub mod rng;
+
+pub use error::KernelError;
+pub use gemm::{Gemm, Layout, Portable};
+pub use geometry::{Axis, Hwc, Padding};

@@ -1,0 +1,1 @@
+//! Optimisers over flat parameter slices; the caller owns the step counter and the state.
