@@ -25,6 +25,7 @@ pub mod geometry;
 pub mod init;
 pub mod loss;
 pub mod lrn;
+pub mod net;
 pub mod optim;
 pub mod pool;
 pub mod rng;

@@ -1,0 +1,250 @@
+//! Where everything lives in the one `f32` arena: parameters, gradients, optimiser state, the
+//! activations the backward pass needs, and scratch. All `const fn`, all checked.
+
+use super::config::{tri, ValenceConfig};
+use crate::error::{add, mul};
+use crate::KernelError;
+
+/// Which optimiser's state the arena holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum OptimizerKind {
+    /// Plain SGD: no state.
+    Sgd,
+    /// SGD with momentum: one accumulator per parameter.
+    Momentum,
+    /// Adam: first and second moments per parameter.
+    Adam,
+}
+
+impl OptimizerKind {
+    /// `f32`s of state per parameter.
+    pub const fn slots(self) -> usize {
+        match self {
+            Self::Sgd => 0,
+            Self::Momentum => 1,
+            Self::Adam => 2,
+        }
+    }
+}
+
+/// Number of activation tensors kept for the backward pass (conv1, norm1, pool1, conv2, norm2,
+/// pool2, conv3, conv4, conv5, pool3, local1, local2, output).
+pub(crate) const SLOTS: usize = 13;
+
+/// A contiguous region of the arena.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Region {
+    /// First index.
+    pub offset: usize,
+    /// Number of `f32`s.
+    pub len: usize,
+}
+
+impl Region {
+    const fn after(prev: Region, len: usize, arg: &'static str) -> Result<Region, KernelError> {
+        let offset = tri!(add(arg, prev.offset, prev.len));
+        let _end = tri!(add(arg, offset, len));
+        Ok(Region { offset, len })
+    }
+
+    /// `offset + len`.
+    pub const fn end(&self) -> usize {
+        self.offset + self.len
+    }
+}
+
+/// The arena of a training network (or, with [`ArenaLayout::inference`], of an inference one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ArenaLayout {
+    /// Largest number of examples one forward/backward call takes.
+    pub batch: usize,
+    /// All parameters, in [`ValenceConfig::params`] order.
+    pub params: Region,
+    /// Their gradients, same order (empty for inference).
+    pub grads: Region,
+    /// Optimiser state: `slots()` blocks of `params.len` each (empty for inference).
+    pub opt_state: Region,
+    /// Activations: per slot `len × batch` (training), or two ping-pong buffers (inference).
+    pub activations: Region,
+    /// Per-example length of each activation slot.
+    pub slot_len: [usize; SLOTS],
+    /// The convolutions' shared im2col scratch (the largest `scratch_len`).
+    pub scratch: Region,
+    /// Two ping-pong buffers for activation gradients (empty for inference).
+    pub grad_buffers: Region,
+    /// Gradient of the loss w.r.t. the predictions (`batch`; empty for inference).
+    pub d_pred: Region,
+}
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+impl ArenaLayout {
+    /// The arena of a network that trains `batch` examples per call with optimiser `opt`.
+    ///
+    /// # Errors
+    /// [`KernelError::Zero`] for `batch == 0`; geometry errors of `cfg`; [`KernelError::Overflow`]
+    /// if the arena does not fit in `usize`.
+    pub const fn training(cfg: &ValenceConfig, batch: usize, opt: OptimizerKind) -> Result<Self, KernelError> {
+        Self::build(cfg, batch, Some(opt))
+    }
+
+    /// The smaller arena of a network that only runs forward: parameters, two ping-pong
+    /// activation buffers and the scratch.
+    ///
+    /// # Errors
+    /// As [`ArenaLayout::training`].
+    pub const fn inference(cfg: &ValenceConfig, batch: usize) -> Result<Self, KernelError> {
+        Self::build(cfg, batch, None)
+    }
+
+    const fn build(cfg: &ValenceConfig, batch: usize, opt: Option<OptimizerKind>) -> Result<Self, KernelError> {
+        if batch == 0 {
+            return Err(KernelError::Zero { arg: "batch" });
+        }
+        let g = tri!(cfg.geometry());
+        let p = tri!(cfg.param_len());
+        let slot_len = [
+            g.conv1.output_len(),
+            g.conv1.output_len(),
+            g.pool1.output_len(),
+            g.conv2.output_len(),
+            g.conv2.output_len(),
+            g.pool2.output_len(),
+            g.conv3.output_len(),
+            g.conv4.output_len(),
+            g.conv5.output_len(),
+            g.pool3.output_len(),
+            g.local1.outputs(),
+            g.local2.outputs(),
+            1,
+        ];
+        let mut total = 0;
+        let mut largest = 0;
+        let mut i = 0;
+        while i < SLOTS {
+            total = tri!(add("activations", total, slot_len[i]));
+            largest = max(largest, slot_len[i]);
+            i += 1;
+        }
+        let largest_batch = tri!(mul("activations", largest, batch));
+        let scratch = max(
+            max(g.conv1.scratch_len(), g.conv2.scratch_len()),
+            max(g.conv3.scratch_len(), max(g.conv4.scratch_len(), g.conv5.scratch_len())),
+        );
+        let start = Region { offset: 0, len: 0 };
+        let params = tri!(Region::after(start, p, "params"));
+        let (grads_len, opt_len, acts_len, grad_buf_len, d_pred_len) = match opt {
+            Some(kind) => (
+                p,
+                tri!(mul("opt_state", p, kind.slots())),
+                tri!(mul("activations", total, batch)),
+                tri!(mul("grad_buffers", largest_batch, 2)),
+                batch,
+            ),
+            None => (0, 0, tri!(mul("activations", largest_batch, 2)), 0, 0),
+        };
+        let grads = tri!(Region::after(params, grads_len, "grads"));
+        let opt_state = tri!(Region::after(grads, opt_len, "opt_state"));
+        let activations = tri!(Region::after(opt_state, acts_len, "activations"));
+        let scratch = tri!(Region::after(activations, scratch, "scratch"));
+        let grad_buffers = tri!(Region::after(scratch, grad_buf_len, "grad_buffers"));
+        let d_pred = tri!(Region::after(grad_buffers, d_pred_len, "d_pred"));
+        Ok(Self { batch, params, grads, opt_state, activations, slot_len, scratch, grad_buffers, d_pred })
+    }
+
+    /// Total `f32`s of the arena.
+    pub const fn len(&self) -> usize {
+        self.d_pred.end()
+    }
+
+    /// Total bytes of the arena.
+    pub const fn bytes(&self) -> usize {
+        self.len() * core::mem::size_of::<f32>()
+    }
+
+    /// `true` for an inference-only layout.
+    pub const fn is_inference(&self) -> bool {
+        self.grads.len == 0
+    }
+}
+
+/// Bytes the TINY network's whole training step needs on a board: the Adam arena for one-frame
+/// micro-batches, the `u8` frame, and a stack allowance.
+pub const TINY_TRAINING_BYTES: usize = {
+    let layout = match ArenaLayout::training(&ValenceConfig::TINY, 1, OptimizerKind::Adam) {
+        Ok(l) => l,
+        Err(_) => panic!("TINY must have a valid geometry"),
+    };
+    let frame = ValenceConfig::TINY.input * ValenceConfig::TINY.input * 3;
+    layout.bytes() + frame + TINY_STACK_ALLOWANCE
+};
+
+/// Stack a board keeps beside the arena for the kernels' frames (the GEMM's stack buffers included).
+pub const TINY_STACK_ALLOWANCE: usize = 16 * 1024;
+
+/// A board's RAM budget for training TINY (the firmware's `memory.x` RAM length).
+pub const TINY_RAM_BUDGET: usize = 256 * 1024;
+
+const _: () = assert!(TINY_TRAINING_BYTES <= TINY_RAM_BUDGET, "TINY's Adam training step must fit in 256 KB");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_are_contiguous_and_sized() {
+        let cfg = ValenceConfig::TINY;
+        let l = ArenaLayout::training(&cfg, 4, OptimizerKind::Adam).unwrap();
+        let p = cfg.param_len().unwrap();
+        assert_eq!(l.params, Region { offset: 0, len: p });
+        assert_eq!(l.grads, Region { offset: p, len: p });
+        assert_eq!(l.opt_state, Region { offset: 2 * p, len: 2 * p });
+        assert_eq!(l.activations.offset, 4 * p);
+        assert_eq!(l.activations.len, 4 * l.slot_len.iter().sum::<usize>());
+        assert_eq!(l.slot_len[0], 16 * 16 * 8);
+        assert_eq!(l.slot_len[12], 1);
+        // conv4/conv5 have the largest patch (3·3·16 = 144) times the tile of 16.
+        assert_eq!(l.scratch.len, 144 * 16);
+        assert_eq!(l.grad_buffers.len, 2 * 4 * 2048);
+        assert_eq!(l.d_pred.len, 4);
+        assert_eq!(l.len(), l.d_pred.end());
+    }
+
+    #[test]
+    fn inference_arena_is_smaller() {
+        let cfg = ValenceConfig::FULL;
+        let t = ArenaLayout::training(&cfg, 8, OptimizerKind::Adam).unwrap();
+        let i = ArenaLayout::inference(&cfg, 8).unwrap();
+        assert!(i.is_inference() && !t.is_inference());
+        assert_eq!(i.activations.len, 2 * 8 * 24 * 24 * 128);
+        assert!(i.len() * 3 < t.len());
+    }
+
+    #[test]
+    fn tiny_fits_the_board_budget() {
+        assert!(TINY_TRAINING_BYTES <= TINY_RAM_BUDGET);
+        // About 200 KB: 7561 parameters × 4 (value, gradient, m, v) dominate.
+        assert!(TINY_TRAINING_BYTES > 150 * 1024, "{TINY_TRAINING_BYTES}");
+    }
+
+    #[test]
+    fn zero_batch_and_overflow_are_errors() {
+        assert_eq!(
+            ArenaLayout::training(&ValenceConfig::TINY, 0, OptimizerKind::Sgd),
+            Err(KernelError::Zero { arg: "batch" })
+        );
+        assert!(matches!(
+            ArenaLayout::training(&ValenceConfig::FULL, usize::MAX / 2, OptimizerKind::Adam),
+            Err(KernelError::Overflow { .. })
+        ));
+    }
+}
