@@ -184,7 +184,11 @@ mod tests {
         let pixels = s.out_h() * s.out_w();
         let want = bits(&run(&s.conv2d(1), 3, &x, &f, &bias));
         for tile in [2, 3, 7, pixels, pixels * 3 + 5] {
-            assert_eq!(bits(&run(&s.conv2d(tile), 3, &x, &f, &bias)), want, "{tile}");
+            assert_eq!(
+                bits(&run(&s.conv2d(tile), 3, &x, &f, &bias)),
+                want,
+                "{tile}"
+            );
         }
     }
 
@@ -204,7 +208,10 @@ mod tests {
         };
         let mut rng = Rng::new(3);
         let mut frames = rng.bytes(s.in_len());
-        frames[..256].iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
+        frames[..256]
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, b)| *b = i as u8);
         let normalised: Vec<f32> = frames.iter().map(|&b| (b as f32 - 128.0) / 255.0).collect();
         let (f, bias) = (rng.vec(s.filter_len()), rng.vec(4));
         for tile in [1, 5, 64] {
@@ -285,11 +292,29 @@ mod tests {
             Err(KernelError::Overflow { arg: "output" })
         );
         assert!(y.iter().all(|v| v.is_nan()));
-        let r = conv2d_u8(&g, &Portable, usize::MAX, &[1], &f, &[0.0; 2], &mut scratch, &mut y);
+        let r = conv2d_u8(
+            &g,
+            &Portable,
+            usize::MAX,
+            &[1],
+            &f,
+            &[0.0; 2],
+            &mut scratch,
+            &mut y,
+        );
         assert_eq!(r, Err(KernelError::Overflow { arg: "output" }));
         // input_len 2: batch = usize::MAX overflows the input first.
         let g = Conv2d::new(Hwc::new(1, 2, 1), [1, 1], 1, [1, 1], Padding::Valid, 1).unwrap();
-        let r = conv2d_f32(&g, &Portable, usize::MAX, &[1.0; 2], &[1.0], &[0.0], &mut scratch, &mut y);
+        let r = conv2d_f32(
+            &g,
+            &Portable,
+            usize::MAX,
+            &[1.0; 2],
+            &[1.0],
+            &[0.0],
+            &mut scratch,
+            &mut y,
+        );
         assert_eq!(r, Err(KernelError::Overflow { arg: "input" }));
         assert!(y.iter().all(|v| v.is_nan()));
         // And batch 1 works: y = [1·1, 1·2].

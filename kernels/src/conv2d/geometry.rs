@@ -217,9 +217,18 @@ mod tests {
         let hwc = Hwc::new(5, 5, 2);
         let s = Padding::Same;
         let zero = |arg| Err(KernelError::Zero { arg });
-        assert_eq!(conv(Hwc::new(0, 5, 2), [3, 3], 4, [1, 1], s, 4), zero("input"));
-        assert_eq!(conv(Hwc::new(5, 0, 2), [3, 3], 4, [1, 1], s, 4), zero("input"));
-        assert_eq!(conv(Hwc::new(5, 5, 0), [3, 3], 4, [1, 1], s, 4), zero("input"));
+        assert_eq!(
+            conv(Hwc::new(0, 5, 2), [3, 3], 4, [1, 1], s, 4),
+            zero("input")
+        );
+        assert_eq!(
+            conv(Hwc::new(5, 0, 2), [3, 3], 4, [1, 1], s, 4),
+            zero("input")
+        );
+        assert_eq!(
+            conv(Hwc::new(5, 5, 0), [3, 3], 4, [1, 1], s, 4),
+            zero("input")
+        );
         assert_eq!(conv(hwc, [0, 3], 4, [1, 1], s, 4), zero("kernel"));
         assert_eq!(conv(hwc, [3, 0], 4, [1, 1], s, 4), zero("kernel"));
         assert_eq!(conv(hwc, [3, 3], 0, [1, 1], s, 4), zero("c_out"));
@@ -256,18 +265,30 @@ mod tests {
         let half = usize::MAX / 2;
         let over = |arg| Err(KernelError::Overflow { arg });
         let (s, v) = (Padding::Same, Padding::Valid);
-        assert_eq!(conv(Hwc::new(half, 3, 1), [1, 1], 1, [1, 1], v, 1), over("input"));
+        assert_eq!(
+            conv(Hwc::new(half, 3, 1), [1, 1], 1, [1, 1], v, 1),
+            over("input")
+        );
         // The input fits (half·1·1) but the output has 3 channels per pixel.
-        assert_eq!(conv(Hwc::new(half, 1, 1), [1, 1], 3, [1, 1], v, 1), over("output"));
+        assert_eq!(
+            conv(Hwc::new(half, 1, 1), [1, 1], 3, [1, 1], v, 1),
+            over("output")
+        );
         // The patch fits (half) but the filter is patch · c_out.
-        assert_eq!(conv(Hwc::new(1, 1, half), [1, 1], 3, [1, 1], v, 1), over("filter"));
+        assert_eq!(
+            conv(Hwc::new(1, 1, half), [1, 1], 3, [1, 1], v, 1),
+            over("filter")
+        );
         // kh·kw overflows before c_in is even looked at.
         assert_eq!(
             conv(Hwc::new(1, 1, 1), [half, 3], 1, [1, 1], s, 1),
             over("filter")
         );
         // The scratch is tile · patch_len.
-        assert_eq!(conv(Hwc::new(1, 1, 3), [1, 1], 1, [1, 1], v, half), over("scratch"));
+        assert_eq!(
+            conv(Hwc::new(1, 1, 3), [1, 1], 1, [1, 1], v, half),
+            over("scratch")
+        );
         // SAME's padding span (out − 1)·stride + k overflows.
         assert_eq!(
             conv(Hwc::new(usize::MAX, 1, 1), [usize::MAX, 1], 1, [1, 1], s, 1),

@@ -78,7 +78,15 @@ fn walk(g: &Conv2d, first: usize, rows: usize, mut f: impl FnMut(usize, usize, R
         for ky in 0..kh {
             let py = y0 + ky;
             if py < pad_h || py - pad_h >= inp.h || kx_lo == kx_hi {
-                f(r, ky, Run { lo: 0, hi: 0, src: 0 });
+                f(
+                    r,
+                    ky,
+                    Run {
+                        lo: 0,
+                        hi: 0,
+                        src: 0,
+                    },
+                );
             } else {
                 let src = base + (py - pad_h) * row_len + inside.src;
                 f(r, ky, Run { src, ..inside });
@@ -107,7 +115,10 @@ pub(super) fn im2col<T: Sample>(g: &Conv2d, input: &[T], first: usize, scratch: 
         let start = r * patch + ky * krow;
         let dst = &mut scratch[start..start + krow];
         dst[..run.lo].fill(0.0);
-        T::load(&mut dst[run.lo..run.hi], &input[run.src..run.src + run.hi - run.lo]);
+        T::load(
+            &mut dst[run.lo..run.hi],
+            &input[run.src..run.src + run.hi - run.lo],
+        );
         dst[run.hi..].fill(0.0);
     });
 }
