@@ -218,7 +218,8 @@ mod tests {
         let mut y = vec![0.0; batch * no];
         for b in 0..batch {
             for o in 0..no {
-                y[b * no + o] = bias[o] + (0..ni).map(|i| x[b * ni + i] * w[i * no + o]).sum::<f64>();
+                y[b * no + o] =
+                    bias[o] + (0..ni).map(|i| x[b * ni + i] * w[i * no + o]).sum::<f64>();
             }
         }
         y
@@ -228,7 +229,8 @@ mod tests {
         v.iter().map(|&a| f64::from(a)).collect()
     }
 
-    const SHAPES: [(usize, usize, usize); 5] = [(1, 1, 1), (3, 5, 2), (4, 17, 7), (2, 40, 1), (7, 1, 9)];
+    const SHAPES: [(usize, usize, usize); 5] =
+        [(1, 1, 1), (3, 5, 2), (4, 17, 7), (2, 40, 1), (7, 1, 9)];
 
     #[test]
     fn forward_matches_f64_reference() {
@@ -274,16 +276,26 @@ mod tests {
                 let (mut xp, mut xm) = (x64.clone(), x64.clone());
                 xp[i] += h;
                 xm[i] -= h;
-                close(dx[i], (loss(&xp, &w64) - loss(&xm, &w64)) / (2.0 * h), "dx fd");
+                close(
+                    dx[i],
+                    (loss(&xp, &w64) - loss(&xm, &w64)) / (2.0 * h),
+                    "dx fd",
+                );
             }
             for k in 0..w.len() {
                 let (ii, o) = (k / no, k % no);
-                let analytic: f64 = (0..batch).map(|b| x64[b * ni + ii] * dy64[b * no + o]).sum();
+                let analytic: f64 = (0..batch)
+                    .map(|b| x64[b * ni + ii] * dy64[b * no + o])
+                    .sum();
                 close(dw[k], analytic, "dw analytic");
                 let (mut wp, mut wm) = (w64.clone(), w64.clone());
                 wp[k] += h;
                 wm[k] -= h;
-                close(dw[k], (loss(&x64, &wp) - loss(&x64, &wm)) / (2.0 * h), "dw fd");
+                close(
+                    dw[k],
+                    (loss(&x64, &wp) - loss(&x64, &wm)) / (2.0 * h),
+                    "dw fd",
+                );
             }
         }
     }
@@ -298,9 +310,15 @@ mod tests {
         let mut twice = vec![0.5f32; 24];
         dense_backward_weights_f32(&g, &Portable, 2, &x[..12], &dy[..8], &mut twice).unwrap();
         dense_backward_weights_f32(&g, &Portable, 3, &x[12..], &dy[8..], &mut twice).unwrap();
-        assert_eq!(once, twice, "same bits: Portable sums examples in ascending order");
+        assert_eq!(
+            once, twice,
+            "same bits: Portable sums examples in ascending order"
+        );
         // And it really accumulated onto 0.5.
-        let want: f64 = 0.5 + (0..5).map(|b| f64::from(x[b * 6]) * f64::from(dy[b * 4])).sum::<f64>();
+        let want: f64 = 0.5
+            + (0..5)
+                .map(|b| f64::from(x[b * 6]) * f64::from(dy[b * 4]))
+                .sum::<f64>();
         close(once[0], want, "dw[0][0]");
     }
 
@@ -322,10 +340,22 @@ mod tests {
         let (x, w, b) = ([1.0f32; 6], [1.0f32; 6], [1.0f32; 2]);
         let mut y = [7.0f32; 4];
         let len = |arg, expected, got| Err(KernelError::Length { arg, expected, got });
-        assert_eq!(dense_f32(&g, &Portable, 2, &x[..5], &w, &b, &mut y), len("input", 6, 5));
-        assert_eq!(dense_f32(&g, &Portable, 2, &x, &w[..5], &b, &mut y), len("weights", 6, 5));
-        assert_eq!(dense_f32(&g, &Portable, 2, &x, &w, &b[..1], &mut y), len("bias", 2, 1));
-        assert_eq!(dense_f32(&g, &Portable, 2, &x, &w, &b, &mut y[..3]), len("output", 4, 3));
+        assert_eq!(
+            dense_f32(&g, &Portable, 2, &x[..5], &w, &b, &mut y),
+            len("input", 6, 5)
+        );
+        assert_eq!(
+            dense_f32(&g, &Portable, 2, &x, &w[..5], &b, &mut y),
+            len("weights", 6, 5)
+        );
+        assert_eq!(
+            dense_f32(&g, &Portable, 2, &x, &w, &b[..1], &mut y),
+            len("bias", 2, 1)
+        );
+        assert_eq!(
+            dense_f32(&g, &Portable, 2, &x, &w, &b, &mut y[..3]),
+            len("output", 4, 3)
+        );
         assert_eq!(
             dense_f32(&g, &Portable, 0, &x, &w, &b, &mut y),
             Err(KernelError::Zero { arg: "batch" })

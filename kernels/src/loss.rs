@@ -119,7 +119,12 @@ mod tests {
     }
 
     fn wabs_ref(p: &[f64], y: &[f64], c: &[f64], m: f64) -> f64 {
-        p.iter().zip(y).zip(c).map(|((p, y), c)| c * (p - y).abs()).sum::<f64>() / m
+        p.iter()
+            .zip(y)
+            .zip(c)
+            .map(|((p, y), c)| c * (p - y).abs())
+            .sum::<f64>()
+            / m
     }
 
     fn mse_ref(p: &[f64], y: &[f64], m: f64) -> f64 {
@@ -135,8 +140,14 @@ mod tests {
         // p − y = [0.5, −1, 0], c = [2, 1, 3], B = 2: loss = (1 + 1 + 0)/2 = 1,
         // d = [2·1, 1·(−1), 0]/2 = [1, −0.5, 0].
         let mut d = [f32::NAN; 3];
-        let l = weighted_abs_error_f32(&[1.0, 0.0, 0.25], &[0.5, 1.0, 0.25], &[2.0, 1.0, 3.0], 2, &mut d)
-            .unwrap();
+        let l = weighted_abs_error_f32(
+            &[1.0, 0.0, 0.25],
+            &[0.5, 1.0, 0.25],
+            &[2.0, 1.0, 3.0],
+            2,
+            &mut d,
+        )
+        .unwrap();
         assert_eq!(l, 1.0);
         assert_eq!(d, [1.0, -0.5, 0.0]);
         // MSE: (0.25 + 1 + 0)/2 = 0.625, d = 2·[0.5, −1, 0]/2 = [0.5, −1, 0].
@@ -150,7 +161,10 @@ mod tests {
         // Reference: the f64 losses; central differences with h = 1e-4 on elements with
         // |p − y| > 1e-3 (both losses are smooth there). Tolerances: loss 1e-6 + 1e-5·|b|,
         // gradient 1e-6 + 1e-4·|fd|.
-        for (n, &(len, m)) in [(1usize, 1usize), (7, 7), (64, 64), (33, 100)].iter().enumerate() {
+        for (n, &(len, m)) in [(1usize, 1usize), (7, 7), (64, 64), (33, 100)]
+            .iter()
+            .enumerate()
+        {
             let p = rng_vec(n as u64, len, -1.0, 1.0);
             let y = rng_vec(10 + n as u64, len, -1.0, 1.0);
             let c = rng_vec(20 + n as u64, len, 0.0, 1.0);
@@ -172,10 +186,17 @@ mod tests {
                 let (mut pp, mut pm) = (p64.clone(), p64.clone());
                 pp[i] += h;
                 pm[i] -= h;
-                let fd = (wabs_ref(&pp, &y64, &c64, mf) - wabs_ref(&pm, &y64, &c64, mf)) / (2.0 * h);
-                assert!((f64::from(d[i]) - fd).abs() <= 1e-6 + 1e-4 * fd.abs(), "wabs {i}");
+                let fd =
+                    (wabs_ref(&pp, &y64, &c64, mf) - wabs_ref(&pm, &y64, &c64, mf)) / (2.0 * h);
+                assert!(
+                    (f64::from(d[i]) - fd).abs() <= 1e-6 + 1e-4 * fd.abs(),
+                    "wabs {i}"
+                );
                 let fd = (mse_ref(&pp, &y64, mf) - mse_ref(&pm, &y64, mf)) / (2.0 * h);
-                assert!((f64::from(dm[i]) - fd).abs() <= 1e-6 + 1e-4 * fd.abs(), "mse {i}");
+                assert!(
+                    (f64::from(dm[i]) - fd).abs() <= 1e-6 + 1e-4 * fd.abs(),
+                    "mse {i}"
+                );
             }
         }
     }
@@ -183,8 +204,14 @@ mod tests {
     #[test]
     fn gradient_is_zero_at_equality_and_nan_for_nan() {
         let mut d = [f32::NAN; 3];
-        let l = weighted_abs_error_f32(&[0.5, f32::NAN, 1.0], &[0.5, 0.0, 1.0], &[1.0; 3], 3, &mut d)
-            .unwrap();
+        let l = weighted_abs_error_f32(
+            &[0.5, f32::NAN, 1.0],
+            &[0.5, 0.0, 1.0],
+            &[1.0; 3],
+            3,
+            &mut d,
+        )
+        .unwrap();
         assert!(l.is_nan());
         assert_eq!((d[0], d[2]), (0.0, 0.0));
         assert!(d[1].is_nan());
@@ -207,9 +234,18 @@ mod tests {
         let mut d = [7.0f32; 3];
         let v = [1.0f32; 4];
         let len = |arg, expected, got| Err(KernelError::Length { arg, expected, got });
-        assert_eq!(weighted_abs_error_f32(&v[..3], &v, &v[..3], 3, &mut d), len("target", 3, 4));
-        assert_eq!(weighted_abs_error_f32(&v[..3], &v[..3], &v[..2], 3, &mut d), len("confidence", 3, 2));
-        assert_eq!(weighted_abs_error_f32(&v, &v, &v, 4, &mut d), len("d_pred", 4, 3));
+        assert_eq!(
+            weighted_abs_error_f32(&v[..3], &v, &v[..3], 3, &mut d),
+            len("target", 3, 4)
+        );
+        assert_eq!(
+            weighted_abs_error_f32(&v[..3], &v[..3], &v[..2], 3, &mut d),
+            len("confidence", 3, 2)
+        );
+        assert_eq!(
+            weighted_abs_error_f32(&v, &v, &v, 4, &mut d),
+            len("d_pred", 4, 3)
+        );
         assert_eq!(
             weighted_abs_error_f32(&v[..3], &v[..3], &v[..3], 0, &mut d),
             Err(KernelError::Zero { arg: "mean_over" })
@@ -220,7 +256,10 @@ mod tests {
         );
         assert_eq!(mse_f32(&v[..3], &v, 3, &mut d), len("target", 3, 4));
         assert_eq!(mse_f32(&v, &v, 4, &mut d), len("d_pred", 4, 3));
-        assert_eq!(mse_f32(&v[..3], &v[..3], 0, &mut d), Err(KernelError::Zero { arg: "mean_over" }));
+        assert_eq!(
+            mse_f32(&v[..3], &v[..3], 0, &mut d),
+            Err(KernelError::Zero { arg: "mean_over" })
+        );
         assert!(d.iter().all(|&x| x == 7.0));
     }
 }
