@@ -135,11 +135,11 @@ pub fn adam_step_f32(
         .zip(v.iter_mut())
     {
         if decay != 0.0 {
-            *w = *w - decay * *w;
+            *w -= decay * *w;
         }
-        *m = *m + (g - *m) * one_minus_beta1;
-        *v = *v + (g * g - *v) * one_minus_beta2;
-        *w = *w - (*m * alpha) / (libm::sqrtf(*v) + cfg.epsilon);
+        *m += (g - *m) * one_minus_beta1;
+        *v += (g * g - *v) * one_minus_beta2;
+        *w -= (*m * alpha) / (libm::sqrtf(*v) + cfg.epsilon);
     }
     Ok(())
 }

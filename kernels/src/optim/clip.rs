@@ -45,7 +45,7 @@ pub fn clip_by_global_norm_f32(grads: &mut [f32], clip_norm: f32) -> Result<f32,
         f32::NAN
     };
     for g in grads.iter_mut() {
-        *g = *g * scale;
+        *g *= scale;
     }
     Ok(norm)
 }

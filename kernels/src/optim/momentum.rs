@@ -72,13 +72,13 @@ pub fn momentum_step_f32(
     let (lr, mu, decay) = (cfg.lr, cfg.momentum, cfg.weight_decay);
     for ((w, &g), a) in params.iter_mut().zip(grads).zip(accum.iter_mut()) {
         if decay != 0.0 {
-            *w = *w - decay * *w;
+            *w -= decay * *w;
         }
         *a = *a * mu + g;
         if cfg.nesterov {
-            *w = *w - (g * lr + *a * mu * lr);
+            *w -= g * lr + *a * mu * lr;
         } else {
-            *w = *w - *a * lr;
+            *w -= *a * lr;
         }
     }
     Ok(())
@@ -95,7 +95,7 @@ pub fn sgd_step_f32(lr: f32, params: &mut [f32], grads: &[f32]) -> Result<(), Ke
     non_negative("lr", lr)?;
     check_len("grads", params.len(), grads.len())?;
     for (w, &g) in params.iter_mut().zip(grads) {
-        *w = *w - g * lr;
+        *w -= g * lr;
     }
     Ok(())
 }
