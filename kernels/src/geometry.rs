@@ -41,6 +41,11 @@ impl Hwc {
         self.h * self.w * self.c
     }
 
+    /// `true` if a size is zero (never the case for a shape a geometry constructor accepted).
+    pub const fn is_empty(&self) -> bool {
+        self.h == 0 || self.w == 0 || self.c == 0
+    }
+
     /// `h * w`. Only valid for shapes that a geometry constructor already checked.
     pub const fn pixels(&self) -> usize {
         self.h * self.w
