@@ -69,10 +69,20 @@ pub(crate) use tri;
 
 impl ValenceConfig {
     /// The seed's network: 96×96×3 frames, conv 128/128/256/256/256, dense 2046/2046.
-    pub const FULL: Self = Self { input: 96, conv: [128, 128, 256, 256, 256], dense: [2046, 2046], tile: 128 };
+    pub const FULL: Self = Self {
+        input: 96,
+        conv: [128, 128, 256, 256, 256],
+        dense: [2046, 2046],
+        tile: 128,
+    };
 
     /// A board's network: 64×64×3 frames, conv 8/8/16/16/16, dense 16/16 (about 7.6 k parameters).
-    pub const TINY: Self = Self { input: 64, conv: [8, 8, 16, 16, 16], dense: [16, 16], tile: 16 };
+    pub const TINY: Self = Self {
+        input: 64,
+        conv: [8, 8, 16, 16, 16],
+        dense: [16, 16],
+        tile: 16,
+    };
 
     /// Validates the sizes and resolves every layer's geometry.
     ///
@@ -82,18 +92,65 @@ impl ValenceConfig {
     pub const fn geometry(&self) -> Result<Geometry, KernelError> {
         let c = self.conv;
         let frame = Hwc::new(self.input, self.input, 3);
-        let conv1 = tri!(Conv2d::new(frame, [5, 5], c[0], [4, 4], Padding::Same, self.tile));
+        let conv1 = tri!(Conv2d::new(
+            frame,
+            [5, 5],
+            c[0],
+            [4, 4],
+            Padding::Same,
+            self.tile
+        ));
         let pool1 = tri!(Pool2d::new(conv1.output(), [3, 3], [2, 2], Padding::Valid));
-        let conv2 = tri!(Conv2d::new(pool1.output(), [3, 3], c[1], [1, 1], Padding::Same, self.tile));
+        let conv2 = tri!(Conv2d::new(
+            pool1.output(),
+            [3, 3],
+            c[1],
+            [1, 1],
+            Padding::Same,
+            self.tile
+        ));
         let pool2 = tri!(Pool2d::new(conv2.output(), [3, 3], [2, 2], Padding::Valid));
-        let conv3 = tri!(Conv2d::new(pool2.output(), [3, 3], c[2], [1, 1], Padding::Same, self.tile));
-        let conv4 = tri!(Conv2d::new(conv3.output(), [3, 3], c[3], [1, 1], Padding::Same, self.tile));
-        let conv5 = tri!(Conv2d::new(conv4.output(), [3, 3], c[4], [1, 1], Padding::Same, self.tile));
+        let conv3 = tri!(Conv2d::new(
+            pool2.output(),
+            [3, 3],
+            c[2],
+            [1, 1],
+            Padding::Same,
+            self.tile
+        ));
+        let conv4 = tri!(Conv2d::new(
+            conv3.output(),
+            [3, 3],
+            c[3],
+            [1, 1],
+            Padding::Same,
+            self.tile
+        ));
+        let conv5 = tri!(Conv2d::new(
+            conv4.output(),
+            [3, 3],
+            c[4],
+            [1, 1],
+            Padding::Same,
+            self.tile
+        ));
         let pool3 = tri!(Pool2d::new(conv5.output(), [3, 3], [2, 2], Padding::Valid));
         let local1 = tri!(Dense::new(pool3.output_len(), self.dense[0]));
         let local2 = tri!(Dense::new(self.dense[0], self.dense[1]));
         let softmax = tri!(Dense::new(self.dense[1], 1));
-        Ok(Geometry { conv1, pool1, conv2, pool2, conv3, conv4, conv5, pool3, local1, local2, softmax })
+        Ok(Geometry {
+            conv1,
+            pool1,
+            conv2,
+            pool2,
+            conv3,
+            conv4,
+            conv5,
+            pool3,
+            local1,
+            local2,
+            softmax,
+        })
     }
 
     /// Bytes of one `u8` RGB input frame.
@@ -136,9 +193,15 @@ mod tests {
 
     #[test]
     fn too_small_input_is_an_error_not_a_panic() {
-        let cfg = ValenceConfig { input: 40, ..ValenceConfig::TINY };
+        let cfg = ValenceConfig {
+            input: 40,
+            ..ValenceConfig::TINY
+        };
         assert!(matches!(cfg.geometry(), Err(KernelError::TooSmall { .. })));
-        let cfg = ValenceConfig { tile: 0, ..ValenceConfig::TINY };
+        let cfg = ValenceConfig {
+            tile: 0,
+            ..ValenceConfig::TINY
+        };
         assert!(matches!(cfg.geometry(), Err(KernelError::Zero { .. })));
     }
 }

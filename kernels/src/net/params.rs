@@ -109,18 +109,32 @@ impl ValenceConfig {
                 let (cin, cout) = (c.input().c, c.output().c);
                 let fan_in = tri!(mul("conv fan_in", k[0] * k[1], cin));
                 let fan_out = tri!(mul("conv fan_out", k[0] * k[1], cout));
-                ([k[0], k[1], cin, cout], 4, fan_in, fan_out, cout, None, HIDDEN_BIAS)
+                (
+                    [k[0], k[1], cin, cout],
+                    4,
+                    fan_in,
+                    fan_out,
+                    cout,
+                    None,
+                    HIDDEN_BIAS,
+                )
             } else {
                 let d = denses[i - 5];
                 let (fin, fout) = (d.inputs(), d.outputs());
                 if i == 7 {
-                    let init = Init::TruncatedNormal { stddev: SOFTMAX_STDDEV };
+                    let init = Init::TruncatedNormal {
+                        stddev: SOFTMAX_STDDEV,
+                    };
                     ([fin, fout, 1, 1], 2, fin, fout, fout, Some(init), 0.0)
                 } else {
                     ([fin, fout, 1, 1], 2, fin, fout, fout, None, HIDDEN_BIAS)
                 }
             };
-            let w_len = if i < 5 { convs[i].filter_len() } else { denses[i - 5].weights_len() };
+            let w_len = if i < 5 {
+                convs[i].filter_len()
+            } else {
+                denses[i - 5].weights_len()
+            };
             let w_init = match w_init {
                 Some(init) => init,
                 None => Init::Xavier { fan_in, fan_out },
@@ -170,10 +184,19 @@ mod tests {
     fn full_has_the_seeds_parameter_count() {
         // conv: 5·5·3·128 + 3·3·128·128 + 3·3·128·256 + 2 · 3·3·256·256, biases 128+128+3·256;
         // dense: 1024·2046 + 2046·2046 + 2046, biases 2046 + 2046 + 1.
-        let conv = 5 * 5 * 3 * 128 + 9 * 128 * 128 + 9 * 128 * 256 + 2 * 9 * 256 * 256 + 128 + 128 + 3 * 256;
+        let conv = 5 * 5 * 3 * 128
+            + 9 * 128 * 128
+            + 9 * 128 * 256
+            + 2 * 9 * 256 * 256
+            + 128
+            + 128
+            + 3 * 256;
         let dense = 1024 * 2046 + 2046 * 2046 + 2046 + 2046 + 2046 + 1;
         assert_eq!(ValenceConfig::FULL.param_len(), Ok(conv + dense));
-        assert!((7_800_000..8_000_000).contains(&(conv + dense)), "about 7.9 M parameters");
+        assert!(
+            (7_800_000..8_000_000).contains(&(conv + dense)),
+            "about 7.9 M parameters"
+        );
     }
 
     #[test]
@@ -182,15 +205,31 @@ mod tests {
         let mut next = 0;
         for spec in &p {
             assert_eq!(spec.offset, next, "{}", spec.name);
-            assert_eq!(spec.len, spec.dims().iter().product::<usize>(), "{}", spec.name);
+            assert_eq!(
+                spec.len,
+                spec.dims().iter().product::<usize>(),
+                "{}",
+                spec.name
+            );
             next += spec.len;
         }
         assert_eq!(next, 7561);
         assert_eq!(p[0].dims(), &[5, 5, 3, 8]);
-        assert_eq!(p[0].init, Init::Xavier { fan_in: 75, fan_out: 200 });
+        assert_eq!(
+            p[0].init,
+            Init::Xavier {
+                fan_in: 75,
+                fan_out: 200
+            }
+        );
         assert_eq!(p[1].init, Init::Constant(0.1));
         assert_eq!(p[14].name, "weight_softmax");
-        assert_eq!(p[14].init, Init::TruncatedNormal { stddev: 1.0 / 1024.0 });
+        assert_eq!(
+            p[14].init,
+            Init::TruncatedNormal {
+                stddev: 1.0 / 1024.0
+            }
+        );
         assert_eq!(p[15].init, Init::Constant(0.0));
         assert_eq!(p[10].tag, "local1_weights");
     }
