@@ -13,7 +13,8 @@ use super::rows::{ProtoBuckets, Rows};
 /// `sum += v`, `sum_squares += v·v`, in the order the values arrive. Where TensorFlow refuses
 /// NaN and ±inf, this counts them apart ([`nan`](Self::nan), [`pos_inf`](Self::pos_inf),
 /// [`neg_inf`](Self::neg_inf)); they never enter buckets, `num`, min, max or the sums, so the
-/// histogram is always safe to write to TensorBoard.
+/// histogram is always safe to write to TensorBoard. Subnormal inputs count as zeros of their
+/// sign, as in TensorFlow, whose CPU threads run with denormals-are-zero.
 ///
 /// # Size
 /// 12 472 bytes on every target (1551 `u64` counts, four `f64` and four `u64` totals), align 8.
@@ -87,6 +88,13 @@ impl Histogram {
             }
             return;
         }
+        // TensorFlow's CPU threads run with denormals-are-zero: the op sees a subnormal f32 as a
+        // zero of the same sign (checked against TF 2.21: [-1e-45] gives min = max = -0.0).
+        let v = if v.is_subnormal() {
+            f32::from_bits(v.to_bits() & 0x8000_0000)
+        } else {
+            v
+        };
         let x = f64::from(v);
         let b = bucket_index(x);
         // Finite f32 lie strictly inside (-DBL_MAX, DBL_MAX): never bucket 0, never past the end.
@@ -323,6 +331,23 @@ mod tests {
         h.add_slice(&[-0.0, 0.0]);
         assert_eq!(h.min().unwrap().to_bits(), (-0.0f64).to_bits());
         assert_eq!(h.max().unwrap().to_bits(), (-0.0f64).to_bits());
+    }
+
+    #[test]
+    fn subnormals_are_signed_zeros_like_tf() {
+        // TF 2.21 HistogramSummary on [1e-38, -1e-45, 2.0]: min 0.0, max 2.0, sum 2.0, both
+        // subnormals in [0, 1e-12); on [-1e-45] alone: min = max = -0.0, sum 0.0.
+        let mut h = Box::new(Histogram::new());
+        h.add_slice(&[1.0e-38, -1.0e-45, 2.0]);
+        assert_eq!(h.counts()[ZERO_LIMIT + 1], 2);
+        assert_eq!(h.min().unwrap().to_bits(), 0.0f64.to_bits());
+        assert_eq!((h.max(), h.sum(), h.sum_squares()), (Some(2.0), 2.0, 4.0));
+        let mut h = Box::new(Histogram::new());
+        h.add(-1.0e-45);
+        assert_eq!(h.counts()[ZERO_LIMIT + 1], 1);
+        assert_eq!(h.min().unwrap().to_bits(), (-0.0f64).to_bits());
+        assert_eq!(h.max().unwrap().to_bits(), (-0.0f64).to_bits());
+        assert_eq!(h.sum().to_bits(), 0.0f64.to_bits());
     }
 
     #[test]
