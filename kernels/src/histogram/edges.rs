@@ -131,8 +131,7 @@ mod tests {
 
     #[test]
     fn exact_edges_go_right() {
-        for i in 0..BUCKETS - 1 {
-            let edge = LIMITS[i];
+        for (i, &edge) in LIMITS.iter().enumerate().take(BUCKETS - 1) {
             assert_eq!(bucket_index(edge), i + 1, "edge {i} = {edge}");
             // Just below an edge stays in the bucket whose right edge it is.
             let below = next_down(edge);
