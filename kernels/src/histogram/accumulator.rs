@@ -74,7 +74,7 @@ impl Histogram {
         self.sum_squares = 0.0;
     }
 
-    /// Adds one value; NaN and ±inf are only counted apart.
+    /// Adds one value; NaN and ±inf are only counted apart, a subnormal counts as a signed zero.
     #[inline]
     pub fn add(&mut self, v: f32) {
         if v.is_nan() {
