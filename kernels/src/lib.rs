@@ -22,6 +22,7 @@ pub mod dense;
 pub mod error;
 pub mod gemm;
 pub mod geometry;
+pub mod histogram;
 pub mod init;
 pub mod loss;
 pub mod lrn;
