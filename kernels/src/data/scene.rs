@@ -16,13 +16,42 @@ pub(crate) const SAG_PER_HALF_WIDTH: f32 = 0.6;
 /// Confidence reaches its contrast factor's maximum at this effective ink contrast × gain.
 const FULL_CONTRAST: f32 = 0.35;
 
-/// A filled, axis-aligned ellipse (head, eyes).
+/// A filled, axis-aligned ellipse (head, eyes), with the per-pixel constants of its coverage
+/// precomputed (see [`ellipse_coverage`](super::draw::ellipse_coverage)).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Ellipse {
     pub cx: f32,
     pub cy: f32,
     pub rx: f32,
     pub ry: f32,
+    pub inv_rx: f32,
+    pub inv_ry: f32,
+    pub r_min: f32,
+    /// `q²` (normalised radius squared) below which coverage is 1; negative if never.
+    pub inner2: f32,
+    /// `q²` above which coverage is 0.
+    pub outer2: f32,
+}
+
+impl Ellipse {
+    /// An ellipse centred at `(cx, cy)` with radii `rx, ry > 0`.
+    pub(crate) fn new(cx: f32, cy: f32, rx: f32, ry: f32) -> Self {
+        debug_assert!(rx > 0.0 && ry > 0.0);
+        let r_min = rx.min(ry);
+        let inner = 1.0 - 0.5 / r_min;
+        let outer = 1.0 + 0.5 / r_min;
+        Self {
+            cx,
+            cy,
+            rx,
+            ry,
+            inv_rx: 1.0 / rx,
+            inv_ry: 1.0 / ry,
+            r_min,
+            inner2: if inner > 0.0 { inner * inner } else { -1.0 },
+            outer2: outer * outer,
+        }
+    }
 }
 
 /// The mouth: a parabola segment in its own rotated frame `(u, v)` (u along the mouth, v
@@ -97,7 +126,7 @@ fn symmetric(rng: &mut Rng) -> f32 {
 
 #[inline]
 fn clamp01(x: f32) -> f32 {
-    x.max(0.0).min(1.0)
+    super::draw::clamp(x, 0.0, 1.0)
 }
 
 impl Scene {
@@ -115,7 +144,7 @@ impl Scene {
         let ry = rx * uniform(rng, 1.0, 1.2);
         let cx = 0.5 * w + 0.10 * w * symmetric(rng);
         let cy = 0.5 * h + 0.08 * h * symmetric(rng);
-        let head = Ellipse { cx, cy, rx, ry };
+        let head = Ellipse::new(cx, cy, rx, ry);
 
         // 3. Mouth in the lower half of the head; its sag is the only carrier of the label.
         let mx = cx + 0.08 * rx * symmetric(rng);
@@ -138,12 +167,7 @@ impl Scene {
         let spread = rx * uniform(rng, 0.30, 0.42);
         let ey = cy - ry * uniform(rng, 0.15, 0.35);
         let radius = (rx * uniform(rng, 0.09, 0.14)).max(0.8);
-        let eye = |ex: f32| Ellipse {
-            cx: ex,
-            cy: ey,
-            rx: radius,
-            ry: radius * 1.2,
-        };
+        let eye = |ex: f32| Ellipse::new(ex, ey, radius, radius * 1.2);
         let eyes = [eye(cx - spread), eye(cx + spread)];
 
         // 5. Colours: background, a linear luminance gradient, head, and ink (mouth and eyes)
