@@ -27,8 +27,8 @@
 //! Each frame's weight, in (0, 1], is `legibility × (1 − 3σ) × rater`:
 //! `legibility = min(1, gain · contrast / 0.35)` with `contrast` the mean absolute difference
 //! between ink and head colour after clamping, `σ` the pixel noise's standard deviation, and
-//! `rater` uniform in (0.5, 1] (an annotator's certainty). Faint, noisy mouths weigh less; the
-//! lowest possible weight is about 0.12.
+//! `rater` uniform in (0.5, 1] (an annotator's certainty). Faint, noisy mouths weigh less; no
+//! weight falls below about 0.1 (gain 0.6, contrast 1/6 after clamping, σ → 0.1, rater → 0.5).
 //!
 //! # Random access, determinism and splits
 //! Frame `i` of the data set with seed `s` is a pure function of `(s, i)`, the split and the
@@ -296,7 +296,8 @@ mod tests {
         assert!(m.abs() < 0.05, "mean {m}");
         assert!(sd > 0.5, "std {sd}");
         assert!(lo > 100 && hi > 100, "tails {lo} {hi}");
-        assert!(conf_min > 0.1, "min confidence {conf_min}");
+        // The documented floor is 0.1 (limit of open intervals, so f32 rounding may graze it).
+        assert!(conf_min > 0.099, "min confidence {conf_min}");
     }
 
     #[test]
