@@ -18,6 +18,7 @@
 pub mod activation;
 pub mod approx;
 pub mod conv2d;
+pub mod data;
 pub mod dense;
 pub mod error;
 pub mod gemm;
