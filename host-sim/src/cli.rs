@@ -115,7 +115,7 @@ pub struct TrainArgs {
     /// Seed of every random choice: initial weights, synthetic frames, shuffling.
     #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
-    /// Worker threads (at least 1) [default: all cores]. The results do not depend on it.
+    /// Worker threads, at least 1; the results do not depend on it [default: all cores].
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive_usize)]
     pub threads: Option<usize>,
     /// Run the portable kernels (the boards' bits) and print each step's loss as f32 bits in hex.

@@ -56,6 +56,13 @@ impl FastGemm {
 #[derive(Clone, Copy)]
 struct SharedC(*mut f32);
 
+impl SharedC {
+    /// Through a method, so closures capture the whole (`Sync`) wrapper and not its raw field.
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
 // SAFETY: the pointer is only used to write disjoint tiles of one `&mut [f32]` borrowed for the
 // whole parallel section (see `gemm_acc`).
 unsafe impl Send for SharedC {}
@@ -103,7 +110,6 @@ impl Gemm for FastGemm {
         let tile = |t: usize| {
             let (r0, c0) = ((t / col_tiles) * rows, (t % col_tiles) * cols);
             let (mt, nt) = (rows.min(m - r0), cols.min(n - c0));
-            let c_ptr = c_ptr;
             // SAFETY: r0 < m and c0 < n, so every offset below stays inside its slice:
             // A's tile starts at (r0, 0), B's at (0, c0), C's at (r0, c0), and sgemm reads
             // mt × k of A, k × nt of B and writes mt × nt of C through the given strides, which
@@ -123,7 +129,7 @@ impl Gemm for FastGemm {
                     rsb,
                     csb,
                     1.0,
-                    c_ptr.0.offset(stride(r0) * stride(n) + stride(c0)),
+                    c_ptr.get().offset(stride(r0) * stride(n) + stride(c0)),
                     stride(n),
                     1,
                 );
