@@ -3,11 +3,12 @@
 //!
 //! Modules, one concept each: [`cli`] (the flags), [`fast_gemm`] (the threaded SIMD
 //! [`kernels::Gemm`]), [`dataset`] (real frames from disk), [`npy`] (numpy's file format),
-//! [`checkpoint`] (the resumable training state) and [`weights`] (checkpoint ↔ `.npy`).
+//! [`checkpoint`] (the resumable training state), [`checksum`] (the parameters' CRC-32) and [`weights`] (checkpoint ↔ `.npy`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod checkpoint;
+pub mod checksum;
 pub mod cli;
 pub mod dataset;
 pub mod fast_gemm;
@@ -28,13 +29,15 @@ pub fn run(args: Args) -> Result<()> {
             "training is not available yet: the trainer lands with kernels::net (export and import work)"
         ),
         Command::Export(e) => {
-            let files = weights::export(&e.checkpoint, &e.out)?;
+            let (files, crc) = weights::export(&e.checkpoint, &e.out)?;
             println!("wrote {} .npy files to {}", files.len(), e.out.display());
+            println!("parameters CRC-32: {crc:08x}");
             Ok(())
         }
         Command::Import(i) => {
-            let path = weights::import(&i.from, &i.out, i.config)?;
+            let (path, crc) = weights::import(&i.from, &i.out, i.config)?;
             println!("wrote {}", path.display());
+            println!("parameters CRC-32: {crc:08x}");
             Ok(())
         }
     }

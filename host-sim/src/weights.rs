@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::checkpoint::{Checkpoint, NamedTensor, OptimizerKind};
+use crate::checksum::params_crc32;
 use crate::cli::ConfigName;
 use crate::npy;
 
@@ -35,12 +36,13 @@ pub const SEED_PARAMETER_NAMES: [&str; 16] = [
 ];
 
 /// Writes every parameter of the checkpoint in `checkpoint_dir` as `out/<name>.npy`, creating
-/// `out` if needed, and returns the files written.
+/// `out` if needed, and returns the files written and the parameters' checksum
+/// ([`params_crc32`]).
 ///
 /// # Errors
 /// If the checkpoint cannot be loaded, a parameter's name cannot be a file name, or a file
 /// cannot be written.
-pub fn export(checkpoint_dir: &Path, out: &Path) -> Result<Vec<PathBuf>> {
+pub fn export(checkpoint_dir: &Path, out: &Path) -> Result<(Vec<PathBuf>, u32)> {
     let ckpt = Checkpoint::load(checkpoint_dir)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut written = Vec::with_capacity(ckpt.params.len());
@@ -60,19 +62,20 @@ pub fn export(checkpoint_dir: &Path, out: &Path) -> Result<Vec<PathBuf>> {
         npy::write(&path, &t.shape, &t.data)?;
         written.push(path);
     }
-    Ok(written)
+    Ok((written, checksum(&ckpt)))
 }
 
 /// Reads `from/<name>.npy` for every name of [`SEED_PARAMETER_NAMES`] and saves them as a
 /// checkpoint in `out`: step 0, no optimiser state, no RNG state (a run resumed from it starts
-/// its optimiser afresh). Other files in `from` are ignored. Returns the checkpoint's path.
+/// its optimiser afresh). Other files in `from` are ignored. Returns the checkpoint's path and
+/// the parameters' checksum ([`params_crc32`]).
 ///
 /// The shapes are recorded as found; the trainer checks them against the network when it loads
 /// the checkpoint.
 ///
 /// # Errors
 /// If a file is missing or is not a valid `<f4` `.npy` file, or the checkpoint cannot be saved.
-pub fn import(from: &Path, out: &Path, config: ConfigName) -> Result<PathBuf> {
+pub fn import(from: &Path, out: &Path, config: ConfigName) -> Result<(PathBuf, u32)> {
     let params = SEED_PARAMETER_NAMES
         .iter()
         .map(|name| {
@@ -90,7 +93,11 @@ pub fn import(from: &Path, out: &Path, config: ConfigName) -> Result<PathBuf> {
         params,
         slots: Vec::new(),
     };
-    Ok(ckpt.save(out)?)
+    Ok((ckpt.save(out)?, checksum(&ckpt)))
+}
+
+fn checksum(ckpt: &Checkpoint) -> u32 {
+    params_crc32(ckpt.params.iter().map(|t| t.data.as_slice()))
 }
 
 #[cfg(test)]
@@ -129,15 +136,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let original = seed_like_checkpoint();
         original.save(&dir.path().join("ckpt")).unwrap();
-        let files = export(&dir.path().join("ckpt"), &dir.path().join("npy")).unwrap();
+        let (files, crc_out) = export(&dir.path().join("ckpt"), &dir.path().join("npy")).unwrap();
         assert_eq!(files.len(), 16);
         assert!(dir.path().join("npy/weight_softmax.npy").exists());
-        import(
+        let (_, crc_in) = import(
             &dir.path().join("npy"),
             &dir.path().join("back"),
             ConfigName::Tiny,
         )
         .unwrap();
+        assert_eq!(crc_in, crc_out);
         let back = Checkpoint::load(&dir.path().join("back")).unwrap();
         assert_eq!(back.params, original.params);
         assert_eq!(

@@ -161,16 +161,25 @@ fn export_then_import_through_npy_is_exact() {
         &npy,
     ]);
     assert!(said.contains("wrote 16 .npy files"), "{said}");
+    let crc = |out: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix("parameters CRC-32: "))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no checksum in {out}"))
+    };
+    let expected = host_sim::checksum::params_crc32(original.params.iter().map(|t| &t.data[..]));
+    assert_eq!(crc(&said), format!("{expected:08x}"));
     for name in SEED_PARAMETER_NAMES {
         assert!(npy.join(format!("{name}.npy")).is_file(), "{name}.npy");
     }
-    run_ok(&[
+    let said = run_ok(&[
         Path::new("import"),
         Path::new("--from"),
         &npy,
         Path::new("--out"),
         &back,
     ]);
+    assert_eq!(crc(&said), format!("{expected:08x}"));
 
     let imported = Checkpoint::load(&back).unwrap();
     assert_eq!(imported.params.len(), original.params.len());
