@@ -1,0 +1,358 @@
+//! The command line: `host-sim [train] [FLAGS]`, `host-sim export …`, `host-sim import …`.
+//!
+//! Training is the default command, so `cargo run -p host-sim --release` with no arguments
+//! trains. Every numeric flag is validated while parsing (clap reports a bad value with the
+//! flag's name and exits with status 2), so the rest of the program never sees `--batch 0`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Default number of optimiser steps (a placeholder until the trainer is tuned).
+pub const DEFAULT_STEPS: u64 = 300;
+/// Default number of frames per step.
+pub const DEFAULT_BATCH: usize = 32;
+/// Default learning rate: the seed's Adam learning rate.
+pub const DEFAULT_LR: f32 = 1e-4;
+/// Default seed of every random choice (initial weights, synthetic data, shuffling).
+pub const DEFAULT_SEED: u64 = 0;
+/// Default directory that receives the TensorBoard event files.
+pub const DEFAULT_LOGDIR: &str = "runs";
+/// Default number of steps between two TensorBoard summaries.
+pub const DEFAULT_SUMMARY_EVERY: u64 = 10;
+/// Default number of steps between two checkpoints (0 = never).
+pub const DEFAULT_CHECKPOINT_EVERY: u64 = 100;
+
+/// Train the valence network on a desktop, or move its weights in and out of checkpoints.
+#[derive(Debug, Clone, PartialEq, Parser)]
+#[command(name = "host-sim", version, about, long_about = None)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Args {
+    /// What to do; `train` when no command is given.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// The training flags, accepted without the `train` word.
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+impl Args {
+    /// The command to run, with `train` (and the top-level flags) filled in when none was named.
+    pub fn into_command(self) -> Command {
+        self.command.unwrap_or(Command::Train(self.train))
+    }
+}
+
+/// The commands of `host-sim`.
+#[derive(Debug, Clone, PartialEq, Subcommand)]
+pub enum Command {
+    /// Train the network (the default command).
+    Train(TrainArgs),
+    /// Write each parameter of a checkpoint as `<OUT>/<name>.npy` (numpy, TensorFlow, PyTorch).
+    Export(ExportArgs),
+    /// Build a checkpoint (step 0, no optimiser state) from `<name>.npy` files.
+    Import(ImportArgs),
+}
+
+/// Which network to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConfigName {
+    /// The seed's network: 96×96×3 input, about 7.9 M parameters.
+    Full,
+    /// The board-sized network: 64×64×3 input, about 7.6 k parameters.
+    Tiny,
+}
+
+impl ConfigName {
+    /// The name as written on the command line and in checkpoints.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Tiny => "tiny",
+        }
+    }
+}
+
+/// How the learning rate changes over the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LrSchedule {
+    /// The same learning rate at every step.
+    Constant,
+    /// Cosine decay from `--lr` at the first step to 0 after `--steps`.
+    Cosine,
+}
+
+/// The optimiser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerName {
+    /// Adam as TensorFlow 1's `AdamOptimizer` (β1 0.9, β2 0.999, ε 1e-8), as in the seed.
+    Adam,
+    /// Plain stochastic gradient descent.
+    Sgd,
+}
+
+/// The flags of `host-sim train`.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct TrainArgs {
+    /// Network to train: `full` (the seed's) or `tiny` (the board's).
+    #[arg(long, value_enum, default_value_t = ConfigName::Full)]
+    pub config: ConfigName,
+    /// Number of optimiser steps; with --resume, the total including the steps already done.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = DEFAULT_STEPS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub steps: u64,
+    /// Frames per step (at least 1).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = DEFAULT_BATCH, value_parser = positive_usize)]
+    pub batch: usize,
+    /// Learning rate: a finite number greater than 0.
+    #[arg(long, value_name = "X", allow_negative_numbers = true, default_value_t = DEFAULT_LR, value_parser = positive_f32)]
+    pub lr: f32,
+    /// Learning-rate schedule.
+    #[arg(long, value_enum, default_value_t = LrSchedule::Constant)]
+    pub lr_schedule: LrSchedule,
+    /// Optimiser.
+    #[arg(long, value_enum, default_value_t = OptimizerName::Adam)]
+    pub optimizer: OptimizerName,
+    /// Seed of every random choice: initial weights, synthetic frames, shuffling.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = DEFAULT_SEED)]
+    pub seed: u64,
+    /// Worker threads, at least 1; the results do not depend on it [default: all cores].
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive_usize)]
+    pub threads: Option<usize>,
+    /// Run the portable kernels (the boards' bits) and print each step's loss as f32 bits in hex.
+    #[arg(long)]
+    pub exact: bool,
+    /// Train on DIR/labels.csv (`file,valence,confidence`) and its PNG/JPEG frames [default: synthetic frames].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Directory that receives the TensorBoard event files.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_LOGDIR)]
+    pub logdir: PathBuf,
+    /// Steps between two TensorBoard summaries (at least 1).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = DEFAULT_SUMMARY_EVERY, value_parser = clap::value_parser!(u64).range(1..))]
+    pub summary_every: u64,
+    /// Steps between two checkpoints; 0 writes none.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = DEFAULT_CHECKPOINT_EVERY)]
+    pub checkpoint_every: u64,
+    /// Continue the run saved in the checkpoint directory DIR [default: start afresh].
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+}
+
+impl TrainArgs {
+    /// The number of worker threads: `--threads`, or every core the system reports.
+    pub fn threads_or_all_cores(&self) -> usize {
+        self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
+    }
+}
+
+/// The flags of `host-sim export`.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct ExportArgs {
+    /// Checkpoint directory to read.
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint: PathBuf,
+    /// Directory to write the `.npy` files into (created if missing; existing files replaced).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// The flags of `host-sim import`.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct ImportArgs {
+    /// Directory holding one `<name>.npy` per seed variable (weights1 … bias_softmax).
+    #[arg(long, value_name = "DIR")]
+    pub from: PathBuf,
+    /// Checkpoint directory to write (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Network the weights belong to, recorded in the checkpoint.
+    #[arg(long, value_enum, default_value_t = ConfigName::Full)]
+    pub config: ConfigName,
+}
+
+fn positive_usize(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a whole number: {e}")),
+    }
+}
+
+fn positive_f32(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        Ok(_) => Err("must be a finite number greater than 0".into()),
+        Err(e) => Err(format!("not a number: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        let mut all = vec!["host-sim"];
+        all.extend_from_slice(args);
+        Args::try_parse_from(all).map(Args::into_command)
+    }
+
+    fn train(args: &[&str]) -> TrainArgs {
+        match parse(args).expect("parses") {
+            Command::Train(t) => t,
+            other => panic!("expected train, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn no_arguments_train_with_the_defaults() {
+        let t = train(&[]);
+        assert_eq!(t.config, ConfigName::Full);
+        assert_eq!(t.steps, DEFAULT_STEPS);
+        assert_eq!(t.batch, DEFAULT_BATCH);
+        assert_eq!(t.lr.to_bits(), DEFAULT_LR.to_bits());
+        assert_eq!(t.lr_schedule, LrSchedule::Constant);
+        assert_eq!(t.optimizer, OptimizerName::Adam);
+        assert_eq!(t.seed, DEFAULT_SEED);
+        assert_eq!(t.threads, None);
+        assert!(!t.exact);
+        assert_eq!(t.data, None);
+        assert_eq!(t.logdir, PathBuf::from(DEFAULT_LOGDIR));
+        assert_eq!(t.summary_every, DEFAULT_SUMMARY_EVERY);
+        assert_eq!(t.checkpoint_every, DEFAULT_CHECKPOINT_EVERY);
+        assert_eq!(t.resume, None);
+        assert!(t.threads_or_all_cores() >= 1);
+    }
+
+    #[test]
+    fn every_flag_is_parsed() {
+        let flags = [
+            "--config",
+            "tiny",
+            "--steps",
+            "7",
+            "--batch",
+            "3",
+            "--lr",
+            "0.5",
+            "--lr-schedule",
+            "cosine",
+            "--optimizer",
+            "sgd",
+            "--seed",
+            "42",
+            "--threads",
+            "2",
+            "--exact",
+            "--data",
+            "d",
+            "--logdir",
+            "l",
+            "--summary-every",
+            "5",
+            "--checkpoint-every",
+            "0",
+            "--resume",
+            "r",
+        ];
+        let t = train(&flags);
+        let expected = TrainArgs {
+            config: ConfigName::Tiny,
+            steps: 7,
+            batch: 3,
+            lr: 0.5,
+            lr_schedule: LrSchedule::Cosine,
+            optimizer: OptimizerName::Sgd,
+            seed: 42,
+            threads: Some(2),
+            exact: true,
+            data: Some("d".into()),
+            logdir: "l".into(),
+            summary_every: 5,
+            checkpoint_every: 0,
+            resume: Some("r".into()),
+        };
+        assert_eq!(t, expected);
+        assert_eq!(t.threads_or_all_cores(), 2);
+        // The same flags after an explicit `train` give the same arguments.
+        let mut with_word = vec!["train"];
+        with_word.extend_from_slice(&flags);
+        assert_eq!(train(&with_word), expected);
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_the_flag_named() {
+        for (args, flag) in [
+            (&["--batch", "0"][..], "--batch"),
+            (&["--batch", "-3"][..], "--batch"),
+            (&["--lr", "-1"][..], "--lr"),
+            (&["--lr", "0"][..], "--lr"),
+            (&["--lr", "NaN"][..], "--lr"),
+            (&["--lr", "inf"][..], "--lr"),
+            (&["--threads", "0"][..], "--threads"),
+            (&["--steps", "0"][..], "--steps"),
+            (&["--summary-every", "0"][..], "--summary-every"),
+            (&["--config", "huge"][..], "--config"),
+            (&["--optimizer", "rmsprop"][..], "--optimizer"),
+            (&["--seed", "x"][..], "--seed"),
+            (&["--seed", "-1"][..], "--seed"),
+            (&["--checkpoint-every", "-1"][..], "--checkpoint-every"),
+        ] {
+            let err = parse(args).expect_err("must fail");
+            let msg = err.to_string();
+            assert!(msg.contains(flag), "{args:?}: {msg}");
+        }
+    }
+
+    #[test]
+    fn export_and_import_take_their_directories() {
+        assert_eq!(
+            parse(&["export", "--checkpoint", "c", "--out", "o"]).unwrap(),
+            Command::Export(ExportArgs {
+                checkpoint: "c".into(),
+                out: "o".into()
+            })
+        );
+        assert_eq!(
+            parse(&["import", "--from", "f", "--out", "o", "--config", "tiny"]).unwrap(),
+            Command::Import(ImportArgs {
+                from: "f".into(),
+                out: "o".into(),
+                config: ConfigName::Tiny
+            })
+        );
+        assert!(parse(&["export", "--out", "o"]).is_err());
+        assert!(parse(&["import", "--from", "f"]).is_err());
+        // Training flags belong to training only.
+        assert!(parse(&["--steps", "3", "export", "--checkpoint", "c", "--out", "o"]).is_err());
+    }
+
+    #[test]
+    fn help_states_each_default() {
+        let help = Args::command().render_long_help().to_string();
+        for needle in [
+            "[default: full]",
+            "[default: 300]",
+            "[default: 32]",
+            "[default: 0.0001]",
+            "[default: constant]",
+            "[default: adam]",
+            "[default: 0]",
+            "[default: all cores]",
+            "[default: synthetic frames]",
+            "[default: runs]",
+            "[default: 10]",
+            "[default: 100]",
+            "[default: start afresh]",
+        ] {
+            assert!(help.contains(needle), "help lacks {needle}:\n{help}");
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! The host's fast [`Gemm`]: `matrixmultiply`'s SIMD `sgemm` over fixed-size tiles of `C`, the
+//! tiles spread over a rayon pool.
+//!
+//! The tiling depends on the shape only — never on the thread count — and each tile is one
+//! `sgemm` call whose result does not depend on which thread runs it, so the bits are the same
+//! for 1, 2 or 64 threads. They differ from [`kernels::Portable`]'s (SIMD and FMA round
+//! differently), within the golden tests' tolerances.
+#![allow(unsafe_code)] // `matrixmultiply::sgemm` takes raw pointers; see the SAFETY notes.
+
+use kernels::{Gemm, Layout};
+use rayon::prelude::*;
+
+/// Rows of `C` per tile.
+pub const ROW_BLOCK: usize = 64;
+/// Columns of `C` per tile when `C` has few rows (see [`FastGemm::tiles`]).
+pub const COL_BLOCK: usize = 256;
+/// Below this many multiply-adds the tiles run on the calling thread: waking the pool would
+/// cost more than the product. (The tiling, hence the bits, is unchanged.)
+const PARALLEL_MIN_WORK: usize = 1 << 16;
+
+/// A multi-threaded, SIMD `C += A·B` (see the module's documentation).
+#[derive(Debug)]
+pub struct FastGemm {
+    pool: rayon::ThreadPool,
+}
+
+impl FastGemm {
+    /// A GEMM that runs on its own pool of `threads` worker threads.
+    ///
+    /// # Errors
+    /// The pool's error if the operating system refuses to start the threads. `threads == 0`
+    /// lets rayon choose (one per core).
+    pub fn new(threads: usize) -> Result<Self, rayon::ThreadPoolBuildError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("fast-gemm-{i}"))
+            .build()?;
+        Ok(Self { pool })
+    }
+
+    /// The number of worker threads.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// The tile size `(rows, cols)` for an `m × n` product. `C` is cut into row blocks of
+    /// [`ROW_BLOCK`]; when that gives fewer than four blocks (a dense layer at a small batch) the
+    /// columns are cut into blocks of [`COL_BLOCK`] as well, so every core gets work.
+    pub const fn tiles(m: usize, n: usize) -> (usize, usize) {
+        let cols = if m < 4 * ROW_BLOCK { COL_BLOCK } else { n };
+        (ROW_BLOCK, if cols == 0 { 1 } else { cols })
+    }
+}
+
+/// `C`'s base pointer, shared by the tiles. Each tile writes only its own disjoint cells.
+#[derive(Clone, Copy)]
+struct SharedC(*mut f32);
+
+impl SharedC {
+    /// Through a method, so closures capture the whole (`Sync`) wrapper and not its raw field.
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+// SAFETY: the pointer is only used to write disjoint tiles of one `&mut [f32]` borrowed for the
+// whole parallel section (see `gemm_acc`).
+unsafe impl Send for SharedC {}
+// SAFETY: as above; tiles never alias.
+unsafe impl Sync for SharedC {}
+
+impl Gemm for FastGemm {
+    /// `C += A · B` (see [`Gemm`]).
+    ///
+    /// # Panics
+    /// If a slice length disagrees with `m`, `k` and `n`, or a dimension exceeds `isize::MAX`.
+    fn gemm_acc(
+        &self,
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[f32],
+        a_layout: Layout,
+        b: &[f32],
+        b_layout: Layout,
+        c: &mut [f32],
+    ) {
+        assert!(
+            m.checked_mul(k) == Some(a.len())
+                && k.checked_mul(n) == Some(b.len())
+                && m.checked_mul(n) == Some(c.len()),
+            "gemm_acc: lengths"
+        );
+        if m == 0 || n == 0 || k == 0 {
+            return; // C += nothing: leave every bit of C as it is.
+        }
+        let stride = |x: usize| isize::try_from(x).expect("dimension fits isize");
+        // (row stride, column stride) of A (m × k) and B (k × n) in their slices.
+        let (rsa, csa) = match a_layout {
+            Layout::RowMajor => (stride(k), 1),
+            Layout::ColMajor => (1, stride(m)),
+        };
+        let (rsb, csb) = match b_layout {
+            Layout::RowMajor => (stride(n), 1),
+            Layout::ColMajor => (1, stride(k)),
+        };
+        let (rows, cols) = Self::tiles(m, n);
+        let (row_tiles, col_tiles) = (m.div_ceil(rows), n.div_ceil(cols));
+        let c_ptr = SharedC(c.as_mut_ptr());
+        let tile = |t: usize| {
+            let (r0, c0) = ((t / col_tiles) * rows, (t % col_tiles) * cols);
+            let (mt, nt) = (rows.min(m - r0), cols.min(n - c0));
+            // SAFETY: r0 < m and c0 < n, so every offset below stays inside its slice:
+            // A's tile starts at (r0, 0), B's at (0, c0), C's at (r0, c0), and sgemm reads
+            // mt × k of A, k × nt of B and writes mt × nt of C through the given strides, which
+            // describe the slices' real layouts. Tiles partition C, so no two calls write the same
+            // cell, and `c` stays mutably borrowed until every tile is done (the pool's `install`
+            // and the sequential loop both return only then). A and B are only read.
+            unsafe {
+                matrixmultiply::sgemm(
+                    mt,
+                    k,
+                    nt,
+                    1.0,
+                    a.as_ptr().offset(stride(r0) * rsa),
+                    rsa,
+                    csa,
+                    b.as_ptr().offset(stride(c0) * csb),
+                    rsb,
+                    csb,
+                    1.0,
+                    c_ptr.get().offset(stride(r0) * stride(n) + stride(c0)),
+                    stride(n),
+                    1,
+                );
+            }
+        };
+        let tiles = row_tiles * col_tiles;
+        let work = m.saturating_mul(k).saturating_mul(n);
+        if tiles == 1 || work < PARALLEL_MIN_WORK || self.threads() == 1 {
+            (0..tiles).for_each(tile);
+        } else {
+            self.pool
+                .install(|| (0..tiles).into_par_iter().for_each(tile));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kernels::Portable;
+
+    const LAYOUTS: [Layout; 2] = [Layout::RowMajor, Layout::ColMajor];
+
+    /// Deterministic values in [-1, 1) from a 64-bit LCG (Knuth's MMIX constants).
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    fn run(g: &impl Gemm, m: usize, k: usize, n: usize, la: Layout, lb: Layout) -> Vec<f32> {
+        let a = values(m * k, 1);
+        let b = values(k * n, 2);
+        let mut c = values(m * n, 3); // C is accumulated into, so it starts non-zero.
+        g.gemm_acc(m, k, n, &a, la, &b, lb, &mut c);
+        c
+    }
+
+    /// Reference: f64 sum of the products plus C's starting value, in plain loops.
+    fn reference(m: usize, k: usize, n: usize, la: Layout, lb: Layout) -> Vec<f64> {
+        let a = values(m * k, 1);
+        let b = values(k * n, 2);
+        let c = values(m * n, 3);
+        let mut out = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = f64::from(c[i * n + j]);
+                for p in 0..k {
+                    acc += f64::from(a[la.index(i, p, m, k)]) * f64::from(b[lb.index(p, j, k, n)]);
+                }
+                out[i * n + j] = acc;
+            }
+        }
+        out
+    }
+
+    /// |fast − ref| ≤ atol + rtol·|ref| with atol = rtol = 1e-5 · max(1, k/16): inputs are in
+    /// [-1, 1), so the rounding error of a k-term f32 sum grows with k.
+    fn assert_close(got: &[f32], want: &[f64], k: usize, what: &str) {
+        let tol = 1e-5 * (k as f64 / 16.0).max(1.0);
+        for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+            let err = (f64::from(g) - w).abs();
+            assert!(err <= tol + tol * w.abs(), "{what}: c[{i}] = {g}, want {w}");
+        }
+    }
+
+    #[test]
+    fn matches_the_reference_over_awkward_shapes_and_all_layouts() {
+        let g = FastGemm::new(2).unwrap();
+        let shapes = [
+            (1, 1, 1),
+            (1, 7, 1),
+            (3, 5, 2),
+            (17, 3, 19),
+            (17, 257, 5),
+            (2, 1, 300),
+            (65, 9, 257),
+            (64, 64, 64),
+            (130, 31, 7),
+            (300, 4, 33),
+        ];
+        for (m, k, n) in shapes
+            .into_iter()
+            .chain((0..20).map(|i| (i, 20 - i, i + 1)))
+        {
+            for la in LAYOUTS {
+                for lb in LAYOUTS {
+                    let what = format!("{m}x{k}x{n} {la:?} {lb:?}");
+                    let want = reference(m, k, n, la, lb);
+                    assert_close(&run(&g, m, k, n, la, lb), &want, k, &what);
+                    // The portable GEMM meets the same reference, so the two agree to 2×tol.
+                    assert_close(&run(&Portable, m, k, n, la, lb), &want, k, &what);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bits_do_not_depend_on_the_thread_count() {
+        let gemms: Vec<FastGemm> = [1, 2, 3].map(|t| FastGemm::new(t).unwrap()).into();
+        assert_eq!(
+            gemms.iter().map(FastGemm::threads).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        // Several row tiles; several column tiles (small m, wide n); one tile.
+        for (m, k, n) in [(300, 37, 70), (5, 300, 1000), (200, 40, 600), (9, 9, 9)] {
+            for la in LAYOUTS {
+                for lb in LAYOUTS {
+                    let one = bits(&run(&gemms[0], m, k, n, la, lb));
+                    for g in &gemms[1..] {
+                        assert_eq!(bits(&run(g, m, k, n, la, lb)), one, "{m}x{k}x{n}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn empty_products_leave_c_untouched() {
+        let g = FastGemm::new(2).unwrap();
+        let mut c = vec![f32::NAN, -0.0, 1.5];
+        g.gemm_acc(
+            3,
+            0,
+            1,
+            &[],
+            Layout::RowMajor,
+            &[],
+            Layout::ColMajor,
+            &mut c,
+        );
+        assert_eq!(bits(&c), bits(&[f32::NAN, -0.0, 1.5]));
+        g.gemm_acc(
+            0,
+            4,
+            5,
+            &[],
+            Layout::RowMajor,
+            &[0.0; 20],
+            Layout::RowMajor,
+            &mut [],
+        );
+        g.gemm_acc(
+            4,
+            5,
+            0,
+            &[0.0; 20],
+            Layout::ColMajor,
+            &[],
+            Layout::RowMajor,
+            &mut [],
+        );
+    }
+
+    #[test]
+    fn small_m_is_split_over_columns() {
+        assert_eq!(FastGemm::tiles(32, 2046), (ROW_BLOCK, COL_BLOCK));
+        assert_eq!(FastGemm::tiles(2048, 128), (ROW_BLOCK, 128));
+    }
+
+    #[test]
+    #[should_panic(expected = "lengths")]
+    fn wrong_lengths_panic() {
+        FastGemm::new(1).unwrap().gemm_acc(
+            2,
+            2,
+            2,
+            &[0.0; 3],
+            Layout::RowMajor,
+            &[0.0; 4],
+            Layout::RowMajor,
+            &mut [0.0; 4],
+        );
+    }
+
+    /// Throughput at the FULL network's GEMM shapes (batch 64). Not a check; run with
+    /// `cargo test -p host-sim --release -- --ignored --nocapture gflops`.
+    #[test]
+    #[ignore = "a measurement, for release builds"]
+    fn gflops_at_the_full_networks_shapes() {
+        let shapes = [
+            ("conv1 fwd", 64 * 24 * 24, 75, 128),
+            ("conv2 fwd", 64 * 11 * 11, 1152, 128),
+            ("conv4 fwd", 64 * 5 * 5, 2304, 256),
+            ("local1 fwd", 64, 1024, 2046),
+            ("local2 fwd", 64, 2046, 2046),
+            ("local2 d_weights", 2046, 64, 2046),
+        ];
+        let gemms = [FastGemm::new(1).unwrap(), FastGemm::new(2).unwrap()];
+        for (name, m, k, n) in shapes {
+            let (a, b) = (values(m * k, 1), values(k * n, 2));
+            let mut c = vec![0.0; m * n];
+            let flops = 2.0 * (m * k * n) as f64;
+            let mut line = format!("{name:>16} {m}x{k}x{n}:");
+            for g in &gemms {
+                g.gemm_acc(m, k, n, &a, Layout::RowMajor, &b, Layout::RowMajor, &mut c);
+                let reps = 5;
+                let t = std::time::Instant::now();
+                for _ in 0..reps {
+                    g.gemm_acc(m, k, n, &a, Layout::RowMajor, &b, Layout::RowMajor, &mut c);
+                }
+                let gf = flops * f64::from(reps) / t.elapsed().as_secs_f64() / 1e9;
+                line += &format!(" {gf:6.1} GFLOP/s on {}", g.threads());
+            }
+            let t = std::time::Instant::now();
+            Portable.gemm_acc(m, k, n, &a, Layout::RowMajor, &b, Layout::RowMajor, &mut c);
+            let gf = flops / t.elapsed().as_secs_f64() / 1e9;
+            std::println!("{line}, portable {gf:5.1}");
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! `host-sim`: runs the valence network on a desktop — training on all cores with a fast GEMM or
+//! on the boards' portable path (`--exact`), checkpoints, and `.npy` export and import.
+//!
+//! Modules, one concept each: [`cli`] (the flags), [`fast_gemm`] (the threaded SIMD
+//! [`kernels::Gemm`]), [`dataset`] (real frames from disk), [`npy`] (numpy's file format),
+//! [`checkpoint`] (the resumable training state), [`checksum`] (the parameters' CRC-32) and [`weights`] (checkpoint ↔ `.npy`).
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod checkpoint;
+pub mod checksum;
+pub mod cli;
+pub mod dataset;
+pub mod fast_gemm;
+pub mod npy;
+pub mod weights;
+
+use anyhow::{bail, Result};
+
+use cli::{Args, Command};
+
+/// Runs the command the arguments name.
+///
+/// # Errors
+/// Whatever stops the command, as a message fit for `error: <message>`.
+pub fn run(args: Args) -> Result<()> {
+    match args.into_command() {
+        Command::Train(_) => bail!(
+            "training is not available yet: the trainer lands with kernels::net (export and import work)"
+        ),
+        Command::Export(e) => {
+            let (files, crc) = weights::export(&e.checkpoint, &e.out)?;
+            println!("wrote {} .npy files to {}", files.len(), e.out.display());
+            println!("parameters CRC-32: {crc:08x}");
+            Ok(())
+        }
+        Command::Import(i) => {
+            let (path, crc) = weights::import(&i.from, &i.out, i.config)?;
+            println!("wrote {}", path.display());
+            println!("parameters CRC-32: {crc:08x}");
+            Ok(())
+        }
+    }
+}
