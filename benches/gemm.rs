@@ -48,7 +48,16 @@ fn bench_shape(
     let id = format!("{m}x{k}x{n}");
     group.bench_function(BenchmarkId::new("portable", &id), |bench| {
         bench.iter(|| {
-            Portable.gemm_acc(m, k, n, black_box(&a), a_layout, black_box(&b), b_layout, &mut c);
+            Portable.gemm_acc(
+                m,
+                k,
+                n,
+                black_box(&a),
+                a_layout,
+                black_box(&b),
+                b_layout,
+                &mut c,
+            );
         })
     });
     let (rsa, csa) = strides(a_layout, m, k);
@@ -86,8 +95,20 @@ fn gemm(crit: &mut Criterion) {
     bench_shape(crit, "conv2", (968, 1152, 128), RowMajor, RowMajor);
     bench_shape(crit, "conv2_tile256", (256, 1152, 128), RowMajor, RowMajor);
     // conv backward-input (B = filterᵀ) and backward-filter (A = patchesᵀ, k = rows).
-    bench_shape(crit, "conv2_bwd_input", (256, 128, 1152), RowMajor, ColMajor);
-    bench_shape(crit, "conv2_bwd_filter", (1152, 256, 128), ColMajor, RowMajor);
+    bench_shape(
+        crit,
+        "conv2_bwd_input",
+        (256, 128, 1152),
+        RowMajor,
+        ColMajor,
+    );
+    bench_shape(
+        crit,
+        "conv2_bwd_filter",
+        (1152, 256, 128),
+        ColMajor,
+        RowMajor,
+    );
     // TINY net: 3·3·8 patches, 8 filters.
     bench_shape(crit, "tiny", (1024, 72, 8), RowMajor, RowMajor);
 }

@@ -24,7 +24,10 @@ pub(super) const KC: usize = 192;
 pub(super) const MC: usize = 128;
 
 const _: () = assert!(MC % MR == 0);
-const _: () = assert!(KC * NR * 4 <= 8 * 1024, "the packed panel must fit the 8 KiB budget");
+const _: () = assert!(
+    KC * NR * 4 <= 8 * 1024,
+    "the packed panel must fit the 8 KiB budget"
+);
 
 /// `C += A · B` with the reference bits; lengths already checked by the caller.
 #[allow(clippy::too_many_arguments)]
