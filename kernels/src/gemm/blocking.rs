@@ -44,7 +44,8 @@ pub(super) fn gemm_acc(
     if m == 0 || n == 0 || k == 0 {
         return;
     }
-    let mut panel = [0.0f32; KC * NR];
+    let mut panel = Panel([0.0; KC * NR]);
+    let panel = &mut panel.0;
     let mut pc = 0;
     while pc < k {
         let kc = KC.min(k - pc);
@@ -54,7 +55,7 @@ pub(super) fn gemm_acc(
             let mut jc = 0;
             while jc < n {
                 let nr = NR.min(n - jc);
-                pack_b(b, b_layout, k, n, pc, kc, jc, nr, &mut panel);
+                pack_b(b, b_layout, k, n, pc, kc, jc, nr, panel);
                 let tile = Tile {
                     a,
                     a_layout,
@@ -77,6 +78,10 @@ pub(super) fn gemm_acc(
                     1 => tile.run::<1>(ir, c),
                     2 => tile.run::<2>(ir, c),
                     3 => tile.run::<3>(ir, c),
+                    4 => tile.run::<4>(ir, c),
+                    5 => tile.run::<5>(ir, c),
+                    6 => tile.run::<6>(ir, c),
+                    7 => tile.run::<7>(ir, c),
                     _ => {}
                 }
                 jc += NR;
@@ -86,6 +91,10 @@ pub(super) fn gemm_acc(
         pc += KC;
     }
 }
+
+/// The packed `B` panel, aligned to a cache line so that no `NR`-wide row straddles two.
+#[repr(align(64))]
+struct Panel([f32; KC * NR]);
 
 /// What every micro-tile of one packed panel shares.
 struct Tile<'a> {
@@ -101,7 +110,7 @@ struct Tile<'a> {
     panel: &'a [f32],
 }
 
-const _: () = assert!(MR == 4, "Tile::run's remainder match covers MR - 1 rows");
+const _: () = assert!(MR <= 8, "Tile::run's remainder match covers up to 7 rows");
 
 impl Tile<'_> {
     /// Updates rows `ir..ir + R`, columns `jc..jc + nr` of `C` over this `k` block.
@@ -109,8 +118,14 @@ impl Tile<'_> {
     fn run<const R: usize>(&self, ir: usize, c: &mut [f32]) {
         let (kc, nr) = (self.kc, self.nr);
         let mut acc = [[0.0f32; NR]; R];
+        // Whole-width tiles copy a constant NR values (inlined moves, no memcpy call).
         for (i, acc_row) in acc.iter_mut().enumerate() {
-            acc_row[..nr].copy_from_slice(&c[(ir + i) * self.n + self.jc..][..nr]);
+            let c_row = &c[(ir + i) * self.n + self.jc..];
+            if nr == NR {
+                acc_row.copy_from_slice(&c_row[..NR]);
+            } else {
+                acc_row[..nr].copy_from_slice(&c_row[..nr]);
+            }
         }
         match self.a_layout {
             Layout::RowMajor => {
@@ -135,7 +150,12 @@ impl Tile<'_> {
             }
         }
         for (i, acc_row) in acc.iter().enumerate() {
-            c[(ir + i) * self.n + self.jc..][..nr].copy_from_slice(&acc_row[..nr]);
+            let c_row = &mut c[(ir + i) * self.n + self.jc..];
+            if nr == NR {
+                c_row[..NR].copy_from_slice(acc_row);
+            } else {
+                c_row[..nr].copy_from_slice(&acc_row[..nr]);
+            }
         }
     }
 }
