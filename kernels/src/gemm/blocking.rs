@@ -1,161 +1,69 @@
-//! The blocking loops around the micro-kernel.
+//! The blocking loops around the micro-kernels: which strategy runs, and the one stack buffer.
 //!
-//! Order (outer to inner): `k` in blocks of [`KC`], `m` in blocks of [`MC`], `n` in micro-panels
-//! of [`NR`] (one packed `B` panel each), `m` in micro-tiles of [`MR`] rows. Every `C` element
-//! is owned by exactly one micro-tile per `k` block, which loads it, adds its `kc` products in
-//! ascending `p` and stores it; the next `k` block resumes from the stored value. Blocking along
-//! `m` and `n` only decides which elements are computed together, never the order of a sum.
+//! Two strategies give the same bits (each `C` element is owned by exactly one micro-tile per
+//! `k` block, which loads it, adds its products for ascending `p` and stores it; the next `k`
+//! block resumes from the stored value — blocking along `m` and `n` only decides which elements
+//! are computed together, never the order of a sum):
 //!
-//! Stack: one packed panel of `KC × NR` f32 = 6 KiB, plus one `MR × NR` accumulator (128 B).
+//! * [`packed_a`](super::packed_a): when `B` is row-major and at least two micro-panels wide,
+//!   an `MR`-row strip of `A` is packed pre-broadcast and every micro-panel of `B` is read in
+//!   place. No shuffle in the inner loop; `A` is read from memory once.
+//! * [`packed_b`](super::packed_b): otherwise (column-major `B`, narrow `n`, and the ragged last
+//!   micro-panel of the first strategy), a `kc × NR` micro-panel of `B` is packed and every
+//!   strip of `A` is read in place, `a[i][p]` broadcast in registers.
+//!
+//! Stack: one [`Scratch`] of 6 KiB plus one `MR × NR` accumulator (128 B), whatever the shape.
 
-use core::array;
-
-use super::kernel::{micro_kernel, NR};
-use super::pack::pack_b;
-use super::Layout;
+use super::kernel::NR;
+use super::{packed_a, packed_b, Layout};
 
 /// Rows of `C` per micro-tile. With [`NR`] = 8 the accumulator is 8 SSE registers (4 AVX),
-/// leaving room for the `B` row and the broadcast `A` value.
+/// leaving room for the `B` row and the `A` value.
 pub(super) const MR: usize = 4;
-/// Depth of one `k` block: sizes the packed `B` panel (`KC · NR · 4` bytes on the stack).
-pub(super) const KC: usize = 192;
-/// Rows of `A` per `m` block: `MC × KC` f32 of `A` (96 KiB) stay in L2 while every `B` panel of
-/// the block streams past them.
-pub(super) const MC: usize = 128;
 
-const _: () = assert!(MC % MR == 0);
-const _: () = assert!(
-    KC * NR * 4 <= 8 * 1024,
-    "the packed panel must fit the 8 KiB budget"
-);
+/// f32 values in the one stack buffer: 6 KiB.
+pub(super) const SCRATCH: usize = 1536;
 
-/// `C += A · B` with the reference bits; lengths already checked by the caller.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn gemm_acc(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    a_layout: Layout,
-    b: &[f32],
-    b_layout: Layout,
-    c: &mut [f32],
-) {
-    if m == 0 || n == 0 || k == 0 {
+const _: () = assert!(SCRATCH * 4 <= 8 * 1024, "the stack budget is 8 KiB");
+
+/// The one stack buffer, aligned to a cache line so that no packed row straddles two. Stored
+/// as 4-lane groups so that [`packed_a`](super::packed_a) can use it whole; the other strategy
+/// flattens it.
+#[repr(align(64))]
+pub(super) struct Scratch(pub(super) [[f32; 4]; SCRATCH / 4]);
+
+impl Scratch {
+    pub(super) const fn new() -> Self {
+        Self([[0.0; 4]; SCRATCH / 4])
+    }
+}
+
+/// The shared description of one product; lengths already checked by the caller.
+#[derive(Clone, Copy)]
+pub(super) struct Product<'a> {
+    pub(super) m: usize,
+    pub(super) k: usize,
+    pub(super) n: usize,
+    pub(super) a: &'a [f32],
+    pub(super) a_layout: Layout,
+    pub(super) b: &'a [f32],
+    pub(super) b_layout: Layout,
+}
+
+/// `C += A · B` with the reference bits; picks the faster strategy for the shape.
+pub(super) fn gemm_acc(g: Product<'_>, c: &mut [f32]) {
+    if g.m == 0 || g.n == 0 || g.k == 0 {
         return;
     }
-    let mut panel = Panel([0.0; KC * NR]);
-    let panel = &mut panel.0;
-    let mut pc = 0;
-    while pc < k {
-        let kc = KC.min(k - pc);
-        let mut ic = 0;
-        while ic < m {
-            let mc = MC.min(m - ic);
-            let mut jc = 0;
-            while jc < n {
-                let nr = NR.min(n - jc);
-                pack_b(b, b_layout, k, n, pc, kc, jc, nr, panel);
-                let tile = Tile {
-                    a,
-                    a_layout,
-                    m,
-                    k,
-                    n,
-                    pc,
-                    kc,
-                    jc,
-                    nr,
-                    panel: &panel[..kc * NR],
-                };
-                let end = ic + mc;
-                let mut ir = ic;
-                while ir + MR <= end {
-                    tile.run::<MR>(ir, c);
-                    ir += MR;
-                }
-                match end - ir {
-                    1 => tile.run::<1>(ir, c),
-                    2 => tile.run::<2>(ir, c),
-                    3 => tile.run::<3>(ir, c),
-                    4 => tile.run::<4>(ir, c),
-                    5 => tile.run::<5>(ir, c),
-                    6 => tile.run::<6>(ir, c),
-                    7 => tile.run::<7>(ir, c),
-                    _ => {}
-                }
-                jc += NR;
-            }
-            ic += MC;
-        }
-        pc += KC;
+    let mut scratch = Scratch::new();
+    if g.b_layout == Layout::RowMajor && g.n >= 2 * NR {
+        packed_a::gemm_acc(g, c, &mut scratch);
+    } else {
+        packed_b::gemm_acc(g, c, &mut scratch);
     }
 }
 
-/// The packed `B` panel, aligned to a cache line so that no `NR`-wide row straddles two.
-#[repr(align(64))]
-struct Panel([f32; KC * NR]);
-
-/// What every micro-tile of one packed panel shares.
-struct Tile<'a> {
-    a: &'a [f32],
-    a_layout: Layout,
-    m: usize,
-    k: usize,
-    n: usize,
-    pc: usize,
-    kc: usize,
-    jc: usize,
-    nr: usize,
-    panel: &'a [f32],
-}
-
-const _: () = assert!(MR <= 8, "Tile::run's remainder match covers up to 7 rows");
-
-impl Tile<'_> {
-    /// Updates rows `ir..ir + R`, columns `jc..jc + nr` of `C` over this `k` block.
-    #[inline(always)]
-    fn run<const R: usize>(&self, ir: usize, c: &mut [f32]) {
-        let (kc, nr) = (self.kc, self.nr);
-        let mut acc = [[0.0f32; NR]; R];
-        // Whole-width tiles copy a constant NR values (inlined moves, no memcpy call).
-        for (i, acc_row) in acc.iter_mut().enumerate() {
-            let c_row = &c[(ir + i) * self.n + self.jc..];
-            if nr == NR {
-                acc_row.copy_from_slice(&c_row[..NR]);
-            } else {
-                acc_row[..nr].copy_from_slice(&c_row[..nr]);
-            }
-        }
-        match self.a_layout {
-            Layout::RowMajor => {
-                let rows: [&[f32]; R] =
-                    array::from_fn(|i| &self.a[(ir + i) * self.k + self.pc..][..kc]);
-                micro_kernel(
-                    (0..kc).map(|p| array::from_fn(|i| rows[i][p])),
-                    self.panel,
-                    &mut acc,
-                );
-            }
-            Layout::ColMajor => {
-                let cols = self.a[self.pc * self.m + ir..].chunks(self.m).take(kc);
-                micro_kernel(
-                    cols.map(|col| match col.first_chunk::<R>() {
-                        Some(strip) => *strip,
-                        None => [0.0; R], // unreachable: ir + R <= m
-                    }),
-                    self.panel,
-                    &mut acc,
-                );
-            }
-        }
-        for (i, acc_row) in acc.iter().enumerate() {
-            let c_row = &mut c[(ir + i) * self.n + self.jc..];
-            if nr == NR {
-                c_row[..NR].copy_from_slice(acc_row);
-            } else {
-                c_row[..nr].copy_from_slice(&acc_row[..nr]);
-            }
-        }
-    }
-}
+const _: () = assert!(
+    MR <= 8,
+    "the strategies' remainder matches cover up to 7 rows"
+);

@@ -30,3 +30,22 @@ pub(super) fn micro_kernel<const MR: usize>(
         }
     }
 }
+
+/// The same recurrence with `A` pre-broadcast and `B` read in place: `a[p * MR + i]` holds
+/// four copies of `a[i][p]` (so the multiply reads a ready vector, no shuffle), and the `p`-th
+/// item of `b` is row `p` of `B`, columns `jc..jc + NR`.
+#[inline(always)]
+pub(super) fn micro_kernel_broadcast_a<'b, const MR: usize>(
+    a: &[[f32; 4]],
+    b: impl Iterator<Item = &'b [f32; NR]>,
+    acc: &mut [[f32; NR]; MR],
+) {
+    for (a_col, b_row) in a.chunks_exact(MR).zip(b) {
+        for i in 0..MR {
+            let a_ip = &a_col[i];
+            for j in 0..NR {
+                acc[i][j] = acc[i][j] + a_ip[j % 4] * b_row[j];
+            }
+        }
+    }
+}

@@ -8,6 +8,8 @@
 mod blocking;
 mod kernel;
 mod pack;
+mod packed_a;
+mod packed_b;
 mod portable;
 
 pub use portable::Portable;

@@ -46,3 +46,39 @@ pub(super) fn pack_b(
         }
     }
 }
+
+/// Writes `out[p * R + i] = [A[ir + i][pc + p]; 4]` for `p < kc`, `i < R`: an `R`-row strip of
+/// `A` with every value already broadcast to a 4-lane vector. `A` is `m × k` stored as `layout`.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(super) fn pack_a_broadcast<const R: usize>(
+    a: &[f32],
+    layout: Layout,
+    m: usize,
+    k: usize,
+    ir: usize,
+    pc: usize,
+    kc: usize,
+    out: &mut [[f32; 4]],
+) {
+    debug_assert!(ir + R <= m && pc + kc <= k);
+    let out = &mut out[..kc * R];
+    match layout {
+        Layout::RowMajor => {
+            for i in 0..R {
+                let row = &a[(ir + i) * k + pc..][..kc];
+                for (dst, &v) in out.chunks_exact_mut(R).zip(row) {
+                    dst[i] = [v; 4];
+                }
+            }
+        }
+        Layout::ColMajor => {
+            for (p, dst) in out.chunks_exact_mut(R).enumerate() {
+                let col = &a[(pc + p) * m + ir..][..R];
+                for (d, &v) in dst.iter_mut().zip(col) {
+                    *d = [v; 4];
+                }
+            }
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! The portable GEMM: cache-blocked and register-tiled, with the reference bits.
 
-use super::{blocking, Gemm, Layout};
+use super::blocking::{self, Product};
+use super::{Gemm, Layout};
 
 /// The portable GEMM: plain safe Rust, no `mul_add`, the same bits on every target (see
 /// [`Gemm`]).
@@ -35,13 +36,24 @@ impl Gemm for Portable {
                 && m.checked_mul(n) == Some(c.len()),
             "gemm_acc: slice lengths disagree with m, k, n"
         );
-        blocking::gemm_acc(m, k, n, a, a_layout, b, b_layout, c);
+        let g = Product {
+            m,
+            k,
+            n,
+            a,
+            a_layout,
+            b,
+            b_layout,
+        };
+        blocking::gemm_acc(g, c);
     }
 }
 
 #[cfg(test)]
 mod tests {
     extern crate std;
+    use super::super::blocking::Scratch;
+    use super::super::{packed_a, packed_b};
     use super::*;
     use std::vec::Vec;
 
@@ -111,25 +123,60 @@ mod tests {
     }
 
     /// Runs `Portable` and the reference on the same random inputs (C pre-filled with random
-    /// values, so the accumulate semantics are checked too) and compares every bit.
-    fn check(rng: &mut Lcg, m: usize, k: usize, n: usize, a_layout: Layout, b_layout: Layout) {
+    /// values, so the accumulate semantics are checked too) and compares every bit. With
+    /// `every_strategy`, also runs each blocking strategy directly on the shape, so both are
+    /// tested on every shape whichever one `Portable` would pick.
+    fn check_with(
+        rng: &mut Lcg,
+        (m, k, n): (usize, usize, usize),
+        (a_layout, b_layout): (Layout, Layout),
+        every_strategy: bool,
+    ) {
         let a = rng.vec(m * k);
         let b = rng.vec(k * n);
         let c0 = rng.vec(m * n);
         let mut want = c0.clone();
         naive(m, k, n, &a, a_layout, &b, b_layout, &mut want);
-        let mut got = c0;
+        let g = Product {
+            m,
+            k,
+            n,
+            a: &a,
+            a_layout,
+            b: &b,
+            b_layout,
+        };
+        let mut runs: Vec<(&str, Vec<f32>)> = Vec::new();
+        let mut got = c0.clone();
         Portable.gemm_acc(m, k, n, &a, a_layout, &b, b_layout, &mut got);
-        for (idx, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert!(
-                same(*g, *w),
-                "{m}x{k}x{n} {a_layout:?}/{b_layout:?}: c[{}][{}] = {g:e} ({:#x}), want {w:e} ({:#x})",
-                idx / n,
-                idx % n,
-                g.to_bits(),
-                w.to_bits()
-            );
+        runs.push(("Portable", got));
+        if every_strategy && m * n * k != 0 {
+            let mut got = c0.clone();
+            packed_b::gemm_acc(g, &mut got, &mut Scratch::new());
+            runs.push(("packed_b", got));
+            if b_layout == Layout::RowMajor {
+                let mut got = c0;
+                packed_a::gemm_acc(g, &mut got, &mut Scratch::new());
+                runs.push(("packed_a", got));
+            }
         }
+        for (name, got) in runs {
+            for (idx, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    same(*g, *w),
+                    "{name} {m}x{k}x{n} {a_layout:?}/{b_layout:?}: c[{}][{}] = {g:e} ({:#x}), \
+                     want {w:e} ({:#x})",
+                    idx / n,
+                    idx % n,
+                    g.to_bits(),
+                    w.to_bits()
+                );
+            }
+        }
+    }
+
+    fn check(rng: &mut Lcg, m: usize, k: usize, n: usize, a_layout: Layout, b_layout: Layout) {
+        check_with(rng, (m, k, n), (a_layout, b_layout), true);
     }
 
     /// Every `m`, `n` in 0..20 against a spread of `k` (all of 0..20 is `k_sweep`'s job).
@@ -183,10 +230,13 @@ mod tests {
         for (a_layout, b_layout) in LAYOUTS {
             for (m, k, n) in [
                 (17, 257, 33),
-                (3, blocking::KC - 1, 9),
-                (6, blocking::KC, 8),
-                (7, blocking::KC + 1, 15),
-                (blocking::MC + 5, 2 * blocking::KC + 3, 17),
+                (3, packed_a::KC - 1, 17),
+                (6, packed_a::KC, 16),
+                (7, packed_a::KC + 1, 23),
+                (3, packed_b::KC - 1, 9),
+                (6, packed_b::KC, 8),
+                (7, packed_b::KC + 1, 15),
+                (packed_b::MC + 5, 2 * packed_b::KC + 3, 17),
                 (1, 1152, 128),
             ] {
                 check(&mut rng, m, k, n, a_layout, b_layout);
@@ -246,7 +296,7 @@ mod tests {
     fn reads_c_nan_stays_exactly_where_it_was() {
         // Finite A and B: a NaN in C must survive (the kernel reads C), and must not leak
         // into any other element (no stray reads across tiles or k blocks).
-        let (m, k, n) = (13, 2 * blocking::KC + 5, 19);
+        let (m, k, n) = (13, 2 * packed_b::KC + 5, 19);
         let mut rng = Lcg(8);
         for (a_layout, b_layout) in LAYOUTS {
             let a = rng.vec(m * k);
@@ -267,18 +317,18 @@ mod tests {
 
     #[test]
     fn nan_in_a_or_b_poisons_its_row_or_column() {
-        let (m, k, n) = (9, 21, 10);
+        let (m, k, n) = (9, 21, 21);
         let mut rng = Lcg(9);
         for (a_layout, b_layout) in LAYOUTS {
             let mut a = rng.vec(m * k);
             let mut b = rng.vec(k * n);
             a[a_layout.index(4, 20, m, k)] = f32::NAN; // row 4 of C
-            b[b_layout.index(0, 9, k, n)] = f32::NAN; // column 9 of C (the NR edge)
+            b[b_layout.index(0, 20, k, n)] = f32::NAN; // column 20 of C (the ragged panel)
             let mut c = rng.vec(m * n);
             Portable.gemm_acc(m, k, n, &a, a_layout, &b, b_layout, &mut c);
             for i in 0..m {
                 for j in 0..n {
-                    assert_eq!(c[i * n + j].is_nan(), i == 4 || j == 9, "c[{i}][{j}]");
+                    assert_eq!(c[i * n + j].is_nan(), i == 4 || j == 20, "c[{i}][{j}]");
                 }
             }
         }
