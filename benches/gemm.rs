@@ -109,6 +109,8 @@ fn gemm(crit: &mut Criterion) {
         ColMajor,
         RowMajor,
     );
+    // local2 forward at batch 64.
+    bench_shape(crit, "dense2046", (64, 2046, 2046), RowMajor, RowMajor);
     // TINY net: 3·3·8 patches, 8 filters.
     bench_shape(crit, "tiny", (1024, 72, 8), RowMajor, RowMajor);
 }

@@ -25,7 +25,7 @@ pub(super) fn micro_kernel<const MR: usize>(
         for i in 0..MR {
             let a_ip = a_col[i];
             for j in 0..NR {
-                acc[i][j] = acc[i][j] + a_ip * b_row[j];
+                acc[i][j] += a_ip * b_row[j];
             }
         }
     }
@@ -44,7 +44,7 @@ pub(super) fn micro_kernel_broadcast_a<'b, const MR: usize>(
         for i in 0..MR {
             let a_ip = &a_col[i];
             for j in 0..NR {
-                acc[i][j] = acc[i][j] + a_ip[j % 4] * b_row[j];
+                acc[i][j] += a_ip[j % 4] * b_row[j];
             }
         }
     }

@@ -23,7 +23,7 @@ pub(super) fn pack_b(
     nr: usize,
     out: &mut [f32],
 ) {
-    debug_assert!(nr >= 1 && nr <= NR && pc + kc <= k && jc + nr <= n);
+    debug_assert!((1..=NR).contains(&nr) && pc + kc <= k && jc + nr <= n);
     let out = &mut out[..kc * NR];
     match layout {
         Layout::RowMajor => {

@@ -1,4 +1,4 @@
-//! The portable GEMM: cache-blocked and register-tiled, with the reference bits.
+//! The portable GEMM's entry point and the bit-exactness tests of every strategy.
 
 use super::blocking::{self, Product};
 use super::{Gemm, Layout};
@@ -6,10 +6,12 @@ use super::{Gemm, Layout};
 /// The portable GEMM: plain safe Rust, no `mul_add`, the same bits on every target (see
 /// [`Gemm`]).
 ///
-/// Blocked for the cache and tiled for registers (see the `blocking` module), yet each
-/// `c[i][j]` still gets `c = c + a[i][p] * b[p][j]` for `p = 0, 1, …, k − 1` in order, so the
-/// result equals the naive triple loop bit for bit. It needs no heap and at most 6.2 KiB of
-/// stack (one packed `B` panel and one accumulator tile).
+/// Cache-blocked and register-tiled (an `4 × 8` accumulator tile that LLVM vectorises, two
+/// blocking strategies picked by shape), yet each `c[i][j]` still gets
+/// `c = c + a[i][p] * b[p][j]` for `p = 0, 1, …, k − 1` in order, starting from its current
+/// value, so the result equals the naive triple loop bit for bit. No heap; the only buffer is
+/// one 6 KiB stack array, and the deepest call chain measured about 7.5 KiB of stack on
+/// `thumbv7em-none-eabihf` (release), 6.6 KiB on x86_64.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Portable;
 
@@ -110,7 +112,7 @@ mod tests {
                         Layout::RowMajor => b[p * n + j],
                         Layout::ColMajor => b[j * k + p],
                     };
-                    acc = acc + a_ip * b_pj;
+                    acc += a_ip * b_pj; // rounded product, then rounded sum: never fused
                 }
                 c[i * n + j] = acc;
             }
