@@ -6,7 +6,7 @@ use super::{Gemm, Layout};
 /// The portable GEMM: plain safe Rust, no `mul_add`, the same bits on every target (see
 /// [`Gemm`]).
 ///
-/// Cache-blocked and register-tiled (an `4 × 8` accumulator tile that LLVM vectorises, two
+/// Cache-blocked and register-tiled (a `4 × 8` accumulator tile that LLVM vectorises, two
 /// blocking strategies picked by shape), yet each `c[i][j]` still gets
 /// `c = c + a[i][p] * b[p][j]` for `p = 0, 1, …, k − 1` in order, starting from its current
 /// value, so the result equals the naive triple loop bit for bit. No heap; the only buffer is
