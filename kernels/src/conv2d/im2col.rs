@@ -1,0 +1,141 @@
+//! im2col and its adjoint col2im over a tile of output pixels.
+//!
+//! A patch (one scratch row) is the HWIO-ordered window `[kh][kw][c_in]` of one output pixel.
+//! Within one kernel row `ky` the in-range taps `kx_lo..kx_hi` read *consecutive* input pixels,
+//! and NHWC keeps consecutive pixels of an image row contiguous, so each kernel row of a patch is
+//! one contiguous copy framed by zero padding: `kh` copies per patch instead of `kh · kw · c_in`
+//! scalar loads with bounds tests.
+
+use super::Conv2d;
+
+/// A sample type the convolution can read its input as.
+pub(super) trait Sample: Copy {
+    /// Writes `src` into `dst` as normalised `f32` (the lengths are equal).
+    fn load(dst: &mut [f32], src: &[Self]);
+}
+
+impl Sample for f32 {
+    #[inline]
+    fn load(dst: &mut [f32], src: &[Self]) {
+        dst.copy_from_slice(src);
+    }
+}
+
+impl Sample for u8 {
+    /// `(x − 128) / 255`: a subtraction then a division, each rounded to f32, exactly as
+    /// TensorFlow evaluates `(tf.cast(x, tf.float32) - 128.0) / 255.0`.
+    #[inline]
+    fn load(dst: &mut [f32], src: &[Self]) {
+        debug_assert_eq!(dst.len(), src.len());
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = (f32::from(s) - 128.0) / 255.0;
+        }
+    }
+}
+
+/// One kernel row of one patch: cells `lo..hi` of the row (of `kw · c_in` cells) come from the
+/// input run starting at `src` (an index into the whole batch's input); the cells before `lo`
+/// and from `hi` on are padding. A kernel row wholly in the padding has `lo == hi == 0`.
+#[derive(Clone, Copy)]
+struct Run {
+    lo: usize,
+    hi: usize,
+    src: usize,
+}
+
+/// Calls `f(row, ky, run)` for every output pixel `first..first + rows` (in that order) and every
+/// kernel row `ky` (ascending).
+///
+/// `first + rows` must not exceed `batch · out_h · out_w` for the batch the caller validated.
+#[inline(always)]
+fn walk(g: &Conv2d, first: usize, rows: usize, mut f: impl FnMut(usize, usize, Run)) {
+    let inp = g.input();
+    let out = g.output();
+    let [kh, kw] = g.kernel();
+    let [sh, sw] = g.stride();
+    let [pad_h, pad_w] = g.pad_before();
+    let c = inp.c;
+    let row_len = inp.w * c;
+    // Position of pixel `first`; advanced by counting rather than dividing per pixel.
+    let pixels = g.out_pixels();
+    let mut base = (first / pixels) * g.input_len();
+    let mut oy = (first % pixels) / out.w;
+    let mut ox = first % out.w;
+    for r in 0..rows {
+        // Coordinates in the padded image, where the window starts at (y0, x0); they fit in
+        // usize because `Conv2d::new` checked the padded span `(out − 1)·stride + k`.
+        let y0 = oy * sh;
+        let x0 = ox * sw;
+        // Taps kx in lo..hi land inside the image: pad_w <= x0 + kx < pad_w + w.
+        let kx_lo = pad_w.saturating_sub(x0).min(kw);
+        let kx_hi = (pad_w + inp.w).saturating_sub(x0).min(kw).max(kx_lo);
+        let inside = Run {
+            lo: kx_lo * c,
+            hi: kx_hi * c,
+            // Only read when lo < hi, i.e. x0 + kx_lo >= pad_w.
+            src: (x0 + kx_lo).saturating_sub(pad_w) * c,
+        };
+        for ky in 0..kh {
+            let py = y0 + ky;
+            if py < pad_h || py - pad_h >= inp.h || kx_lo == kx_hi {
+                f(
+                    r,
+                    ky,
+                    Run {
+                        lo: 0,
+                        hi: 0,
+                        src: 0,
+                    },
+                );
+            } else {
+                let src = base + (py - pad_h) * row_len + inside.src;
+                f(r, ky, Run { src, ..inside });
+            }
+        }
+        ox += 1;
+        if ox == out.w {
+            ox = 0;
+            oy += 1;
+            if oy == out.h {
+                oy = 0;
+                base += g.input_len();
+            }
+        }
+    }
+}
+
+/// Fills `scratch` (`rows × patch_len`, row-major) with the patches of output pixels
+/// `first..first + rows`, padding cells set to 0.0 (in normalised space for `u8`).
+pub(super) fn im2col<T: Sample>(g: &Conv2d, input: &[T], first: usize, scratch: &mut [f32]) {
+    let patch = g.patch_len();
+    let krow = g.kernel()[1] * g.input().c;
+    debug_assert_eq!(scratch.len() % patch, 0);
+    let rows = scratch.len() / patch;
+    walk(g, first, rows, |r, ky, run| {
+        let start = r * patch + ky * krow;
+        let dst = &mut scratch[start..start + krow];
+        dst[..run.lo].fill(0.0);
+        T::load(
+            &mut dst[run.lo..run.hi],
+            &input[run.src..run.src + run.hi - run.lo],
+        );
+        dst[run.hi..].fill(0.0);
+    });
+}
+
+/// Adds every in-image cell of the patches in `scratch` (output pixels `first..`) to the input
+/// cell it was read from, pixels ascending then patch index ascending; padding cells are dropped.
+pub(super) fn col2im_add(g: &Conv2d, scratch: &[f32], first: usize, d_input: &mut [f32]) {
+    let patch = g.patch_len();
+    let krow = g.kernel()[1] * g.input().c;
+    debug_assert_eq!(scratch.len() % patch, 0);
+    let rows = scratch.len() / patch;
+    walk(g, first, rows, |r, ky, run| {
+        let start = r * patch + ky * krow;
+        let src = &scratch[start + run.lo..start + run.hi];
+        let dst = &mut d_input[run.src..run.src + src.len()];
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d += s;
+        }
+    });
+}
