@@ -21,8 +21,8 @@ mod common;
 use common::{check_close, load_fixture, nans, padding, MatrixMultiply};
 use kernels::activation::bias_backward_f32;
 use kernels::conv2d::{
-    conv2d_backward_filter_f32, conv2d_backward_filter_u8, conv2d_backward_input_f32,
-    conv2d_f32, conv2d_u8, Conv2d,
+    conv2d_backward_filter_f32, conv2d_backward_filter_u8, conv2d_backward_input_f32, conv2d_f32,
+    conv2d_u8, Conv2d,
 };
 use kernels::{Gemm, Hwc, Portable};
 use serde::Deserialize;
@@ -96,7 +96,12 @@ impl Geometry {
         )
         .unwrap_or_else(|e| panic!("{}: Conv2d::new: {e}", self.name));
         let [oh, ow, oc] = self.output_hwc;
-        assert_eq!(g.output(), Hwc::new(oh, ow, oc), "{}: output shape", self.name);
+        assert_eq!(
+            g.output(),
+            Hwc::new(oh, ow, oc),
+            "{}: output shape",
+            self.name
+        );
         assert_eq!(g.tile(), tile, "{}: tile", self.name);
         g
     }
@@ -126,7 +131,10 @@ fn conv2d_f32_matches_tensorflow() {
             assert_eq!(g.filter_len(), case.filter.len(), "{}", geo.name);
             for (gemm_name, gemm) in gemms() {
                 let what = |out: &str| {
-                    format!("{} {out} (tile {tile}, {gemm_name}) vs {reference}", geo.name)
+                    format!(
+                        "{} {out} (tile {tile}, {gemm_name}) vs {reference}",
+                        geo.name
+                    )
                 };
                 let mut scratch = nans(g.scratch_len());
 
@@ -157,7 +165,13 @@ fn conv2d_f32_matches_tensorflow() {
                     &mut d_input,
                 )
                 .unwrap();
-                let r = check_close(&what("d_input"), &d_input, &case.d_input, FWD_ATOL, FWD_RTOL);
+                let r = check_close(
+                    &what("d_input"),
+                    &d_input,
+                    &case.d_input,
+                    FWD_ATOL,
+                    FWD_RTOL,
+                );
                 worst[1] = worst[1].max(r);
 
                 let mut d_filter = vec![0.0; case.d_filter.len()];
@@ -215,7 +229,10 @@ fn conv2d_u8_matches_tensorflow() {
             assert_eq!(g.input_len() * geo.batch, case.input.len(), "{}", geo.name);
             for (gemm_name, gemm) in gemms() {
                 let what = |out: &str| {
-                    format!("{} u8 {out} (tile {tile}, {gemm_name}) vs {reference}", geo.name)
+                    format!(
+                        "{} u8 {out} (tile {tile}, {gemm_name}) vs {reference}",
+                        geo.name
+                    )
                 };
                 let mut scratch = nans(g.scratch_len());
 
@@ -324,8 +341,18 @@ fn conv2d_tiles_give_identical_bits_with_portable() {
                 None => first = Some((output, d_input, d_filter)),
                 Some((o, di, df)) => {
                     assert_eq!(bits(o), bits(&output), "{} output, tile {tile}", geo.name);
-                    assert_eq!(bits(di), bits(&d_input), "{} d_input, tile {tile}", geo.name);
-                    assert_eq!(bits(df), bits(&d_filter), "{} d_filter, tile {tile}", geo.name);
+                    assert_eq!(
+                        bits(di),
+                        bits(&d_input),
+                        "{} d_input, tile {tile}",
+                        geo.name
+                    );
+                    assert_eq!(
+                        bits(df),
+                        bits(&d_filter),
+                        "{} d_filter, tile {tile}",
+                        geo.name
+                    );
                 }
             }
         }

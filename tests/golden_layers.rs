@@ -103,8 +103,18 @@ fn max_pool_matches_tensorflow() {
         )
         .unwrap_or_else(|e| panic!("{}: Pool2d::new: {e}", case.name));
         let [oh, ow, oc] = case.output_hwc;
-        assert_eq!(g.output(), Hwc::new(oh, ow, oc), "{}: output shape", case.name);
-        assert_eq!(g.input_len() * case.batch, case.input.len(), "{}", case.name);
+        assert_eq!(
+            g.output(),
+            Hwc::new(oh, ow, oc),
+            "{}: output shape",
+            case.name
+        );
+        assert_eq!(
+            g.input_len() * case.batch,
+            case.input.len(),
+            "{}",
+            case.name
+        );
 
         let mut output = nans(case.output.len());
         max_pool_f32(&g, case.batch, &case.input, &mut output).unwrap();
@@ -191,7 +201,8 @@ fn dense_matches_tensorflow() {
     const TOL: (f32, f32) = (1e-5, 1e-4);
     let fx = load_fixture::<DenseCase>("dense", 5);
     let reference = fx.reference();
-    let gemms: [(&str, &dyn Gemm); 2] = [("Portable", &Portable), ("matrixmultiply", &MatrixMultiply)];
+    let gemms: [(&str, &dyn Gemm); 2] =
+        [("Portable", &Portable), ("matrixmultiply", &MatrixMultiply)];
     let mut worst = [0.0f32; 4];
     for case in &fx.cases {
         let g = Dense::new(case.inputs, case.outputs)
@@ -202,9 +213,23 @@ fn dense_matches_tensorflow() {
             let what = |out: &str| format!("{} {out} ({gemm_name}) vs {reference}", case.name);
 
             let mut output = nans(case.output.len());
-            dense_f32(&g, gemm, case.batch, &case.input, &case.weights, &case.bias, &mut output)
-                .unwrap();
-            worst[0] = worst[0].max(check_close(&what("output"), &output, &case.output, TOL.0, TOL.1));
+            dense_f32(
+                &g,
+                gemm,
+                case.batch,
+                &case.input,
+                &case.weights,
+                &case.bias,
+                &mut output,
+            )
+            .unwrap();
+            worst[0] = worst[0].max(check_close(
+                &what("output"),
+                &output,
+                &case.output,
+                TOL.0,
+                TOL.1,
+            ));
 
             let mut d_input = nans(case.d_input.len());
             dense_backward_input_f32(&g, gemm, case.batch, &case.dy, &case.weights, &mut d_input)
@@ -271,19 +296,21 @@ fn losses_match_tensorflow() {
         let n = case.pred.len();
         let mut d_pred = nans(n);
         let value = match case.kind.as_str() {
-            "weighted_abs" => weighted_abs_error_f32(
-                &case.pred,
-                &case.target,
-                &case.confidence,
-                n,
-                &mut d_pred,
-            ),
+            "weighted_abs" => {
+                weighted_abs_error_f32(&case.pred, &case.target, &case.confidence, n, &mut d_pred)
+            }
             "mse" => mse_f32(&case.pred, &case.target, n, &mut d_pred),
             other => panic!("{}: unknown loss kind {other:?}", case.name),
         }
         .unwrap();
         let what = format!("{} value vs {reference}", case.name);
-        wv = wv.max(check_close(&what, &[value], &[case.value], VALUE.0, VALUE.1));
+        wv = wv.max(check_close(
+            &what,
+            &[value],
+            &[case.value],
+            VALUE.0,
+            VALUE.1,
+        ));
         let what = format!("{} d_pred vs {reference}", case.name);
         wg = wg.max(check_close(&what, &d_pred, &case.d_pred, GRAD.0, GRAD.1));
     }

@@ -116,8 +116,20 @@ fn momentum_matches_tf1_momentum_optimizer() {
         for t in 0..STEPS {
             momentum_step_f32(&cfg, &mut params, &case.grads[t], &mut accum).unwrap();
             let what = |x: &str| format!("{} {x} after step {} vs {reference}", case.name, t + 1);
-            wa = wa.max(check_close(&what("accum"), &accum, &case.accum[t], TOL.0, TOL.1));
-            wp = wp.max(check_close(&what("params"), &params, &case.params[t], TOL.0, TOL.1));
+            wa = wa.max(check_close(
+                &what("accum"),
+                &accum,
+                &case.accum[t],
+                TOL.0,
+                TOL.1,
+            ));
+            wp = wp.max(check_close(
+                &what("params"),
+                &params,
+                &case.params[t],
+                TOL.0,
+                TOL.1,
+            ));
         }
     }
     assert_eq!(nesterov_cases, 2, "Nesterov cases");
@@ -169,9 +181,16 @@ fn clip_by_global_norm_matches_tensorflow() {
             // TensorFlow's scale clip_norm·(1/clip_norm) rounds to exactly 1 here and leaves
             // the gradients bit for bit as they were; so must we.
             assert_eq!(case.clipped, case.grads, "{}: fixture", case.name);
-            assert_eq!(grads, case.grads, "{}: unclipped gradients changed", case.name);
+            assert_eq!(
+                grads, case.grads,
+                "{}: unclipped gradients changed",
+                case.name
+            );
         }
     }
     assert_eq!(clipped_cases, 2, "cases that actually clip");
-    println!("clip_by_global_norm vs {reference}: {} cases", fx.cases.len());
+    println!(
+        "clip_by_global_norm vs {reference}: {} cases",
+        fx.cases.len()
+    );
 }

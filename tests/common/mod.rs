@@ -54,7 +54,11 @@ pub fn load_fixture<C: DeserializeOwned>(name: &str, expected_cases: usize) -> F
         "{path}: unexpected TensorFlow version {}",
         fx.tensorflow
     );
-    assert_eq!(fx.count, fx.cases.len(), "{path}: declared vs read case count");
+    assert_eq!(
+        fx.count,
+        fx.cases.len(),
+        "{path}: declared vs read case count"
+    );
     assert_eq!(fx.cases.len(), expected_cases, "{path}: number of cases");
     fx
 }
