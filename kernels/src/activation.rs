@@ -121,7 +121,15 @@ mod tests {
 
     #[test]
     fn relu_clamps_negatives_and_keeps_nan() {
-        let mut x = [-1.0f32, 0.0, -0.0, 2.5, f32::NAN, f32::NEG_INFINITY, f32::INFINITY];
+        let mut x = [
+            -1.0f32,
+            0.0,
+            -0.0,
+            2.5,
+            f32::NAN,
+            f32::NEG_INFINITY,
+            f32::INFINITY,
+        ];
         relu_f32(&mut x);
         assert_eq!(x[..4], [0.0, 0.0, 0.0, 2.5]);
         assert!(x[2].is_sign_negative(), "−0.0 stays −0.0 as in TensorFlow");

@@ -1,1 +1,265 @@
-//! TODO(helper): loss
+//! Regression losses and their gradients: the seed's confidence-weighted absolute error, and the
+//! mean squared error as the alternative.
+//!
+//! Both return the loss and overwrite `d_pred` with `∂loss/∂pred` in one pass. The sum runs in
+//! ascending index order in f32 (TensorFlow's `reduce_sum` uses a tree, so the loss may differ
+//! from TensorFlow's in the last bits); each gradient is rounded exactly as TensorFlow's
+//! graph gradient rounds it (see each function).
+
+use crate::error::{check_len, nonzero, KernelError};
+
+/// Validates the shared arguments, returning `1 / mean_over` as TensorFlow's `_MeanGrad`
+/// rounds it.
+fn check(
+    pred: &[f32],
+    target: &[f32],
+    confidence: Option<&[f32]>,
+    mean_over: usize,
+    d_pred: &[f32],
+) -> Result<f32, KernelError> {
+    nonzero("pred", pred.len())?;
+    nonzero("mean_over", mean_over)?;
+    let n = pred.len();
+    check_len("target", n, target.len())?;
+    if let Some(c) = confidence {
+        check_len("confidence", n, c.len())?;
+    }
+    check_len("d_pred", n, d_pred.len())?;
+    Ok(1.0 / mean_over as f32)
+}
+
+/// `sign(x)` as TensorFlow's `Sign`: −1, 0 or 1, NaN for NaN.
+#[inline(always)]
+fn sign(x: f32) -> f32 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        // 0 for ±0, NaN stays NaN.
+        x * 0.0
+    }
+}
+
+/// The seed's loss, `Σ_i c_i·|p_i − y_i| / mean_over`; overwrites `d_pred` with its gradient
+/// `d_pred[i] = (1/mean_over · c_i) · sign(p_i − y_i)` and returns the loss.
+///
+/// With `mean_over` = the batch size this is `tf.reduce_mean(confidence * tf.abs(pred − y))`;
+/// pass a larger `mean_over` to split a batch into micro-batches whose gradients add up.
+/// The gradient is rounded as TensorFlow's graph rounds it (`1/B` first, times `c`, times the
+/// sign). At `p == y` it is 0: `tf.abs`'s registered gradient is `grad · sign(x)`, also 0 there
+/// (a loss written as `sqrt(x²)` would give NaN in TensorFlow; this one never does). NaN in
+/// `pred` or `target` gives a NaN loss and NaN gradient for that element, as in TensorFlow.
+///
+/// # Errors
+/// [`KernelError::Zero`] naming `pred` if it is empty or `mean_over` if 0;
+/// [`KernelError::Length`] naming `target`, `confidence` or `d_pred` when its length differs
+/// from `pred`'s. Nothing is written on error.
+pub fn weighted_abs_error_f32(
+    pred: &[f32],
+    target: &[f32],
+    confidence: &[f32],
+    mean_over: usize,
+    d_pred: &mut [f32],
+) -> Result<f32, KernelError> {
+    let inv = check(pred, target, Some(confidence), mean_over, d_pred)?;
+    let mut sum = 0.0f32;
+    for (((&p, &y), &c), d) in pred.iter().zip(target).zip(confidence).zip(d_pred) {
+        let diff = p - y;
+        sum += c * diff.abs();
+        *d = inv * c * sign(diff);
+    }
+    Ok(sum / mean_over as f32)
+}
+
+/// Mean squared error, `Σ_i (p_i − y_i)² / mean_over`; overwrites `d_pred` with
+/// `d_pred[i] = 1/mean_over · ((p_i − y_i) · 2)` (TensorFlow's `_MeanGrad` then `_SquareGrad`
+/// rounding) and returns the loss.
+///
+/// # Errors
+/// [`KernelError::Zero`] naming `pred` if it is empty or `mean_over` if 0;
+/// [`KernelError::Length`] naming `target` or `d_pred` when its length differs from `pred`'s.
+/// Nothing is written on error.
+pub fn mse_f32(
+    pred: &[f32],
+    target: &[f32],
+    mean_over: usize,
+    d_pred: &mut [f32],
+) -> Result<f32, KernelError> {
+    let inv = check(pred, target, None, mean_over, d_pred)?;
+    let mut sum = 0.0f32;
+    for ((&p, &y), d) in pred.iter().zip(target).zip(d_pred) {
+        let diff = p - y;
+        sum += diff * diff;
+        *d = inv * (diff * 2.0);
+    }
+    Ok(sum / mean_over as f32)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    fn rng_vec(seed: u64, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+        // SplitMix64 → uniform [lo, hi), test data only.
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = s;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                z ^= z >> 31;
+                lo + (hi - lo) * ((z >> 40) as f32 / (1u64 << 24) as f32)
+            })
+            .collect()
+    }
+
+    fn wabs_ref(p: &[f64], y: &[f64], c: &[f64], m: f64) -> f64 {
+        p.iter()
+            .zip(y)
+            .zip(c)
+            .map(|((p, y), c)| c * (p - y).abs())
+            .sum::<f64>()
+            / m
+    }
+
+    fn mse_ref(p: &[f64], y: &[f64], m: f64) -> f64 {
+        p.iter().zip(y).map(|(p, y)| (p - y) * (p - y)).sum::<f64>() / m
+    }
+
+    fn to64(v: &[f32]) -> Vec<f64> {
+        v.iter().map(|&a| f64::from(a)).collect()
+    }
+
+    #[test]
+    fn hand_computed_values() {
+        // p − y = [0.5, −1, 0], c = [2, 1, 3], B = 2: loss = (1 + 1 + 0)/2 = 1,
+        // d = [2·1, 1·(−1), 0]/2 = [1, −0.5, 0].
+        let mut d = [f32::NAN; 3];
+        let l = weighted_abs_error_f32(
+            &[1.0, 0.0, 0.25],
+            &[0.5, 1.0, 0.25],
+            &[2.0, 1.0, 3.0],
+            2,
+            &mut d,
+        )
+        .unwrap();
+        assert_eq!(l, 1.0);
+        assert_eq!(d, [1.0, -0.5, 0.0]);
+        // MSE: (0.25 + 1 + 0)/2 = 0.625, d = 2·[0.5, −1, 0]/2 = [0.5, −1, 0].
+        let l = mse_f32(&[1.0, 0.0, 0.25], &[0.5, 1.0, 0.25], 2, &mut d).unwrap();
+        assert_eq!(l, 0.625);
+        assert_eq!(d, [0.5, -1.0, 0.0]);
+    }
+
+    #[test]
+    fn losses_match_f64_reference_and_finite_differences() {
+        // Reference: the f64 losses; central differences with h = 1e-4 on elements with
+        // |p − y| > 1e-3 (both losses are smooth there). Tolerances: loss 1e-6 + 1e-5·|b|,
+        // gradient 1e-6 + 1e-4·|fd|.
+        for (n, &(len, m)) in [(1usize, 1usize), (7, 7), (64, 64), (33, 100)]
+            .iter()
+            .enumerate()
+        {
+            let p = rng_vec(n as u64, len, -1.0, 1.0);
+            let y = rng_vec(10 + n as u64, len, -1.0, 1.0);
+            let c = rng_vec(20 + n as u64, len, 0.0, 1.0);
+            let (p64, y64, c64) = (to64(&p), to64(&y), to64(&c));
+            let mf = m as f64;
+            let mut d = vec![f32::NAN; len];
+            let l = weighted_abs_error_f32(&p, &y, &c, m, &mut d).unwrap();
+            let want = wabs_ref(&p64, &y64, &c64, mf);
+            assert!((f64::from(l) - want).abs() <= 1e-6 + 1e-5 * want.abs());
+            let mut dm = vec![f32::NAN; len];
+            let lm = mse_f32(&p, &y, m, &mut dm).unwrap();
+            let want_m = mse_ref(&p64, &y64, mf);
+            assert!((f64::from(lm) - want_m).abs() <= 1e-6 + 1e-5 * want_m.abs());
+            let h = 1e-4;
+            for i in 0..len {
+                if (p64[i] - y64[i]).abs() <= 1e-3 {
+                    continue;
+                }
+                let (mut pp, mut pm) = (p64.clone(), p64.clone());
+                pp[i] += h;
+                pm[i] -= h;
+                let fd =
+                    (wabs_ref(&pp, &y64, &c64, mf) - wabs_ref(&pm, &y64, &c64, mf)) / (2.0 * h);
+                assert!(
+                    (f64::from(d[i]) - fd).abs() <= 1e-6 + 1e-4 * fd.abs(),
+                    "wabs {i}"
+                );
+                let fd = (mse_ref(&pp, &y64, mf) - mse_ref(&pm, &y64, mf)) / (2.0 * h);
+                assert!(
+                    (f64::from(dm[i]) - fd).abs() <= 1e-6 + 1e-4 * fd.abs(),
+                    "mse {i}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn gradient_is_zero_at_equality_and_nan_for_nan() {
+        let mut d = [f32::NAN; 3];
+        let l = weighted_abs_error_f32(
+            &[0.5, f32::NAN, 1.0],
+            &[0.5, 0.0, 1.0],
+            &[1.0; 3],
+            3,
+            &mut d,
+        )
+        .unwrap();
+        assert!(l.is_nan());
+        assert_eq!((d[0], d[2]), (0.0, 0.0));
+        assert!(d[1].is_nan());
+    }
+
+    #[test]
+    fn gradient_rounding_is_tensorflows() {
+        // (1/3 · c) · sign, not c/3: pick c where the two roundings differ.
+        let c = (1..1000)
+            .map(|k| 1.0 + k as f32 / 1024.0)
+            .find(|&c| (1.0f32 / 3.0) * c != c / 3.0)
+            .unwrap();
+        let mut d = [f32::NAN; 1];
+        weighted_abs_error_f32(&[1.0], &[0.0], &[c], 3, &mut d).unwrap();
+        assert_eq!(d[0].to_bits(), ((1.0f32 / 3.0) * c).to_bits());
+    }
+
+    #[test]
+    fn errors_leave_d_pred_untouched() {
+        let mut d = [7.0f32; 3];
+        let v = [1.0f32; 4];
+        let len = |arg, expected, got| Err(KernelError::Length { arg, expected, got });
+        assert_eq!(
+            weighted_abs_error_f32(&v[..3], &v, &v[..3], 3, &mut d),
+            len("target", 3, 4)
+        );
+        assert_eq!(
+            weighted_abs_error_f32(&v[..3], &v[..3], &v[..2], 3, &mut d),
+            len("confidence", 3, 2)
+        );
+        assert_eq!(
+            weighted_abs_error_f32(&v, &v, &v, 4, &mut d),
+            len("d_pred", 4, 3)
+        );
+        assert_eq!(
+            weighted_abs_error_f32(&v[..3], &v[..3], &v[..3], 0, &mut d),
+            Err(KernelError::Zero { arg: "mean_over" })
+        );
+        assert_eq!(
+            weighted_abs_error_f32(&[], &[], &[], 1, &mut []),
+            Err(KernelError::Zero { arg: "pred" })
+        );
+        assert_eq!(mse_f32(&v[..3], &v, 3, &mut d), len("target", 3, 4));
+        assert_eq!(mse_f32(&v, &v, 4, &mut d), len("d_pred", 4, 3));
+        assert_eq!(
+            mse_f32(&v[..3], &v[..3], 0, &mut d),
+            Err(KernelError::Zero { arg: "mean_over" })
+        );
+        assert!(d.iter().all(|&x| x == 7.0));
+    }
+}

@@ -5,6 +5,9 @@
 //! the same bits on every target. A host may plug in a faster implementation (SIMD, FMA,
 //! threads) through the same trait; it then only has to meet the TensorFlow golden tolerances.
 
+mod blocking;
+mod kernel;
+mod pack;
 mod portable;
 
 pub use portable::Portable;

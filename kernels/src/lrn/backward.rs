@@ -154,7 +154,10 @@ mod tests {
                     xm[i] -= h;
                     let fd = (loss(&xp) - loss(&xm)) / (2.0 * h);
                     let a = f64::from(dx[i]);
-                    assert!((a - fd).abs() <= 1e-5 + 1e-4 * fd.abs(), "i={i}: {a} vs {fd}");
+                    assert!(
+                        (a - fd).abs() <= 1e-5 + 1e-4 * fd.abs(),
+                        "i={i}: {a} vs {fd}"
+                    );
                 }
             }
         }

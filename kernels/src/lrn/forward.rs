@@ -136,7 +136,10 @@ pub(crate) mod tests {
         lrn_f32(&g, 1, &x, &mut y).unwrap();
         let u = (0.001f32 / 9.0) * (0.5f32 * 0.5 + 1.25 * 1.25) + 1.0;
         let s = libm::sqrtf(u);
-        assert_eq!(y[0].to_bits(), (0.5 * (1.0 / (s * libm::sqrtf(s)))).to_bits());
+        assert_eq!(
+            y[0].to_bits(),
+            (0.5 * (1.0 / (s * libm::sqrtf(s)))).to_bits()
+        );
     }
 
     #[test]

@@ -230,7 +230,10 @@ mod tests {
         while u < 1e6 {
             let got = f64::from(g.pow_neg_beta(u));
             let want = libm::pow(f64::from(u), -0.75);
-            assert!((got - want).abs() <= 3e-7 * want, "u={u} got={got} want={want}");
+            assert!(
+                (got - want).abs() <= 3e-7 * want,
+                "u={u} got={got} want={want}"
+            );
             u *= 1.37;
         }
     }

@@ -62,7 +62,12 @@ pub(crate) mod tests {
     pub(crate) fn geometries() -> Vec<Pool2d> {
         let mut v = Vec::new();
         for (h, w, c) in [(5, 5, 3), (7, 6, 2), (9, 11, 1), (2, 3, 4), (24, 24, 2)] {
-            for (k, s) in [([2, 2], [2, 2]), ([3, 3], [2, 2]), ([3, 3], [1, 1]), ([2, 3], [1, 2])] {
+            for (k, s) in [
+                ([2, 2], [2, 2]),
+                ([3, 3], [2, 2]),
+                ([3, 3], [1, 1]),
+                ([2, 3], [1, 2]),
+            ] {
                 for p in [Padding::Same, Padding::Valid] {
                     if let Ok(g) = Pool2d::new(Hwc::new(h, w, c), k, s, p) {
                         v.push(g);

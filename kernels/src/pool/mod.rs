@@ -121,7 +121,11 @@ impl Pool2d {
     /// The input cells `[lo, hi)` along `axis` (0 rows, 1 cols) covered by output index `o`.
     #[inline(always)]
     pub(crate) const fn span(&self, axis: usize, o: usize) -> (usize, usize) {
-        let size = if axis == 0 { self.input.h } else { self.input.w };
+        let size = if axis == 0 {
+            self.input.h
+        } else {
+            self.input.w
+        };
         let start = o * self.stride[axis];
         let lo = start.saturating_sub(self.pad_before[axis]);
         let hi = (start + self.window[axis]).saturating_sub(self.pad_before[axis]);

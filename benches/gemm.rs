@@ -1,0 +1,117 @@
+//! `Portable::gemm_acc` against `matrixmultiply::sgemm` (one thread) at the valence network's
+//! GEMM shapes. Criterion reports FLOP/s (`2·m·k·n` per call).
+//!
+//! `cargo bench --bench gemm -- --warm-up-time 1 --measurement-time 3`
+//!
+//! matrixmultiply picks AVX2+FMA at run time where the CPU has them; `Portable` is compiled for
+//! the default target features (SSE2 on x86_64) and never fuses, so the ratio between the two
+//! is what the bit-exact path costs.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use kernels::{Gemm, Layout, Portable};
+
+/// Deterministic values in [-1, 1): the bench needs no rand crate.
+fn fill(seed: u64, len: usize) -> Vec<f32> {
+    let mut s = seed;
+    (0..len)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((s >> 40) as f32) / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+/// Row and column strides of an `rows × cols` matrix stored as `layout`.
+fn strides(layout: Layout, rows: usize, cols: usize) -> (isize, isize) {
+    match layout {
+        Layout::RowMajor => (cols as isize, 1),
+        Layout::ColMajor => (1, rows as isize),
+    }
+}
+
+fn bench_shape(
+    crit: &mut Criterion,
+    name: &str,
+    (m, k, n): (usize, usize, usize),
+    a_layout: Layout,
+    b_layout: Layout,
+) {
+    let a = fill(1, m * k);
+    let b = fill(2, k * n);
+    let mut c = fill(3, m * n);
+    let mut group = crit.benchmark_group(format!("gemm/{name}"));
+    group.throughput(Throughput::Elements((2 * m * k * n) as u64));
+    let id = format!("{m}x{k}x{n}");
+    group.bench_function(BenchmarkId::new("portable", &id), |bench| {
+        bench.iter(|| {
+            Portable.gemm_acc(
+                m,
+                k,
+                n,
+                black_box(&a),
+                a_layout,
+                black_box(&b),
+                b_layout,
+                &mut c,
+            );
+        })
+    });
+    let (rsa, csa) = strides(a_layout, m, k);
+    let (rsb, csb) = strides(b_layout, k, n);
+    group.bench_function(BenchmarkId::new("matrixmultiply", &id), |bench| {
+        bench.iter(|| {
+            // SAFETY: a, b and c hold m·k, k·n and m·n f32 and the strides describe exactly
+            // those dense matrices; c is not aliased.
+            unsafe {
+                matrixmultiply::sgemm(
+                    m,
+                    k,
+                    n,
+                    1.0,
+                    black_box(a.as_ptr()),
+                    rsa,
+                    csa,
+                    black_box(b.as_ptr()),
+                    rsb,
+                    csb,
+                    1.0,
+                    c.as_mut_ptr(),
+                    n as isize,
+                    1,
+                )
+            }
+        })
+    });
+    group.finish();
+}
+
+fn gemm(crit: &mut Criterion) {
+    use Layout::{ColMajor, RowMajor};
+    // conv2 forward, FULL net: a tile of 121 output pixels × batch 8, patch 3·3·128, 128 filters.
+    bench_shape(crit, "conv2", (968, 1152, 128), RowMajor, RowMajor);
+    bench_shape(crit, "conv2_tile256", (256, 1152, 128), RowMajor, RowMajor);
+    // conv backward-input (B = filterᵀ) and backward-filter (A = patchesᵀ, k = rows).
+    bench_shape(
+        crit,
+        "conv2_bwd_input",
+        (256, 128, 1152),
+        RowMajor,
+        ColMajor,
+    );
+    bench_shape(
+        crit,
+        "conv2_bwd_filter",
+        (1152, 256, 128),
+        ColMajor,
+        RowMajor,
+    );
+    // TINY net: 3·3·8 patches, 8 filters.
+    bench_shape(crit, "tiny", (1024, 72, 8), RowMajor, RowMajor);
+}
+
+criterion_group!(benches, gemm);
+criterion_main!(benches);
