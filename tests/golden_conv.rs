@@ -205,8 +205,8 @@ fn conv2d_f32_matches_tensorflow() {
         worst[3] = worst[3].max(r);
     }
     println!(
-        "conv2d f32 vs {reference}: {} cases; worst |diff|/tol: output {:.3}, d_input {:.3}, \
-         d_filter {:.3}, d_bias {:.3}",
+        "conv2d f32 vs {reference}: {} cases; worst |diff|/tol: output {:.1e}, d_input {:.1e}, \
+         d_filter {:.1e}, d_bias {:.1e}",
         fx.cases.len(),
         worst[0],
         worst[1],
@@ -282,8 +282,8 @@ fn conv2d_u8_matches_tensorflow() {
         worst[2] = worst[2].max(r);
     }
     println!(
-        "conv2d u8 vs {reference}: {} cases; worst |diff|/tol: output {:.3}, d_filter {:.3}, \
-         d_bias {:.3}",
+        "conv2d u8 vs {reference}: {} cases; worst |diff|/tol: output {:.1e}, d_filter {:.1e}, \
+         d_bias {:.1e}",
         fx.cases.len(),
         worst[0],
         worst[1],

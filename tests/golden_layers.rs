@@ -64,7 +64,7 @@ fn lrn_matches_tensorflow() {
         wb = wb.max(check_close(&what, &d_input, &case.d_input, BWD.0, BWD.1));
     }
     println!(
-        "lrn vs {reference}: {} cases; worst |diff|/tol: output {wf:.3}, d_input {wb:.3}",
+        "lrn vs {reference}: {} cases; worst |diff|/tol: output {wf:.1e}, d_input {wb:.1e}",
         fx.cases.len()
     );
 }
@@ -127,7 +127,7 @@ fn max_pool_matches_tensorflow() {
         wb = wb.max(check_close(&what, &d_input, &case.d_input, 1e-6, 1e-6));
     }
     println!(
-        "max_pool vs {reference}: {} cases; output bit-exact; worst d_input |diff|/tol {wb:.3}",
+        "max_pool vs {reference}: {} cases; output bit-exact; worst d_input |diff|/tol {wb:.1e}",
         fx.cases.len()
     );
 }
@@ -172,7 +172,7 @@ fn relu_bias_matches_tensorflow() {
     }
     println!(
         "relu+bias vs {reference}: {} cases; output, d_input bit-exact; worst d_bias |diff|/tol \
-         {wb:.3}",
+         {wb:.1e}",
         fx.cases.len()
     );
 }
@@ -259,8 +259,8 @@ fn dense_matches_tensorflow() {
         worst[3] = worst[3].max(check_close(&what, &d_bias, &case.d_bias, TOL.0, TOL.1));
     }
     println!(
-        "dense vs {reference}: {} cases; worst |diff|/tol: output {:.3}, d_input {:.3}, \
-         d_weights {:.3}, d_bias {:.3}",
+        "dense vs {reference}: {} cases; worst |diff|/tol: output {:.1e}, d_input {:.1e}, \
+         d_weights {:.1e}, d_bias {:.1e}",
         fx.cases.len(),
         worst[0],
         worst[1],
@@ -315,7 +315,7 @@ fn losses_match_tensorflow() {
         wg = wg.max(check_close(&what, &d_pred, &case.d_pred, GRAD.0, GRAD.1));
     }
     println!(
-        "losses vs {reference}: {} cases; worst |diff|/tol: value {wv:.3}, d_pred {wg:.3}",
+        "losses vs {reference}: {} cases; worst |diff|/tol: value {wv:.1e}, d_pred {wg:.1e}",
         fx.cases.len()
     );
 }

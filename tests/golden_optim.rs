@@ -70,8 +70,8 @@ fn adam_matches_tf1_adam_optimizer() {
         }
     }
     println!(
-        "adam vs {reference}: {} cases x {STEPS} steps; worst |diff|/tol: m {:.3}, v {:.3}, \
-         params {:.3}",
+        "adam vs {reference}: {} cases x {STEPS} steps; worst |diff|/tol: m {:.1e}, v {:.1e}, \
+         params {:.1e}",
         fx.cases.len(),
         worst[0],
         worst[1],
@@ -134,8 +134,8 @@ fn momentum_matches_tf1_momentum_optimizer() {
     }
     assert_eq!(nesterov_cases, 2, "Nesterov cases");
     println!(
-        "momentum vs {reference}: {} cases x {STEPS} steps; worst |diff|/tol: accum {wa:.3}, \
-         params {wp:.3}",
+        "momentum vs {reference}: {} cases x {STEPS} steps; worst |diff|/tol: accum {wa:.1e}, \
+         params {wp:.1e}",
         fx.cases.len()
     );
 }
