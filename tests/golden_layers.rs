@@ -7,6 +7,7 @@ mod common;
 
 use common::{check_close, load_fixture, nans, padding, MatrixMultiply};
 use kernels::activation::{bias_add_f32, bias_backward_f32, relu_backward_f32, relu_f32};
+use kernels::approx::{lrn_f32_approx, MAX_REL_ERROR, MAX_REL_ERROR_BETA_075};
 use kernels::dense::{dense_backward_input_f32, dense_backward_weights_f32, dense_f32, Dense};
 use kernels::loss::{mse_f32, weighted_abs_error_f32};
 use kernels::lrn::{lrn_backward_f32, lrn_f32, Lrn};
@@ -65,6 +66,45 @@ fn lrn_matches_tensorflow() {
     }
     println!(
         "lrn vs {reference}: {} cases; worst |diff|/tol: output {wf:.1e}, d_input {wb:.1e}",
+        fx.cases.len()
+    );
+}
+
+#[test]
+fn lrn_approx_meets_its_stated_error_against_tensorflow() {
+    // Tolerance: the bound `kernels::approx` documents against exact maths
+    // (MAX_REL_ERROR_BETA_075 for β = 0.75 and 0.5, MAX_REL_ERROR otherwise), plus the exact
+    // forward's own allowance against TensorFlow above (atol 1e-6, rtol 1e-5).
+    let fx = load_fixture::<LrnCase>("lrn", 14);
+    let reference = fx.reference();
+    let mut worst = 0.0f32;
+    for case in &fx.cases {
+        let g = Lrn::new(
+            case.depth,
+            case.depth_radius,
+            case.bias,
+            case.alpha,
+            case.beta,
+        )
+        .unwrap();
+        let bound = if case.beta == 0.75 || case.beta == 0.5 {
+            MAX_REL_ERROR_BETA_075
+        } else {
+            MAX_REL_ERROR
+        };
+        let mut output = nans(case.output.len());
+        lrn_f32_approx(&g, case.rows, &case.input, &mut output).unwrap();
+        let what = format!("{} approx output vs {reference}", case.name);
+        worst = worst.max(check_close(
+            &what,
+            &output,
+            &case.output,
+            1e-6,
+            bound + 1e-5,
+        ));
+    }
+    println!(
+        "lrn_f32_approx vs {reference}: {} cases; worst |diff|/tol {worst:.1e}",
         fx.cases.len()
     );
 }
