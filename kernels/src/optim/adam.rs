@@ -173,10 +173,20 @@ mod tests {
         (w, m, v)
     }
 
-    // Reference: /tmp/optim_ref/adam_golden.py (reproduced in the report) — a Python
-    // transcription of TF1's AdamOptimizer (f32 beta-power variables, `_finish`) and of the
-    // `ApplyAdamNonCuda` functor, each f32 operation computed in IEEE double and rounded to f32
-    // (double rounding is innocuous for + − × ÷ √ since 53 ≥ 2·24 + 2), 12 steps.
+    // Reference: a Python transcription of TF1's AdamOptimizer (f32 beta-power variables
+    // updated in `_finish`) and of the `ApplyAdamNonCuda` functor, each f32 operation computed
+    // in IEEE double and rounded to f32 (double rounding is innocuous for + − × ÷ √ since
+    // 53 ≥ 2·24 + 2), 12 steps, `grad` and `W0` as above:
+    //
+    //   f32 = lambda x: struct.unpack('<f', struct.pack('<f', x))[0]
+    //   lr, b1, b2, eps, wd = map(f32, (1e-3, 0.9, 0.999, 1e-8, wd)); b1p, b2p = b1, b2
+    //   for t in 1..=12:
+    //     alpha = f32(f32(lr * f32(sqrt(f32(1 - b2p)))) / f32(1 - b1p))
+    //     for i: if wd: w = f32(w - f32(wd * w))
+    //            m = f32(m + f32(f32(g - m) * f32(1 - b1)))
+    //            v = f32(v + f32(f32(f32(g * g) - v) * f32(1 - b2)))
+    //            w = f32(w - f32(f32(m * alpha) / f32(f32(sqrt(v)) + eps)))
+    //     b1p = f32(b1p * b1); b2p = f32(b2p * b2)
     const ADAM_W: [u32; 6] = [
         0x3efef656, 0xbf9feeb0, 0xbac2c755, 0x4040234d, 0xbbc78bc4, 0x447fffbd,
     ];

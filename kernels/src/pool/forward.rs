@@ -157,6 +157,17 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn signed_zero_ties_keep_the_first_cell() {
+        // −0.0 == 0.0: the first cell in row-major order is the output, sign bit included.
+        let g = Pool2d::new(Hwc::new(1, 2, 1), [1, 2], [1, 1], Padding::Valid).unwrap();
+        let mut y = [f32::NAN];
+        max_pool_f32(&g, 1, &[-0.0, 0.0], &mut y).unwrap();
+        assert_eq!(y[0].to_bits(), (-0.0f32).to_bits());
+        max_pool_f32(&g, 1, &[0.0, -0.0], &mut y).unwrap();
+        assert_eq!(y[0].to_bits(), 0.0f32.to_bits());
+    }
+
+    #[test]
     fn nan_wins_only_as_first_cell() {
         // 2×2 window over 2×2 input, VALID.
         let g = Pool2d::new(Hwc::new(2, 2, 1), [2, 2], [1, 1], Padding::Valid).unwrap();
