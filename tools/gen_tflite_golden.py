@@ -228,6 +228,8 @@ def main():
         ("none_out_zp_127", 1, 5, 5, 3, 3, 3, 4, 1, 1, "same", None, -1.0, 1.0, (0.04, 127)),
         ("none_out_small_scale", 1, 5, 5, 3, 3, 3, 4, 2, 2, "same", None, -1.0, 1.0,
          (0.002, -3)),
+        # Enough outputs (16 384) that rounding once instead of twice changes some of them.
+        ("rounding_probe", 2, 16, 16, 8, 3, 3, 32, 1, 1, "same", None),
     ]
     cases = []
     for c in conv:
@@ -253,6 +255,9 @@ def main():
         ("pc_small", 3, 7, 5, None, True),
         ("pc_wide", 2, 33, 18, "relu", True, -0.3, 2.0),
         ("pc_relu_out", 2, 12, 6, "relu", True, -1.0, 1.0, (0.02, 15)),
+        # Enough outputs that rounding twice instead of once changes some of them.
+        ("pt_rounding_probe", 32, 64, 48, None, False),
+        ("pc_rounding_probe", 32, 64, 48, None, True),
     ]
     cases = []
     for d in dense:
