@@ -12,8 +12,8 @@ use kernels::conv2d::Conv2d;
 use kernels::dense::Dense;
 use kernels::pool::Pool2d;
 use kernels::quant::{
-    conv2d_s8, dense_s8, max_pool_s8, per_channel_multipliers, Activation, LayerQuant,
-    QuantParams, QuantizedMultiplier,
+    conv2d_s8, dense_s8, max_pool_s8, per_channel_multipliers, Activation, LayerQuant, QuantParams,
+    QuantizedMultiplier,
 };
 use kernels::{Hwc, Padding};
 use serde::Deserialize;
@@ -86,7 +86,10 @@ fn load<C: for<'de> Deserialize<'de>>(name: &str) -> Fixture<C> {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let f: Fixture<C> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-    assert_eq!(f.tensorflow, "2.21.0", "{name}: regenerate with the named TensorFlow");
+    assert_eq!(
+        f.tensorflow, "2.21.0",
+        "{name}: regenerate with the named TensorFlow"
+    );
     assert_eq!(f.op_resolver, "BUILTIN_REF");
     assert!(!f.cases.is_empty());
     f

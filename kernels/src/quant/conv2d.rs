@@ -77,10 +77,17 @@ pub fn conv2d_s8(
         debug_assert!(rows >= 1 && rows <= g.tile());
         let cols = &mut scratch[..rows * patch];
         im2col_s8(g, input, q.input_zero_point, first, cols);
-        for (x, y) in cols.chunks_exact(patch).zip(out_tile.chunks_exact_mut(c_out)) {
+        for (x, y) in cols
+            .chunks_exact(patch)
+            .zip(out_tile.chunks_exact_mut(c_out))
+        {
             let mut c0 = 0;
             while c0 < c_out {
-                let n = if c_out - c0 < BLOCK { c_out - c0 } else { BLOCK };
+                let n = if c_out - c0 < BLOCK {
+                    c_out - c0
+                } else {
+                    BLOCK
+                };
                 let mut acc = [0i32; BLOCK];
                 for (p, &xv) in x.iter().enumerate() {
                     let xv = i32::from(xv) - zp;
@@ -89,14 +96,14 @@ pub fn conv2d_s8(
                         *a = a.wrapping_add(i32::from(w) * xv);
                     }
                 }
-                for j in 0..n {
+                for (j, &a) in acc[..n].iter().enumerate() {
                     let c = c0 + j;
                     let m = if multipliers.len() == 1 {
                         multipliers[0]
                     } else {
                         multipliers[c]
                     };
-                    let v = m.apply(acc[j].wrapping_add(bias[c]));
+                    let v = m.apply(a.wrapping_add(bias[c]));
                     y[c] = q
                         .range
                         .clamp(v.saturating_add(i32::from(q.output_zero_point)));
@@ -113,7 +120,7 @@ pub fn conv2d_s8(
 /// `scratch` (`rows × patch_len`), padding cells set to `pad`.
 fn im2col_s8(g: &Conv2d, input: &[i8], pad: i8, first: usize, scratch: &mut [i8]) {
     let (inp, out) = (g.input(), g.output());
-    let [kh, kw] = g.kernel();
+    let kw = g.kernel()[1];
     let [sh, sw] = g.stride();
     let [pad_h, pad_w] = g.pad_before();
     let c = inp.c;
@@ -230,7 +237,10 @@ mod tests {
             }
         };
         let (l, r) = (m.shift().max(0), (-m.shift()).max(0));
-        let high = up(2 * (i128::from(x) << l) * i128::from(m.multiplier()), 1 << 32);
+        let high = up(
+            2 * (i128::from(x) << l) * i128::from(m.multiplier()),
+            1 << 32,
+        );
         rdiv(high, 1 << r) as i64
     }
 
@@ -327,7 +337,14 @@ mod tests {
             g.scratch_len(),
             2 * g.output_len(),
         ];
-        let names = ["input", "filter", "bias", "multipliers", "scratch", "output"];
+        let names = [
+            "input",
+            "filter",
+            "bias",
+            "multipliers",
+            "scratch",
+            "output",
+        ];
         for which in 0..6 {
             for delta in [-1isize, 1] {
                 let mut len = lens;
@@ -381,6 +398,9 @@ mod tests {
         let m = QuantizedMultiplier::from_real(1e-6).unwrap();
         let wrapped = (-255i64 * 127 * c as i64) as i32;
         let want = m.apply(wrapped);
-        assert_eq!(run(&g, &q, 1, &x, &f, &[0], &[m]), [want.clamp(-128, 127) as i8]);
+        assert_eq!(
+            run(&g, &q, 1, &x, &f, &[0], &[m]),
+            [want.clamp(-128, 127) as i8]
+        );
     }
 }

@@ -62,14 +62,14 @@ pub fn dense_s8(
                     *a = a.wrapping_add(i32::from(w) * xv);
                 }
             }
-            for j in 0..n {
+            for (j, &a) in acc[..n].iter().enumerate() {
                 let o = o0 + j;
                 let m = if multipliers.len() == 1 {
                     multipliers[0]
                 } else {
                     multipliers[o]
                 };
-                let v = m.apply_single_rounding(acc[j].wrapping_add(bias[o]));
+                let v = m.apply_single_rounding(a.wrapping_add(bias[o]));
                 y[o] = q
                     .range
                     .clamp(v.saturating_add(i32::from(q.output_zero_point)));
@@ -119,7 +119,17 @@ mod tests {
         dense_s8(&g, &q, 1, &[5, 1], &[1, -2, 3, 4], &[10, -6], &m, &mut y).unwrap();
         assert_eq!(y, [4, -3]);
         // Per-tensor 0.5: 3 + 1 = 4; −9 + 1 = −8.
-        dense_s8(&g, &q, 1, &[5, 1], &[1, -2, 3, 4], &[10, -6], &m[..1], &mut y).unwrap();
+        dense_s8(
+            &g,
+            &q,
+            1,
+            &[5, 1],
+            &[1, -2, 3, 4],
+            &[10, -6],
+            &m[..1],
+            &mut y,
+        )
+        .unwrap();
         assert_eq!(y, [4, -8]);
     }
 
@@ -151,7 +161,11 @@ mod tests {
                     let den = 1i128 << (31 - m[o].shift());
                     let num = i128::from(acc) * i128::from(m[o].multiplier());
                     let v = (2 * num + den).div_euclid(2 * den) + 4;
-                    assert_eq!(i128::from(y[bt * n_out + o]), v.clamp(-20, 100), "{n_in} {o}");
+                    assert_eq!(
+                        i128::from(y[bt * n_out + o]),
+                        v.clamp(-20, 100),
+                        "{n_in} {o}"
+                    );
                 }
             }
         }

@@ -107,7 +107,10 @@ mod tests {
         );
         // Ties: 2·a·b = ±2^31 exactly → ±0.5 → upward: 1 and 0; −1.5 → −1.
         assert_eq!(saturating_rounding_doubling_high_mul(1 << 15, 1 << 15), 1);
-        assert_eq!(saturating_rounding_doubling_high_mul(-(1 << 15), 1 << 15), 0);
+        assert_eq!(
+            saturating_rounding_doubling_high_mul(-(1 << 15), 1 << 15),
+            0
+        );
         assert_eq!(saturating_rounding_doubling_high_mul(-3 << 15, 1 << 15), -1);
         // Just below the tie rounds toward zero.
         assert_eq!(saturating_rounding_doubling_high_mul(3, 1 << 29), 1);
@@ -128,7 +131,11 @@ mod tests {
         for x in -1000..1000 {
             for e in 0..12u32 {
                 let want = round_div(i128::from(x), 1 << e);
-                assert_eq!(i128::from(rounding_divide_by_pot(x, e)), want, "{x} / 2^{e}");
+                assert_eq!(
+                    i128::from(rounding_divide_by_pot(x, e)),
+                    want,
+                    "{x} / 2^{e}"
+                );
             }
         }
     }

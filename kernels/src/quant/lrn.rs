@@ -1,28 +1,4 @@
 //! Integer LRN: Valence's own int8 local response normalisation (TFLite has none).
-//!
-//! With `d = x − input_zero_point` (`|d| ≤ 255`) the real input is `s_in · d`, and
-//! `tf.nn.lrn` gives the output in output steps
-//!
-//! ```text
-//! y / s_out = d · f(S),   S = Σ_{window} d²,   f(S) = (s_in / s_out) · (bias + alpha · s_in² · S)^−beta
-//! ```
-//!
-//! so everything but the integer `S` folds into one decreasing function `f`, tabulated once at
-//! *prepare* time ([`LrnS8::fill_table`], `f64`) as fixed-point `round(f · 2^F)` with `F` as
-//! large as keeps `f(0) · 2^F < 2^31`. The table has `f(0)` and, for every octave
-//! `2^e ≤ S < 2^(e+1)` that `S` can reach, 32 nodes `f(2^e · (1 + j/32))`, plus the end node:
-//! `2 + 32·E` `i32` values, `E` the bit length of the largest possible `S` (for the seed's depth
-//! radius 4 and a zero point of ±128, `S < 2^20`: 642 entries, 2.5 KB). At run time
-//! ([`lrn_s8`], integers only) `S` is summed exactly in `u32`, located by its leading bit,
-//! `f` is interpolated linearly between two nodes (exact on the nodes; below `2^5` every
-//! integer is a node), and `d · f` is shifted right by `F` rounding half away from zero, then
-//! offset by the output zero point and saturated.
-//!
-//! Error: linear interpolation of `u^−β` over a segment `[S₀, S₀(1 + 1/32)]` errs by at most
-//! `β(β+1)/8 · 32^−2` relative (`1.6·10^−4` for β = 0.75), i.e. at most `0.05` output step at
-//! `|y| = 255` steps; table rounding adds `< 2^−(F−8)`. The result is the real LRN output
-//! rounded to the nearest step within [`LrnS8::MAX_ERROR_LSB`] output steps (measured against
-//! [`crate::lrn::lrn_f32`] on the dequantised input, with the reference clamped to int8's range).
 
 use super::params::QuantParams;
 use crate::error::check_len;
@@ -33,7 +9,35 @@ use crate::KernelError;
 const SEG_BITS: u32 = 5;
 const SEGS: usize = 1 << SEG_BITS;
 
-/// An int8 LRN layer: the f32 LRN's parameters and the two quantisations, validated once.
+/// An int8 LRN layer (Valence's own; TFLite has none): the f32 LRN's parameters and the two
+/// quantisations, validated once.
+///
+/// With `d = x − input_zero_point` (`|d| ≤ 255`) the real input is `s_in · d`, and
+/// `tf.nn.lrn` gives the output in output steps
+///
+/// ```text
+/// y / s_out = d · f(S),   S = Σ_{window} d²,   f(S) = (s_in / s_out) · (bias + alpha · s_in² · S)^−beta
+/// ```
+///
+/// so everything but the integer `S` folds into one decreasing function `f`, tabulated once at
+/// *prepare* time ([`LrnS8::fill_table`], `f64`) as fixed-point `round(f · 2^F)` with `F` as
+/// large as keeps `f(0) · 2^F < 2^31`. The table has `f(0)` and, for every octave
+/// `2^e ≤ S < 2^(e+1)` that `S` can reach, 32 nodes `f(2^e · (1 + j/32))`, plus the end node:
+/// `2 + 32·E` `i32` values, `E` the bit length of the largest possible `S` (for the seed's depth
+/// radius 4 and a zero point of ±128, `S < 2^20`: 642 entries, 2.5 KB). At run time
+/// ([`lrn_s8`], integers only) `S` is summed exactly in `u32`, located by its leading bit,
+/// `f` is interpolated linearly between two nodes (exact on the nodes; below `2^5` every
+/// integer is a node), and `d · f` is shifted right by `F` rounding half away from zero, then
+/// offset by the output zero point and saturated.
+///
+/// Error: linear interpolation of `u^−β` over a segment `[S₀, S₀(1 + 1/32)]` errs by at most
+/// `β(β+1)/8 · 32^−2` relative (`1.6·10^−4` for β = 0.75, `2.4·10^−4` for β = 1), i.e. at most
+/// `0.062` output step at `|y| = 255` steps; table rounding adds `< 2^−(F−8)`. With the final
+/// rounding's half step, the output is within [`LrnS8::MAX_ERROR_LSB`] `= 0.57` output steps of
+/// [`crate::lrn::lrn_f32`] on the dequantised input (divided by the output scale, offset by the
+/// output zero point, clamped to int8's range) for β ≤ 1. Measured over full-range sweeps at
+/// the seed's parameters and at five sets that change the output by 77–100 %: at most
+/// `0.5124` steps; the tests assert `0.52`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct LrnS8 {
@@ -50,9 +54,10 @@ impl LrnS8 {
     /// The largest difference, in output steps, between [`lrn_s8`] and the f32 LRN of the
     /// dequantised input (divided by the output scale, offset by the output zero point and
     /// clamped to `−128..=127`), for β ≤ 1: half a step for the final rounding plus the table's
-    /// interpolation error. Asserted by the tests over the whole input range, at the seed's
-    /// parameters and at parameters that change the output by more than 10 %.
-    pub const MAX_ERROR_LSB: f32 = 0.55;
+    /// interpolation error (the analytic bound; the measured maximum is 0.5124, and the tests
+    /// assert 0.52 over the whole input range, at the seed's parameters and at parameters that
+    /// change the output by more than 10 %).
+    pub const MAX_ERROR_LSB: f32 = 0.57;
 
     /// *Prepare*: validates an int8 LRN computing `lrn` from `input`-quantised values to
     /// `output`-quantised ones.
@@ -109,7 +114,7 @@ impl LrnS8 {
     }
 
     /// *Prepare* (floating point): writes the table of `round(f(S) · 2^F)` (see the
-    /// [module documentation](self)).
+    /// [`LrnS8`] documentation).
     ///
     /// # Errors
     /// [`KernelError::Length`] naming `table` unless it is [`LrnS8::table_len`] long; nothing
@@ -159,7 +164,7 @@ fn f(lrn: &Lrn, input: &QuantParams, output: &QuantParams, s: f64) -> f64 {
 }
 
 /// Integer LRN over `rows` pixels of `g.channels()` int8 values (see the
-/// [module documentation](self)); overwrites `output`. `table` must hold what
+/// [`LrnS8`] documentation); overwrites `output`. `table` must hold what
 /// [`LrnS8::fill_table`] wrote for `g` (its contents are not checked; any values give some
 /// output without panicking).
 ///
@@ -240,6 +245,9 @@ mod tests {
         rows
     }
 
+    /// The measured bound the tests assert (tighter than the analytic `MAX_ERROR_LSB`).
+    const MEASURED_BOUND: f32 = 0.52;
+
     struct Measured {
         max_error: f32,
         max_change: f32,
@@ -283,8 +291,12 @@ mod tests {
             for (s, zp) in [(0.05, -128), (0.1, 0), (0.02, 17), (0.2, -128)] {
                 let p = QuantParams::new(s, zp).unwrap();
                 let m = measure(&lrn, p, p);
-                std::println!("seed c{c} s{s} zp{zp}: {} steps, change {}", m.max_error, m.max_change);
-                assert!(m.max_error <= LrnS8::MAX_ERROR_LSB, "{}", m.max_error);
+                std::println!(
+                    "seed c{c} s{s} zp{zp}: {} steps, change {}",
+                    m.max_error,
+                    m.max_change
+                );
+                assert!(m.max_error <= MEASURED_BOUND, "{}", m.max_error);
             }
         }
     }
@@ -293,6 +305,7 @@ mod tests {
     fn error_bound_where_lrn_changes_the_output_by_more_than_ten_percent() {
         // Parameters where normalisation is far from the identity; asserts that the f32 LRN
         // changes some output by ≥ 10 % (so a near-identity cannot pass) and the bound.
+        #[allow(clippy::type_complexity)]
         let sets: [(usize, usize, f32, f32, f32, f32, i32, f32, i32); 5] = [
             // channels, r, bias, alpha, beta, s_in, zp_in, s_out, zp_out
             (16, 4, 1.0, 1e-3 / 9.0, 0.75, 0.5, -128, 0.25, -128),
@@ -308,9 +321,75 @@ mod tests {
                 QuantParams::new(s_in, zp_in).unwrap(),
                 QuantParams::new(s_out, zp_out).unwrap(),
             );
-            std::println!("c{c} r{r} b{bias} a{alpha} beta{beta}: {} steps, change {}", m.max_error, m.max_change);
+            std::println!(
+                "c{c} r{r} b{bias} a{alpha} beta{beta}: {} steps, change {}",
+                m.max_error,
+                m.max_change
+            );
             assert!(m.max_change >= 0.1, "near-identity: {}", m.max_change);
-            assert!(m.max_error <= LrnS8::MAX_ERROR_LSB, "{}", m.max_error);
+            assert!(m.max_error <= MEASURED_BOUND, "{}", m.max_error);
         }
+        const { assert!(MEASURED_BOUND <= LrnS8::MAX_ERROR_LSB) };
+    }
+
+    #[test]
+    fn table_size_and_errors() {
+        // The seed's radius 4 with zero point −128: S ≤ 9·255² < 2^20 → 2 + 32·20 entries.
+        let lrn = Lrn::new(64, LRN_DEPTH_RADIUS, LRN_BIAS, LRN_ALPHA, LRN_BETA).unwrap();
+        let p = QuantParams::new(0.05, -128).unwrap();
+        let g = LrnS8::new(&lrn, p, p).unwrap();
+        assert_eq!(g.table_len(), 642);
+        let mut table = vec![7; 641];
+        assert_eq!(
+            g.fill_table(&mut table),
+            Err(KernelError::Length {
+                arg: "table",
+                expected: 642,
+                got: 641
+            })
+        );
+        assert!(table.iter().all(|&v| v == 7));
+        let mut table = vec![0; 642];
+        g.fill_table(&mut table).unwrap();
+        let mut y = [5i8; 64];
+        let err = |arg, expected, got| Err(KernelError::Length { arg, expected, got });
+        assert_eq!(
+            lrn_s8(&g, &table[..641], 1, &[0; 64], &mut y),
+            err("table", 642, 641)
+        );
+        assert_eq!(
+            lrn_s8(&g, &table, 1, &[0; 63], &mut y),
+            err("input", 64, 63)
+        );
+        assert_eq!(
+            lrn_s8(&g, &table, 1, &[0; 64], &mut y[..60]),
+            err("output", 64, 60)
+        );
+        assert_eq!(
+            lrn_s8(&g, &table, 0, &[], &mut []),
+            Err(KernelError::Zero { arg: "rows" })
+        );
+        assert_eq!(
+            lrn_s8(&g, &table, usize::MAX, &[], &mut []),
+            Err(KernelError::Overflow { arg: "rows" })
+        );
+        assert_eq!(y, [5; 64]);
+        // A window too wide for the u32 squared sum, and an absurd output scale.
+        let wide = Lrn::new(100_000, 50_000, 1.0, 1e-4, 0.75).unwrap();
+        assert_eq!(
+            LrnS8::new(&wide, p, p),
+            Err(KernelError::Overflow {
+                arg: "depth_radius"
+            })
+        );
+        let tiny = QuantParams::new(1e-30, 0).unwrap();
+        assert_eq!(
+            LrnS8::new(&lrn, p, tiny),
+            Err(KernelError::InvalidParam { arg: "output" })
+        );
+        // Garbage tables give some output, never a panic.
+        let table = vec![i32::MIN; 642];
+        let x: Vec<i8> = (0..64).map(|i| (i * 4 - 128) as i8).collect();
+        lrn_s8(&g, &table, 1, &x, &mut y).unwrap();
     }
 }

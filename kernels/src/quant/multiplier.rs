@@ -262,7 +262,11 @@ mod tests {
             for &m in &ms {
                 for shift in [-31, -20, -9, -1, 0] {
                     let q = QuantizedMultiplier::from_parts(m, shift).unwrap();
-                    assert_eq!(i64::from(q.apply(x)), reference(x, m, shift), "{x} {m} {shift}");
+                    assert_eq!(
+                        i64::from(q.apply(x)),
+                        reference(x, m, shift),
+                        "{x} {m} {shift}"
+                    );
                 }
             }
         }
@@ -314,13 +318,34 @@ mod tests {
     #[test]
     fn single_rounding_matches_a_wide_integer_reference() {
         // Reference: floor((x·m·2^shift)/2^31 + 1/2) in i128.
-        for &x in &[0, 1, -1, 5, -5, 255, -255, 6376, -98_765, 1 << 24, i32::MIN + 1] {
-            for &(m, shift) in &[(1 << 30, 0), (1 << 30, -1), (1_073_741_825, -1), (1_643_100_000, -7)] {
+        for &x in &[
+            0,
+            1,
+            -1,
+            5,
+            -5,
+            255,
+            -255,
+            6376,
+            -98_765,
+            1 << 24,
+            i32::MIN + 1,
+        ] {
+            for &(m, shift) in &[
+                (1 << 30, 0),
+                (1 << 30, -1),
+                (1_073_741_825, -1),
+                (1_643_100_000, -7),
+            ] {
                 let q = QuantizedMultiplier::from_parts(m, shift).unwrap();
                 let num = i128::from(x) * i128::from(m);
                 let den = 1i128 << (31 - shift);
                 let want = (2 * num + den).div_euclid(2 * den);
-                assert_eq!(i128::from(q.apply_single_rounding(x)), want, "{x} {m} {shift}");
+                assert_eq!(
+                    i128::from(q.apply_single_rounding(x)),
+                    want,
+                    "{x} {m} {shift}"
+                );
             }
         }
         // The double-rounding example above rounds once here: 1.25 + 5·2^-32 → 1.
@@ -328,7 +353,13 @@ mod tests {
         assert_eq!((q.apply(5), q.apply_single_rounding(5)), (2, 1));
         // Ties go up: −2.5 → −2, 2.5 → 3.
         let half = QuantizedMultiplier::from_parts(1 << 30, 0).unwrap();
-        assert_eq!((half.apply_single_rounding(-5), half.apply_single_rounding(5)), (-2, 3));
+        assert_eq!(
+            (
+                half.apply_single_rounding(-5),
+                half.apply_single_rounding(5)
+            ),
+            (-2, 3)
+        );
     }
 
     #[test]

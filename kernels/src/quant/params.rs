@@ -300,9 +300,18 @@ mod tests {
         let p = QuantParams::new(0.05, -100).unwrap();
         let r = |a| ActivationRange::from_activation(a, &p);
         assert_eq!(r(Activation::None), ActivationRange::FULL);
-        assert_eq!(r(Activation::Relu), ActivationRange::new(-100, 127).unwrap());
-        assert_eq!(r(Activation::Relu6), ActivationRange::new(-100, 20).unwrap());
-        assert_eq!(r(Activation::ReluN1To1), ActivationRange::new(-120, -80).unwrap());
+        assert_eq!(
+            r(Activation::Relu),
+            ActivationRange::new(-100, 127).unwrap()
+        );
+        assert_eq!(
+            r(Activation::Relu6),
+            ActivationRange::new(-100, 20).unwrap()
+        );
+        assert_eq!(
+            r(Activation::ReluN1To1),
+            ActivationRange::new(-120, -80).unwrap()
+        );
         // Bounds beyond int8 are clipped: scale 0.01, zp 10 → 6/0.01 = 600.
         let p = QuantParams::new(0.01, 10).unwrap();
         let r6 = ActivationRange::from_activation(Activation::Relu6, &p);
@@ -324,13 +333,19 @@ mod tests {
     fn relu_clamps_in_place() {
         let p = QuantParams::new(0.1, -20).unwrap();
         let mut x: std::vec::Vec<i8> = (-128..=127).collect();
-        relu_s8(ActivationRange::from_activation(Activation::Relu, &p), &mut x);
+        relu_s8(
+            ActivationRange::from_activation(Activation::Relu, &p),
+            &mut x,
+        );
         for (i, &v) in x.iter().enumerate() {
             let orig = i as i32 - 128;
             assert_eq!(i32::from(v), orig.max(-20));
         }
         let mut x: std::vec::Vec<i8> = (-128..=127).collect();
-        relu_s8(ActivationRange::from_activation(Activation::Relu6, &p), &mut x);
+        relu_s8(
+            ActivationRange::from_activation(Activation::Relu6, &p),
+            &mut x,
+        );
         for (i, &v) in x.iter().enumerate() {
             let orig = i as i32 - 128;
             assert_eq!(i32::from(v), orig.clamp(-20, 40));
