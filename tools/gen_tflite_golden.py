@@ -15,6 +15,12 @@ To make the activation ranges and zero points bite, some cases overwrite the out
 simply requantises to other parameters); without that, a fused ReLU's range is always the
 whole int8 range because the converter calibrates the output after the ReLU.
 
+The `rounding_probe` cases are large enough that a kernel rounding its requantisation the other
+way fails them: with TensorFlow 2.21, CONV_2D rounds twice (gemmlowp's SaturatingRoundingDoubling-
+HighMul then RoundingDivideByPOT; rounding once disagrees on 2 of 16 384 outputs) while
+FULLY_CONNECTED rounds once, `(x*m + 2^(30-shift)) >> (31-shift)` (rounding twice disagrees on 4 of
+3 072, a 16-bit reduced multiplier on 1).
+
 Run: TF_ENABLE_ONEDNN_OPTS=0 /opt/tfvenv/bin/python tools/gen_tflite_golden.py
 Writes tests/fixtures/tflite_conv2d.json, tflite_dense.json, tflite_max_pool.json.
 """

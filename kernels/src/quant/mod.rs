@@ -4,8 +4,10 @@
 //! A real value is `scale · (q − zero_point)` with `q` an `i8` ([`QuantParams`]). Weights are
 //! symmetric (zero point 0) with one scale per output channel or one per tensor; biases are
 //! `i32` at scale `input_scale · weight_scale`. Each layer accumulates in `i32` and rescales with
-//! a Q31 multiplier and a power-of-two shift ([`QuantizedMultiplier`]), rounding twice exactly as
-//! TFLite's default `MultiplyByQuantizedMultiplier` does.
+//! a Q31 multiplier and a power-of-two shift ([`QuantizedMultiplier`]), rounding as TensorFlow
+//! 2.21's interpreter does: twice for `CONV_2D` (TFLite's default `MultiplyByQuantizedMultiplier`,
+//! [`QuantizedMultiplier::apply`]), once for `FULLY_CONNECTED`
+//! ([`QuantizedMultiplier::apply_single_rounding`]) — the golden vectors tell the two apart.
 //!
 //! Floating point appears only in the *prepare* functions ([`QuantizedMultiplier::from_real`],
 //! [`per_channel_multipliers`], [`ActivationRange::from_activation`], [`LrnS8::new`] and
