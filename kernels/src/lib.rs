@@ -30,6 +30,7 @@ pub mod lrn;
 pub mod net;
 pub mod optim;
 pub mod pool;
+pub mod quant;
 pub mod rng;
 
 pub use error::KernelError;
