@@ -12,6 +12,10 @@
 //! TensorBoard reads a run's files in name order as one stream; [`EventWriter::create`] picks
 //! the seconds so a new file sorts after the run's existing ones.
 //!
+//! Every run, fresh or resumed, starts its file with [`EventWriter::session_start`] at its first
+//! step: a resumed run's `SessionLog START` then makes the loaders drop the orphaned steps the
+//! stopped run logged after its last checkpoint — but only if the fresh run logged a START too.
+//!
 //! # Modules, one concept each
 //! * [`record`]: TFRecord framing (length, masked CRC-32C, data, masked CRC-32C) and a reader
 //!   that reports a cut or corrupt tail as a [`Truncation`].

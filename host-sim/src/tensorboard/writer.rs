@@ -163,10 +163,16 @@ impl EventWriter {
         self.spill_if_large()
     }
 
-    /// Queues `SessionLog{status: START}` at `step`, for a resumed run: TensorBoard's loader
-    /// then drops everything logged earlier at `step` or later (the steps the crashed or stopped
-    /// run wrote after the checkpoint now being resumed). Pass the first step the resumed run
-    /// will log, before logging anything else.
+    /// Queues `SessionLog{status: START}` at `step`. Call it once per run, fresh or resumed,
+    /// right after [`create`](Self::create), with the first step the run will log.
+    ///
+    /// On a resumed run's START, TensorBoard's loaders drop every event logged earlier at `step`
+    /// or later (what the stopped run wrote after the checkpoint now resumed). But the plugin
+    /// loader (`plugin_event_accumulator`, behind `tensorboard --load_fast=false`) ignores the
+    /// *first* START of a run as the initial one: a fresh run that logs no START makes its
+    /// resume's START the "initial" one, and the orphaned steps stay (checked with tensorboard
+    /// 2.21.0). The legacy `event_accumulator` purges on every START, so a fresh run's START at
+    /// its first step purges nothing there either.
     ///
     /// # Errors
     /// As [`scalar`](Self::scalar).
