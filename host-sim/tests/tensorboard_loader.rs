@@ -76,7 +76,9 @@ fn hist_of(values: &[f32]) -> Box<Histogram> {
 }
 
 fn rgb(width: u32, height: u32) -> Vec<u8> {
-    (0..width * height * 3).map(|i| (i * 37 % 251) as u8).collect()
+    (0..width * height * 3)
+        .map(|i| (i * 37 % 251) as u8)
+        .collect()
 }
 
 /// Runs `read_events.py` on `dirs`; panics with the way to fix it if Python or TensorBoard is
@@ -157,7 +159,10 @@ fn check_histogram(tag: &str, step: u64, got: &Value, values: &[f32]) {
         .collect();
     let min = finite.iter().copied().fold(f64::INFINITY, f64::min);
     let max = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    assert!(rows.iter().flatten().all(|x| x.is_finite()), "{ctx}: {rows:?}");
+    assert!(
+        rows.iter().flatten().all(|x| x.is_finite()),
+        "{ctx}: {rows:?}"
+    );
     let total: f64 = rows.iter().map(|r| r[2]).sum();
     assert_eq!(total, finite.len() as f64, "{ctx}: counts");
     assert_eq!(rows[0][0], min, "{ctx}: first left = min");
@@ -170,7 +175,12 @@ fn check_histogram(tag: &str, step: u64, got: &Value, values: &[f32]) {
         assert!(r[2] >= 0.0 && r[2].fract() == 0.0, "{ctx}: row {k} {r:?}");
     }
     for (k, w) in rows.windows(2).enumerate() {
-        assert_eq!(w[0][1], w[1][0], "{ctx}: rows {k}, {} not contiguous", k + 1);
+        assert_eq!(
+            w[0][1],
+            w[1][0],
+            "{ctx}: rows {k}, {} not contiguous",
+            k + 1
+        );
     }
     let inner: Vec<f64> = rows[..rows.len() - 1].iter().map(|r| r[1]).collect();
     assert!(
@@ -205,8 +215,16 @@ fn check_run(name: &str, run: &Value, want: &Expected) {
     let tags = &plugin["tags"];
     let want_scalar_tags: Vec<&str> = want.scalars.keys().copied().collect();
     let want_hist_tags: Vec<&str> = want.histograms.keys().copied().collect();
-    assert_eq!(strings(&tags["scalars"]), want_scalar_tags, "{name}: {tags}");
-    assert_eq!(strings(&tags["histograms"]), want_hist_tags, "{name}: {tags}");
+    assert_eq!(
+        strings(&tags["scalars"]),
+        want_scalar_tags,
+        "{name}: {tags}"
+    );
+    assert_eq!(
+        strings(&tags["histograms"]),
+        want_hist_tags,
+        "{name}: {tags}"
+    );
     assert_eq!(strings(&tags["images"]), ["frame"], "{name}: {tags}");
 
     for (loader, view) in [("plugin", plugin), ("legacy", &run["legacy"])] {
@@ -312,7 +330,10 @@ fn tensorboard_loads_what_we_write() {
     drop(w);
 
     let out = load(&[&full, &cut]);
-    let version = out["tensorboard_version"].as_str().unwrap_or("?").to_owned();
+    let version = out["tensorboard_version"]
+        .as_str()
+        .unwrap_or("?")
+        .to_owned();
     let runs = out["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 2);
 
@@ -350,7 +371,11 @@ fn tensorboard_loads_what_we_write() {
         histograms,
         image_steps: vec![0],
     };
-    check_run(&format!("full (tensorboard {version})"), &runs[0], &full_want);
+    check_run(
+        &format!("full (tensorboard {version})"),
+        &runs[0],
+        &full_want,
+    );
 
     let cut_want = Expected {
         scalars: BTreeMap::from([
