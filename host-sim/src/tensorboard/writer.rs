@@ -374,6 +374,65 @@ mod tests {
     }
 
     #[test]
+    fn nan_never_reaches_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = EventWriter::with_clock(dir.path(), fixed_clock).unwrap();
+        let mut h = Box::new(Histogram::new());
+        let values = [
+            f32::NAN,
+            -0.5,
+            f32::INFINITY,
+            0.25,
+            f32::NEG_INFINITY,
+            -f32::NAN,
+        ];
+        h.add_slice(&values);
+        assert_eq!(h.nan(), 2, "the NaNs are counted apart");
+        w.histogram(1, "w", &h).unwrap();
+        w.flush().unwrap();
+        let ev = events(w.path());
+        let Some(What::Summary(s)) = &ev[1].what else {
+            panic!("{:?}", ev[1])
+        };
+        let Some(Kind::Tensor(t)) = &s.value[0].kind else {
+            panic!("{s:?}")
+        };
+        let numbers: Vec<f64> = t
+            .tensor_content
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        assert!(numbers.iter().all(|x| x.is_finite()), "{numbers:?}");
+        let counts: f64 = numbers.chunks_exact(3).map(|r| r[2]).sum();
+        assert_eq!(counts, 2.0, "only -0.5 and 0.25 are in the rows");
+        assert_eq!((numbers[0], numbers[numbers.len() - 2]), (-0.5, 0.25));
+    }
+
+    #[test]
+    fn large_queues_reach_the_file_as_whole_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = EventWriter::with_clock(dir.path(), fixed_clock).unwrap();
+        // -1e18 and 1e18: every bucket between them, about 1450 rows, ~35 KB per event.
+        let mut h = Box::new(Histogram::new());
+        h.add_slice(&[-1.0e18, 1.0e18]);
+        let mut step = 0u64;
+        loop {
+            w.histogram(step, "wide", &h).unwrap();
+            step += 1;
+            if w.pending.is_empty() {
+                break;
+            }
+            assert_eq!(events(w.path()).len(), 1, "nothing spilled before 1 MiB");
+            assert!(step < 100, "never spilled");
+        }
+        // Spilled without a flush: whole records only, every event so far.
+        assert!(step > 20, "{step}");
+        let (records, truncation) = read_records(w.path()).unwrap();
+        assert_eq!(truncation, None);
+        assert_eq!(records.len() as u64, 1 + step);
+    }
+
+    #[test]
     fn drop_writes_what_is_queued() {
         let dir = tempfile::tempdir().unwrap();
         let path = {
