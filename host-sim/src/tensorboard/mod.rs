@@ -26,7 +26,9 @@
 //! * [`writer`]: [`EventWriter`], one file written in whole records.
 //!
 //! The facts these rely on (and the test vectors) are in the project's `TENSORBOARD.md`;
-//! `host-sim/tests/tensorboard_loader.rs` checks the files with TensorBoard's own Python loaders.
+//! `host-sim/tests/tensorboard_loader.rs` checks the files with TensorBoard's own Python loaders
+//! (tensorboard 2.21.0); the Rust data server (`tensorboard --load_fast=true`, data server 0.7.2)
+//! was checked by hand to serve the same scalars, distributions, images, purge and cut file.
 
 pub mod proto;
 pub mod record;

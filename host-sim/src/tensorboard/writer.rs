@@ -32,8 +32,9 @@ pub fn system_wall_time() -> f64 {
 /// <pid>.valence` in a run directory.
 ///
 /// Every event is framed as a whole record in memory and queued; queued records reach the file
-/// in one `write_all` at [`flush`](Self::flush) (and whenever more than 1 MiB is queued), so a
-/// crash loses at most what was queued and can cut at most the last record, which loaders skip.
+/// in one `write_all` at [`flush`](Self::flush) (and whenever more than 1 MiB is queued). A
+/// crash loses at most what was queued since the last write; a write torn by the crash ends the
+/// file mid-record, and loaders keep everything before that record.
 /// If a write fails midway, the file is cut back to its last whole record (best effort) and the
 /// queue kept, so a later `flush` retries without leaving garbage between records.
 /// Dropping the writer writes what is queued, without `sync_data` and ignoring errors: call
