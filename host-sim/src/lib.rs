@@ -3,7 +3,8 @@
 //!
 //! Modules, one concept each: [`cli`] (the flags), [`fast_gemm`] (the threaded SIMD
 //! [`kernels::Gemm`]), [`dataset`] (real frames from disk), [`npy`] (numpy's file format),
-//! [`checkpoint`] (the resumable training state), [`checksum`] (the parameters' CRC-32) and [`weights`] (checkpoint ↔ `.npy`).
+//! [`checkpoint`] (the resumable training state), [`checksum`] (the parameters' CRC-32),
+//! [`weights`] (checkpoint ↔ `.npy`) and [`tensorboard`] (event files).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -13,6 +14,7 @@ pub mod cli;
 pub mod dataset;
 pub mod fast_gemm;
 pub mod npy;
+pub mod tensorboard;
 pub mod weights;
 
 use anyhow::{bail, Result};
