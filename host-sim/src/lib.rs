@@ -13,9 +13,10 @@ pub mod cli;
 pub mod dataset;
 pub mod fast_gemm;
 pub mod npy;
+pub mod train;
 pub mod weights;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use cli::{Args, Command};
 
@@ -25,9 +26,7 @@ use cli::{Args, Command};
 /// Whatever stops the command, as a message fit for `error: <message>`.
 pub fn run(args: Args) -> Result<()> {
     match args.into_command() {
-        Command::Train(_) => bail!(
-            "training is not available yet: the trainer lands with kernels::net (export and import work)"
-        ),
+        Command::Train(t) => train::train(&t).map(|_| ()),
         Command::Export(e) => {
             let (files, crc) = weights::export(&e.checkpoint, &e.out)?;
             println!("wrote {} .npy files to {}", files.len(), e.out.display());
