@@ -1,19 +1,20 @@
-//! The host's fast [`Gemm`]: `matrixmultiply`'s SIMD `sgemm` over fixed-size tiles of `C`, the
-//! tiles spread over a rayon pool.
+//! The host's fast [`Gemm`]: `matrixmultiply`'s SIMD `sgemm` over one tile of `C` per thread,
+//! the tiles spread over a rayon pool.
 //!
-//! The tiling depends on the shape only — never on the thread count — and each tile is one
-//! `sgemm` call whose result does not depend on which thread runs it, so the bits are the same
-//! for 1, 2 or 64 threads. They differ from [`kernels::Portable`]'s (SIMD and FMA round
+//! One tile per thread packs each operand once per thread (small fixed tiles made `sgemm` repack
+//! the weights for every 64 rows: 12 % of a FULL training step). The bits still do not depend on
+//! the thread count: `sgemm` sums every element of `C` over `k` in an order set by `k` alone, and
+//! tile edges fall on multiples of [`ALIGN`], so every split shares one micro-tile grid — the
+//! test `bits_do_not_depend_on_the_thread_count` holds this to the bit for 1, 2 and 3 threads. They differ from [`kernels::Portable`]'s (SIMD and FMA round
 //! differently), within the golden tests' tolerances.
 #![allow(unsafe_code)] // `matrixmultiply::sgemm` takes raw pointers; see the SAFETY notes.
 
 use kernels::{Gemm, Layout};
 use rayon::prelude::*;
 
-/// Rows of `C` per tile.
-pub const ROW_BLOCK: usize = 64;
-/// Columns of `C` per tile when `C` has few rows (see [`FastGemm::tiles`]).
-pub const COL_BLOCK: usize = 256;
+/// Tile sides are multiples of this: a multiple of every micro-kernel side `matrixmultiply`'s
+/// f32 kernels use (8, 16; 4, 6, 8 columns), so tiles never cut a micro-tile.
+pub const ALIGN: usize = 48;
 /// Below this many multiply-adds the tiles run on the calling thread: waking the pool would
 /// cost more than the product. (The tiling, hence the bits, is unchanged.)
 const PARALLEL_MIN_WORK: usize = 1 << 16;
@@ -43,12 +44,17 @@ impl FastGemm {
         self.pool.current_num_threads()
     }
 
-    /// The tile size `(rows, cols)` for an `m × n` product. `C` is cut into row blocks of
-    /// [`ROW_BLOCK`]; when that gives fewer than four blocks (a dense layer at a small batch) the
-    /// columns are cut into blocks of [`COL_BLOCK`] as well, so every core gets work.
-    pub const fn tiles(m: usize, n: usize) -> (usize, usize) {
-        let cols = if m < 4 * ROW_BLOCK { COL_BLOCK } else { n };
-        (ROW_BLOCK, if cols == 0 { 1 } else { cols })
+    /// The tile size `(rows, cols)` for an `m × n` product: one row block per thread, or, when
+    /// `C` has too few rows for that (a dense layer at a small batch), one column block per
+    /// thread. Sides are rounded up to multiples of [`ALIGN`].
+    pub fn tiles(&self, m: usize, n: usize) -> (usize, usize) {
+        let t = self.threads().max(1);
+        let aligned = |x: usize| x.div_ceil(t).div_ceil(ALIGN).max(1) * ALIGN;
+        if m >= ALIGN * t {
+            (aligned(m), n.max(1))
+        } else {
+            (m.max(1), aligned(n))
+        }
     }
 }
 
@@ -104,7 +110,7 @@ impl Gemm for FastGemm {
             Layout::RowMajor => (stride(n), 1),
             Layout::ColMajor => (1, stride(k)),
         };
-        let (rows, cols) = Self::tiles(m, n);
+        let (rows, cols) = self.tiles(m, n);
         let (row_tiles, col_tiles) = (m.div_ceil(rows), n.div_ceil(cols));
         let c_ptr = SharedC(c.as_mut_ptr());
         let tile = |t: usize| {
@@ -244,8 +250,15 @@ mod tests {
             gemms.iter().map(FastGemm::threads).collect::<Vec<_>>(),
             [1, 2, 3]
         );
-        // Several row tiles; several column tiles (small m, wide n); one tile.
-        for (m, k, n) in [(300, 37, 70), (5, 300, 1000), (200, 40, 600), (9, 9, 9)] {
+        // Row tiles; column tiles (small m, wide n); k past sgemm's k-block; one tile; edges.
+        for (m, k, n) in [
+            (300, 37, 70),
+            (5, 300, 1000),
+            (200, 40, 600),
+            (9, 9, 9),
+            (1000, 700, 130),
+            (97, 513, 101),
+        ] {
             for la in LAYOUTS {
                 for lb in LAYOUTS {
                     let one = bits(&run(&gemms[0], m, k, n, la, lb));
@@ -295,9 +308,11 @@ mod tests {
     }
 
     #[test]
-    fn small_m_is_split_over_columns() {
-        assert_eq!(FastGemm::tiles(32, 2046), (ROW_BLOCK, COL_BLOCK));
-        assert_eq!(FastGemm::tiles(2048, 128), (ROW_BLOCK, 128));
+    fn one_tile_per_thread_rows_first() {
+        let two = FastGemm::new(2).unwrap();
+        assert_eq!(two.tiles(32, 2046), (32, 1056));
+        assert_eq!(two.tiles(2048, 128), (1056, 128));
+        assert_eq!(FastGemm::new(1).unwrap().tiles(2048, 128), (2064, 128));
     }
 
     #[test]

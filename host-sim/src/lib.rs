@@ -4,7 +4,7 @@
 //! Modules, one concept each: [`cli`] (the flags), [`fast_gemm`] (the threaded SIMD
 //! [`kernels::Gemm`]), [`dataset`] (real frames from disk), [`npy`] (numpy's file format),
 //! [`checkpoint`] (the resumable training state), [`checksum`] (the parameters' CRC-32),
-//! [`weights`] (checkpoint ↔ `.npy`) and [`tensorboard`] (event files).
+//! [`weights`] (checkpoint ↔ `.npy`), [`tensorboard`] (event files) and [`train`] (the trainer).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -15,9 +15,10 @@ pub mod dataset;
 pub mod fast_gemm;
 pub mod npy;
 pub mod tensorboard;
+pub mod train;
 pub mod weights;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use cli::{Args, Command};
 
@@ -27,9 +28,7 @@ use cli::{Args, Command};
 /// Whatever stops the command, as a message fit for `error: <message>`.
 pub fn run(args: Args) -> Result<()> {
     match args.into_command() {
-        Command::Train(_) => bail!(
-            "training is not available yet: the trainer lands with kernels::net (export and import work)"
-        ),
+        Command::Train(t) => train::train(&t).map(|_| ()),
         Command::Export(e) => {
             let (files, crc) = weights::export(&e.checkpoint, &e.out)?;
             println!("wrote {} .npy files to {}", files.len(), e.out.display());

@@ -1,0 +1,272 @@
+//! The trainer: `host-sim train` (the default command).
+//!
+//! One run = one [`kernels::net::Net`] over one arena, fed by a [`data::Source`], stepped by
+//! Adam or SGD, with checkpoints in the run directory and a held-out evaluation at the end.
+//! Everything that decides the numbers (frames, their order, the GEMM's blocking) depends only on
+//! the seed and the flags, never on the thread count, so `--threads 1` and `--threads 2` end
+//! with the same parameters.
+
+pub mod data;
+pub mod eval;
+pub mod schedule;
+pub mod state;
+
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{ensure, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use kernels::net::{ArenaLayout, Net, OptimizerKind as NetOptimizer, ValenceConfig};
+use kernels::optim::Adam;
+use kernels::{Gemm, Portable};
+
+use crate::checkpoint::{Checkpoint, OptimizerKind};
+use crate::checksum::params_crc32;
+use crate::cli::{ConfigName, OptimizerName, TrainArgs};
+use crate::fast_gemm::FastGemm;
+use data::{Batch, Source};
+
+/// What a finished run reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunReport {
+    /// The run directory (event files, checkpoint).
+    pub run_dir: PathBuf,
+    /// Steps done in total (including those before a resume).
+    pub steps: u64,
+    /// The loss of the last step.
+    pub last_loss: f32,
+    /// Held-out `Σ c·|p − y| / Σ c` of the trained network.
+    pub held_out_error: f64,
+    /// The same for the best constant predictor (the held-out confidence-weighted median).
+    pub constant_error: f64,
+    /// CRC-32 of all parameters' little-endian bytes.
+    pub params_crc32: u32,
+}
+
+/// The network configuration a flag names.
+pub const fn config_of(name: ConfigName) -> ValenceConfig {
+    match name {
+        ConfigName::Full => ValenceConfig::FULL,
+        ConfigName::Tiny => ValenceConfig::TINY,
+    }
+}
+
+/// The flags a resumed run must share with the run it continues.
+fn settings(args: &TrainArgs) -> Vec<(String, String)> {
+    let data = args
+        .data
+        .as_ref()
+        .map_or_else(|| "synthetic".to_owned(), |d| d.display().to_string());
+    let mut s = vec![
+        ("batch".to_owned(), args.batch.to_string()),
+        ("lr".to_owned(), format!("{:e}", args.lr)),
+        (
+            "lr-schedule".to_owned(),
+            format!("{:?}", args.lr_schedule).to_lowercase(),
+        ),
+        (
+            "optimizer".to_owned(),
+            format!("{:?}", args.optimizer).to_lowercase(),
+        ),
+        ("seed".to_owned(), args.seed.to_string()),
+        ("data".to_owned(), data),
+        ("exact".to_owned(), args.exact.to_string()),
+    ];
+    // The cosine schedule's shape depends on the run's length.
+    if args.lr_schedule == crate::cli::LrSchedule::Cosine {
+        s.push(("steps".to_owned(), args.steps.to_string()));
+    }
+    s
+}
+
+fn new_run_dir(args: &TrainArgs) -> PathBuf {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    args.logdir
+        .join(format!("{}-seed{}-{secs}", args.config.as_str(), args.seed))
+}
+
+/// Trains as the flags say and prints progress, the held-out result and the checksum.
+///
+/// # Errors
+/// Bad data, an unusable checkpoint, or an I/O failure, as a one-line message.
+pub fn train(args: &TrainArgs) -> Result<RunReport> {
+    let cfg = config_of(args.config);
+    let threads = args.threads_or_all_cores();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("starting the worker threads")?;
+    let gemm: Box<dyn Gemm> = if args.exact {
+        Box::new(Portable)
+    } else {
+        Box::new(FastGemm::new(threads).context("starting the GEMM threads")?)
+    };
+    let source = match &args.data {
+        None => Source::synthetic(cfg.input, args.seed)?,
+        Some(dir) => Source::real(
+            pool.install(|| crate::dataset::load_dir(dir, cfg.input))?,
+            args.seed,
+        )?,
+    };
+    let (net_opt, ckpt_opt) = match args.optimizer {
+        OptimizerName::Adam => (NetOptimizer::Adam, OptimizerKind::Adam),
+        OptimizerName::Sgd => (NetOptimizer::Sgd, OptimizerKind::Sgd),
+    };
+    let layout = ArenaLayout::training(&cfg, args.batch, net_opt)?;
+    let mut arena = vec![0.0f32; layout.arena_len()];
+    let mut net = Net::training(&cfg, args.batch, net_opt, &mut arena)?;
+    let settings = settings(args);
+    let config = args.config.as_str();
+
+    let (run_dir, first_step) = match &args.resume {
+        Some(dir) => {
+            let ckpt = Checkpoint::load(dir)?;
+            let step = state::restore(&mut net, &ckpt, config, ckpt_opt, &settings)
+                .with_context(|| format!("cannot resume from {}", dir.display()))?;
+            (dir.clone(), step)
+        }
+        None => {
+            net.init_params(args.seed)?;
+            (new_run_dir(args), 0)
+        }
+    };
+    ensure!(
+        first_step < args.steps,
+        "the checkpoint already has {first_step} steps; ask for more with --steps"
+    );
+    ensure!(
+        args.steps <= u64::from(u32::MAX),
+        "--steps must be at most {}",
+        u32::MAX
+    );
+    std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+
+    println!(
+        "valence {config}: {} parameters, arena {:.1} MiB; {} steps of {} frames, {:?} lr {} ({:?}), seed {}, {} thread(s){}",
+        net.params().len(),
+        layout.bytes() as f64 / (1 << 20) as f64,
+        args.steps,
+        args.batch,
+        args.optimizer,
+        args.lr,
+        args.lr_schedule,
+        args.seed,
+        threads,
+        if args.exact { ", exact (portable) kernels" } else { "" }
+    );
+    println!("run directory: {}", run_dir.display());
+
+    let frame_len = cfg.frame_len()?;
+    let mut batch = Batch::default();
+    let bar = progress_bar(args.steps, first_step);
+    let started = Instant::now();
+    let mut last_loss = f32::NAN;
+    for step in first_step..args.steps {
+        pool.install(|| source.fill_train(step, args.batch, frame_len, &mut batch))?;
+        net.zero_grads();
+        last_loss = net.train_step(
+            &*gemm,
+            &batch.frames,
+            &batch.target,
+            &batch.confidence,
+            args.batch,
+            &mut (),
+        )?;
+        let lr = schedule::learning_rate(args.lr_schedule, args.lr, step, args.steps);
+        match args.optimizer {
+            // t = step + 1: TF1's Adam counts from 1; `steps ≤ u32::MAX` was checked above.
+            OptimizerName::Adam => net.adam_step(&Adam::tf1(lr), (step + 1) as u32)?,
+            OptimizerName::Sgd => net.sgd_step(lr)?,
+        }
+        let done = step + 1;
+        if args.exact {
+            bar.suspend(|| println!("step {done} loss {:08x}", last_loss.to_bits()));
+        }
+        let fps = (done - first_step) as f64 * args.batch as f64 / started.elapsed().as_secs_f64();
+        bar.set_message(format!("loss {last_loss:.4}  {fps:.0} frames/s"));
+        bar.set_position(done);
+        if args.checkpoint_every > 0 && (done % args.checkpoint_every == 0 || done == args.steps) {
+            state::capture(&net, config, done, ckpt_opt, &settings)?.save(&run_dir)?;
+        }
+    }
+    bar.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+    let trained = (args.steps - first_step) as f64 * args.batch as f64;
+    println!(
+        "trained {} steps in {elapsed:.1} s ({:.0} frames/s); last loss {last_loss:.5}",
+        args.steps - first_step,
+        trained / elapsed
+    );
+
+    let (held_out_error, constant_error) =
+        evaluate(&mut net, &*gemm, &source, &pool, args.batch, frame_len)?;
+    println!(
+        "held-out weighted error: {held_out_error:.4}  (best constant predictor, the weighted median: {constant_error:.4}; ratio {:.2})",
+        held_out_error / constant_error
+    );
+    let specs = *net.param_specs();
+    let crc = params_crc32(
+        specs
+            .iter()
+            .map(|s| &net.params()[s.offset..s.offset + s.len]),
+    );
+    println!("parameters CRC-32: {crc:08x}");
+    if args.checkpoint_every > 0 {
+        println!("checkpoint: {}", run_dir.display());
+    }
+    Ok(RunReport {
+        run_dir,
+        steps: args.steps,
+        last_loss,
+        held_out_error,
+        constant_error,
+        params_crc32: crc,
+    })
+}
+
+fn progress_bar(steps: u64, first: u64) -> ProgressBar {
+    let bar = ProgressBar::new(steps);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} step {pos}/{len}  {msg}  [{elapsed_precise}, {eta} left]",
+        )
+        .expect("the template is valid"),
+    );
+    bar.set_position(first);
+    bar
+}
+
+/// Held-out error of the network and of the best constant predictor.
+fn evaluate(
+    net: &mut Net<'_>,
+    gemm: &dyn Gemm,
+    source: &Source,
+    pool: &rayon::ThreadPool,
+    batch: usize,
+    frame_len: usize,
+) -> Result<(f64, f64)> {
+    let total = source.held_out_len();
+    let (mut pred, mut target, mut confidence) = (Vec::new(), Vec::new(), Vec::new());
+    let mut b = Batch::default();
+    let mut start = 0;
+    while start < total {
+        let n = batch.min(total - start);
+        pool.install(|| source.fill_held_out(start, n, frame_len, &mut b))?;
+        pred.extend_from_slice(net.forward(gemm, &b.frames, &mut ())?);
+        target.extend_from_slice(&b.target);
+        confidence.extend_from_slice(&b.confidence);
+        start += n;
+    }
+    let constant = eval::weighted_median(&target, &confidence);
+    Ok((
+        eval::weighted_abs_error(&pred, &target, &confidence),
+        eval::weighted_abs_error(&vec![constant; target.len()], &target, &confidence),
+    ))
+}
+
+/// `true` if `dir` holds a checkpoint (used by `--resume` error messages and tests).
+pub fn has_checkpoint(dir: &Path) -> bool {
+    dir.join(crate::checkpoint::CHECKPOINT_FILE).is_file()
+}

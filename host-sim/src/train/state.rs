@@ -1,0 +1,127 @@
+//! A run's state in and out of a [`Checkpoint`]: parameters, optimiser slots, step, and the
+//! settings a resumed run must share with the run it continues.
+
+use anyhow::{bail, ensure, Context, Result};
+use kernels::net::Net;
+
+use crate::checkpoint::{Checkpoint, NamedTensor, OptimizerKind};
+
+/// Optimiser-slot tensor names: Adam's first and second moments per parameter tensor.
+const ADAM_SLOTS: [&str; 2] = ["adam_m", "adam_v"];
+
+/// The checkpoint of `net` after `step` steps. `settings` are the flags that must not change
+/// across a resume (they are stored as attributes and compared by [`restore`]).
+pub fn capture(
+    net: &Net<'_>,
+    config: &str,
+    step: u64,
+    optimizer: OptimizerKind,
+    settings: &[(String, String)],
+) -> Result<Checkpoint> {
+    let specs = net.param_specs();
+    let mut params = Vec::with_capacity(specs.len());
+    for s in specs {
+        let data = net.params()[s.offset..s.offset + s.len].to_vec();
+        params.push(NamedTensor::new(s.name, s.dims().to_vec(), data)?);
+    }
+    let mut slots = Vec::new();
+    if optimizer == OptimizerKind::Adam {
+        let state = net.opt_state();
+        let p = net.params().len();
+        for (k, slot) in ADAM_SLOTS.iter().enumerate() {
+            for s in specs {
+                let data = state[k * p + s.offset..k * p + s.offset + s.len].to_vec();
+                slots.push(NamedTensor::new(
+                    format!("{slot}/{}", s.name),
+                    s.dims().to_vec(),
+                    data,
+                )?);
+            }
+        }
+    }
+    Ok(Checkpoint {
+        config: config.to_owned(),
+        step,
+        optimizer,
+        rng: Vec::new(),
+        // Synthetic frames and the real-data permutation are pure functions of the position.
+        data_position: step,
+        attrs: settings.to_vec(),
+        params,
+        slots,
+    })
+}
+
+/// Loads `ckpt` into `net` and returns the step to continue from. Checks the network
+/// configuration, every tensor's shape and the stored settings; a checkpoint without optimiser
+/// state (imported weights) restarts the optimiser from zero.
+///
+/// # Errors
+/// A message naming the first mismatch.
+pub fn restore(
+    net: &mut Net<'_>,
+    ckpt: &Checkpoint,
+    config: &str,
+    optimizer: OptimizerKind,
+    settings: &[(String, String)],
+) -> Result<u64> {
+    ensure!(
+        ckpt.config == config,
+        "the checkpoint is of the `{}` network, this run is `{config}`",
+        ckpt.config
+    );
+    for (key, value) in settings {
+        if let Some((_, stored)) = ckpt.attrs.iter().find(|(k, _)| k == key) {
+            ensure!(
+                stored == value,
+                "the checkpoint was trained with --{key} {stored}, this run has --{key} {value}"
+            );
+        }
+    }
+    let specs = *net.param_specs();
+    let p = net.params().len();
+    for s in &specs {
+        let t = ckpt
+            .param(s.name)
+            .with_context(|| format!("the checkpoint has no parameter `{}`", s.name))?;
+        ensure!(
+            t.shape == s.dims(),
+            "parameter `{}` has shape {:?} in the checkpoint, the network needs {:?}",
+            s.name,
+            t.shape,
+            s.dims()
+        );
+        net.params_mut()[s.offset..s.offset + s.len].copy_from_slice(&t.data);
+    }
+    net.opt_state_mut().fill(0.0);
+    match (ckpt.optimizer, optimizer) {
+        (OptimizerKind::None, _) => Ok(0),
+        (OptimizerKind::Adam, OptimizerKind::Adam) => {
+            for (k, slot) in ADAM_SLOTS.iter().enumerate() {
+                for s in &specs {
+                    let name = format!("{slot}/{}", s.name);
+                    let t = ckpt
+                        .slots
+                        .iter()
+                        .find(|t| t.name == name)
+                        .with_context(|| {
+                            format!("the checkpoint has no optimiser slot `{name}`")
+                        })?;
+                    ensure!(
+                        t.data.len() == s.len,
+                        "optimiser slot `{name}` has {} values, expected {}",
+                        t.data.len(),
+                        s.len
+                    );
+                    net.opt_state_mut()[k * p + s.offset..k * p + s.offset + s.len]
+                        .copy_from_slice(&t.data);
+                }
+            }
+            Ok(ckpt.step)
+        }
+        (OptimizerKind::Sgd, OptimizerKind::Sgd) => Ok(ckpt.step),
+        (stored, wanted) => {
+            bail!("the checkpoint holds {stored:?} optimiser state, this run uses {wanted:?}")
+        }
+    }
+}
