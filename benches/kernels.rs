@@ -29,7 +29,7 @@ use kernels::net::{
 };
 use kernels::optim::{adam_step_f32, momentum_step_f32, Adam, Momentum};
 use kernels::pool::{max_pool_backward_f32, max_pool_f32, Pool2d};
-use kernels::Portable;
+use kernels::{Gemm, Layout, Portable};
 
 /// Examples per call, as the seed trains.
 const BATCH: usize = 8;
@@ -104,10 +104,27 @@ fn conv2_forward(crit: &mut Criterion) {
             })
         });
 
-        // The equivalent GEMM: all m patches at once (no im2col, no tiling), row-major,
-        // C += A·B as `Gemm::gemm_acc` does.
+        // The same GEMM through `Portable` alone, on all m patches at once: the gap to
+        // `portable` is im2col + tiling, the gap to `matrixmultiply` the GEMM kernel itself.
         let a = fill(4, m * k);
         let mut c = fill(5, m * n);
+        group.bench_function(BenchmarkId::new("portable_gemm", label), |b| {
+            b.iter(|| {
+                Portable.gemm_acc(
+                    m,
+                    k,
+                    n,
+                    black_box(&a),
+                    Layout::RowMajor,
+                    black_box(&filter),
+                    Layout::RowMajor,
+                    &mut c,
+                )
+            })
+        });
+
+        // The equivalent GEMM: all m patches at once (no im2col, no tiling), row-major,
+        // C += A·B as `Gemm::gemm_acc` does.
         group.bench_function(BenchmarkId::new("matrixmultiply", label), |b| {
             b.iter(|| {
                 // SAFETY: a, filter and c hold m·k, k·n and m·n f32 and the strides describe
