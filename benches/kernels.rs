@@ -1,0 +1,496 @@
+//! Every kernel at the seed's shapes (`ValenceConfig::FULL`, batch 8) and at the TINY shapes,
+//! with `kernels::Portable` on one thread.
+//!
+//! `cargo bench --bench kernels` (a few minutes; `-- conv2_forward` for one group).
+//! `tools/bench_ratio.sh` runs `conv2_forward` and prints the portable conv2 forward's GFLOP/s
+//! next to `matrixmultiply::sgemm`'s at the equivalent GEMM shape, and their ratio.
+//!
+//! Benchmark ids are `group/what/shape`, shape `full` or `tiny`. GEMM-backed kernels report
+//! FLOP/s (`2·m·k·n` per call); the others report elements per second.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{
+    criterion_group, criterion_main, BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
+};
+use kernels::activation::{relu_backward_f32, relu_f32};
+use kernels::approx::lrn_f32_approx;
+use kernels::conv2d::{
+    conv2d_backward_filter_f32, conv2d_backward_filter_u8, conv2d_backward_input_f32, conv2d_f32,
+    conv2d_u8, Conv2d,
+};
+use kernels::dense::{dense_backward_input_f32, dense_backward_weights_f32, dense_f32, Dense};
+use kernels::histogram::Histogram;
+use kernels::lrn::{lrn_backward_f32, lrn_f32, Lrn};
+use kernels::net::{
+    ArenaLayout, Geometry, Net, OptimizerKind, ValenceConfig, LRN_ALPHA, LRN_BETA, LRN_BIAS,
+    LRN_DEPTH_RADIUS,
+};
+use kernels::optim::{adam_step_f32, momentum_step_f32, Adam, Momentum};
+use kernels::pool::{max_pool_backward_f32, max_pool_f32, Pool2d};
+use kernels::{Gemm, Layout, Portable};
+
+/// Examples per call, as the seed trains.
+const BATCH: usize = 8;
+
+/// Values the histogram bench adds (about one FULL activation tensor).
+const HISTOGRAM_VALUES: usize = 1 << 20;
+
+type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
+
+/// Deterministic values in [-1, 1): the bench needs no rand crate.
+fn fill(seed: u64, len: usize) -> Vec<f32> {
+    let mut s = seed;
+    (0..len)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((s >> 40) as f32) / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+/// Deterministic bytes, as camera frames.
+fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    fill(seed, len)
+        .iter()
+        .map(|&v| ((v + 1.0) * 127.5) as u8)
+        .collect()
+}
+
+/// The two network sizes, with the label their benchmark ids carry.
+fn shapes() -> [(&'static str, ValenceConfig, Geometry); 2] {
+    let full = ValenceConfig::FULL;
+    let tiny = ValenceConfig::TINY;
+    [
+        ("full", full, full.geometry().expect("FULL geometry")),
+        ("tiny", tiny, tiny.geometry().expect("TINY geometry")),
+    ]
+}
+
+/// `2·m·k·n` of a convolution's GEMMs over `BATCH` examples: m output pixels, k patch, n c_out.
+fn conv_flops(g: &Conv2d) -> u64 {
+    let m = BATCH * g.output().pixels();
+    (2 * m * g.patch_len() * g.bias_len()) as u64
+}
+
+fn conv2_forward(crit: &mut Criterion) {
+    let mut group = crit.benchmark_group("conv2_forward");
+    for (label, _, geo) in shapes() {
+        let g = geo.conv2;
+        let (m, k, n) = (BATCH * g.output().pixels(), g.patch_len(), g.bias_len());
+        group.throughput(Throughput::Elements((2 * m * k * n) as u64));
+
+        let input = fill(1, BATCH * g.input_len());
+        let filter = fill(2, g.filter_len());
+        let bias = fill(3, g.bias_len());
+        let mut scratch = vec![0.0; g.scratch_len()];
+        let mut output = vec![0.0; BATCH * g.output_len()];
+        group.bench_function(BenchmarkId::new("portable", label), |b| {
+            b.iter(|| {
+                conv2d_f32(
+                    &g,
+                    &Portable,
+                    BATCH,
+                    black_box(&input),
+                    black_box(&filter),
+                    &bias,
+                    &mut scratch,
+                    &mut output,
+                )
+                .unwrap()
+            })
+        });
+
+        // The same GEMM through `Portable` alone, on all m patches at once: the gap to
+        // `portable` is im2col + tiling, the gap to `matrixmultiply` the GEMM kernel itself.
+        let a = fill(4, m * k);
+        let mut c = fill(5, m * n);
+        group.bench_function(BenchmarkId::new("portable_gemm", label), |b| {
+            b.iter(|| {
+                Portable.gemm_acc(
+                    m,
+                    k,
+                    n,
+                    black_box(&a),
+                    Layout::RowMajor,
+                    black_box(&filter),
+                    Layout::RowMajor,
+                    &mut c,
+                )
+            })
+        });
+
+        // The equivalent GEMM: all m patches at once (no im2col, no tiling), row-major,
+        // C += A·B as `Gemm::gemm_acc` does.
+        group.bench_function(BenchmarkId::new("matrixmultiply", label), |b| {
+            b.iter(|| {
+                // SAFETY: a, filter and c hold m·k, k·n and m·n f32 and the strides describe
+                // exactly those dense row-major matrices; c is not aliased.
+                unsafe {
+                    matrixmultiply::sgemm(
+                        m,
+                        k,
+                        n,
+                        1.0,
+                        black_box(a.as_ptr()),
+                        k as isize,
+                        1,
+                        black_box(filter.as_ptr()),
+                        n as isize,
+                        1,
+                        1.0,
+                        c.as_mut_ptr(),
+                        n as isize,
+                        1,
+                    )
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+fn conv2_backward(crit: &mut Criterion) {
+    let mut group = crit.benchmark_group("conv2_backward");
+    for (label, _, geo) in shapes() {
+        let g = geo.conv2;
+        group.throughput(Throughput::Elements(conv_flops(&g)));
+        let input = fill(1, BATCH * g.input_len());
+        let filter = fill(2, g.filter_len());
+        let d_output = fill(3, BATCH * g.output_len());
+        let mut scratch = vec![0.0; g.scratch_len()];
+        let mut d_input = vec![0.0; BATCH * g.input_len()];
+        let mut d_filter = vec![0.0; g.filter_len()];
+        group.bench_function(BenchmarkId::new("input", label), |b| {
+            b.iter(|| {
+                conv2d_backward_input_f32(
+                    &g,
+                    &Portable,
+                    BATCH,
+                    black_box(&d_output),
+                    black_box(&filter),
+                    &mut scratch,
+                    &mut d_input,
+                )
+                .unwrap()
+            })
+        });
+        group.bench_function(BenchmarkId::new("filter", label), |b| {
+            b.iter(|| {
+                conv2d_backward_filter_f32(
+                    &g,
+                    &Portable,
+                    BATCH,
+                    black_box(&input),
+                    black_box(&d_output),
+                    &mut scratch,
+                    &mut d_filter,
+                )
+                .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn conv1_u8(crit: &mut Criterion) {
+    let mut group = crit.benchmark_group("conv1_u8");
+    for (label, _, geo) in shapes() {
+        let g = geo.conv1;
+        group.throughput(Throughput::Elements(conv_flops(&g)));
+        let frames = bytes(1, BATCH * g.input_len());
+        let filter = fill(2, g.filter_len());
+        let bias = fill(3, g.bias_len());
+        let d_output = fill(4, BATCH * g.output_len());
+        let mut scratch = vec![0.0; g.scratch_len()];
+        let mut output = vec![0.0; BATCH * g.output_len()];
+        let mut d_filter = vec![0.0; g.filter_len()];
+        group.bench_function(BenchmarkId::new("forward", label), |b| {
+            b.iter(|| {
+                conv2d_u8(
+                    &g,
+                    &Portable,
+                    BATCH,
+                    black_box(&frames),
+                    black_box(&filter),
+                    &bias,
+                    &mut scratch,
+                    &mut output,
+                )
+                .unwrap()
+            })
+        });
+        group.bench_function(BenchmarkId::new("backward_filter", label), |b| {
+            b.iter(|| {
+                conv2d_backward_filter_u8(
+                    &g,
+                    &Portable,
+                    BATCH,
+                    black_box(&frames),
+                    black_box(&d_output),
+                    &mut scratch,
+                    &mut d_filter,
+                )
+                .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn lrn(crit: &mut Criterion) {
+    let mut group = crit.benchmark_group("lrn");
+    for (label, cfg, geo) in shapes() {
+        // norm1: over conv1's output, the seed's parameters.
+        let shape = geo.conv1.output();
+        let g = Lrn::new(shape.c, LRN_DEPTH_RADIUS, LRN_BIAS, LRN_ALPHA, LRN_BETA)
+            .expect("the seed's LRN");
+        assert_eq!(g.channels(), cfg.conv[0]);
+        let rows = BATCH * shape.pixels();
+        let len = rows * shape.c;
+        group.throughput(Throughput::Elements(len as u64));
+        // conv1 + ReLU outputs are non-negative and mostly below 1.
+        let input: Vec<f32> = fill(1, len).iter().map(|v| v.abs()).collect();
+        let d_output = fill(2, len);
+        let mut output = vec![0.0; len];
+        let mut d_input = vec![0.0; len];
+        group.bench_function(BenchmarkId::new("forward", label), |b| {
+            b.iter(|| lrn_f32(&g, rows, black_box(&input), &mut output).unwrap())
+        });
+        group.bench_function(BenchmarkId::new("forward_approx", label), |b| {
+            b.iter(|| lrn_f32_approx(&g, rows, black_box(&input), &mut output).unwrap())
+        });
+        group.bench_function(BenchmarkId::new("backward", label), |b| {
+            b.iter(|| {
+                lrn_backward_f32(
+                    &g,
+                    rows,
+                    black_box(&input),
+                    black_box(&d_output),
+                    &mut d_input,
+                )
+                .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn pool(crit: &mut Criterion) {
+    let mut group = crit.benchmark_group("max_pool");
+    for (label, _, geo) in shapes() {
+        let g: Pool2d = geo.pool1;
+        group.throughput(Throughput::Elements((BATCH * g.input_len()) as u64));
+        let input = fill(1, BATCH * g.input_len());
+        let d_output = fill(2, BATCH * g.output_len());
+        let mut output = vec![0.0; BATCH * g.output_len()];
+        let mut d_input = vec![0.0; BATCH * g.input_len()];
+        group.bench_function(BenchmarkId::new("forward", label), |b| {
+            b.iter(|| max_pool_f32(&g, BATCH, black_box(&input), &mut output).unwrap())
+        });
+        group.bench_function(BenchmarkId::new("backward", label), |b| {
+            b.iter(|| {
+                max_pool_backward_f32(
+                    &g,
+                    BATCH,
+                    black_box(&input),
+                    black_box(&d_output),
+                    &mut d_input,
+                )
+                .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn dense_layer(group: &mut Group<'_>, id: &str, g: Dense) {
+    group.throughput(Throughput::Elements(
+        (2 * BATCH * g.inputs() * g.outputs()) as u64,
+    ));
+    let input = fill(1, BATCH * g.inputs());
+    let weights = fill(2, g.weights_len());
+    let bias = fill(3, g.bias_len());
+    let d_output = fill(4, BATCH * g.outputs());
+    let mut output = vec![0.0; BATCH * g.outputs()];
+    let mut d_input = vec![0.0; BATCH * g.inputs()];
+    let mut d_weights = vec![0.0; g.weights_len()];
+    group.bench_function(BenchmarkId::new("forward", id), |b| {
+        b.iter(|| {
+            dense_f32(
+                &g,
+                &Portable,
+                BATCH,
+                black_box(&input),
+                black_box(&weights),
+                &bias,
+                &mut output,
+            )
+            .unwrap()
+        })
+    });
+    group.bench_function(BenchmarkId::new("backward_input", id), |b| {
+        b.iter(|| {
+            dense_backward_input_f32(
+                &g,
+                &Portable,
+                BATCH,
+                black_box(&d_output),
+                black_box(&weights),
+                &mut d_input,
+            )
+            .unwrap()
+        })
+    });
+    group.bench_function(BenchmarkId::new("backward_weights", id), |b| {
+        b.iter(|| {
+            dense_backward_weights_f32(
+                &g,
+                &Portable,
+                BATCH,
+                black_box(&input),
+                black_box(&d_output),
+                &mut d_weights,
+            )
+            .unwrap()
+        })
+    });
+}
+
+fn dense(crit: &mut Criterion) {
+    let mut group = crit.benchmark_group("dense");
+    for (label, _, geo) in shapes() {
+        dense_layer(&mut group, &format!("{label}_local1"), geo.local1);
+        dense_layer(&mut group, &format!("{label}_local2"), geo.local2);
+    }
+    group.finish();
+}
+
+fn relu(crit: &mut Criterion) {
+    let mut group = crit.benchmark_group("relu");
+    for (label, _, geo) in shapes() {
+        let len = BATCH * geo.conv1.output_len();
+        group.throughput(Throughput::Elements(len as u64));
+        // Half the values negative, in random places: after one in-place pass none would be,
+        // so each iteration gets a fresh copy (the copy is not timed).
+        let pre = fill(1, len);
+        let output: Vec<f32> = pre.iter().map(|v| v.max(0.0)).collect();
+        let d_output = fill(2, len);
+        group.bench_function(BenchmarkId::new("forward", label), |b| {
+            b.iter_batched_ref(
+                || pre.clone(),
+                |x| relu_f32(black_box(x)),
+                BatchSize::LargeInput,
+            )
+        });
+        group.bench_function(BenchmarkId::new("backward", label), |b| {
+            b.iter_batched_ref(
+                || d_output.clone(),
+                |d| relu_backward_f32(black_box(&output), d).unwrap(),
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+fn optim(crit: &mut Criterion) {
+    let mut group = crit.benchmark_group("optim");
+    for (label, cfg, _) in shapes() {
+        // Every parameter of the network: 7.9 M for FULL.
+        let len = cfg.param_len().expect("parameter count");
+        group.throughput(Throughput::Elements(len as u64));
+        let mut params = fill(1, len);
+        let grads: Vec<f32> = fill(2, len).iter().map(|v| v * 1e-3).collect();
+        let mut m = vec![0.0; len];
+        let mut v = vec![0.0; len];
+        let adam = Adam::tf1(1e-4);
+        let mut step = 0u32;
+        group.bench_function(BenchmarkId::new("adam", label), |b| {
+            b.iter(|| {
+                step = step.wrapping_add(1).max(1);
+                adam_step_f32(&adam, step, &mut params, black_box(&grads), &mut m, &mut v).unwrap()
+            })
+        });
+        let momentum = Momentum {
+            lr: 1e-4,
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 0.0,
+        };
+        group.bench_function(BenchmarkId::new("momentum", label), |b| {
+            b.iter(|| momentum_step_f32(&momentum, &mut params, black_box(&grads), &mut m).unwrap())
+        });
+    }
+    group.finish();
+}
+
+fn histogram(crit: &mut Criterion) {
+    let mut group = crit.benchmark_group("histogram");
+    group.throughput(Throughput::Elements(HISTOGRAM_VALUES as u64));
+    // Activations span decades: scale [-1, 1) values by 10^(-3..3).
+    let values: Vec<f32> = fill(1, HISTOGRAM_VALUES)
+        .iter()
+        .zip(fill(2, HISTOGRAM_VALUES))
+        .map(|(v, e)| v * 10f32.powf(3.0 * e))
+        .collect();
+    let mut hist = Histogram::new();
+    group.bench_function("add_slice/1M", |b| {
+        b.iter(|| {
+            hist.clear();
+            hist.add_slice(black_box(&values));
+        })
+    });
+    group.finish();
+}
+
+fn net(crit: &mut Criterion) {
+    let mut group = crit.benchmark_group("net");
+    let cfg = ValenceConfig::TINY;
+    let layout = ArenaLayout::training(&cfg, BATCH, OptimizerKind::Adam).expect("TINY layout");
+    let mut arena = vec![0.0f32; layout.arena_len()];
+    let mut net = Net::training(&cfg, BATCH, OptimizerKind::Adam, &mut arena).expect("TINY net");
+    net.init_params(1).unwrap();
+    let frames = bytes(1, BATCH * cfg.frame_len().unwrap());
+    let target: Vec<f32> = fill(2, BATCH).iter().map(|v| v.abs()).collect();
+    let confidence = vec![1.0f32; BATCH];
+    let adam = Adam::tf1(1e-4);
+    let mut step = 0u32;
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("train_step_adam/tiny", |b| {
+        b.iter(|| {
+            step = step.wrapping_add(1).max(1);
+            net.zero_grads();
+            let loss = net
+                .train_step(
+                    &Portable,
+                    black_box(&frames),
+                    &target,
+                    &confidence,
+                    BATCH,
+                    &mut (),
+                )
+                .unwrap();
+            net.adam_step(&adam, step).unwrap();
+            loss
+        })
+    });
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = conv2_forward, conv2_backward, conv1_u8, lrn, pool, dense, relu, optim, histogram, net
+}
+criterion_main!(benches);
