@@ -24,6 +24,7 @@ mod fixed;
 mod lrn;
 mod multiplier;
 mod params;
+pub mod net;
 mod pool;
 
 pub use conv2d::conv2d_s8;
