@@ -71,3 +71,6 @@ pub use format::{
 pub use infer::{QuantLayout, QuantNet};
 pub use model::{LayerView, QuantModel};
 pub use writer::{quantize_model, RangeObserver};
+
+#[cfg(test)]
+mod tests;
