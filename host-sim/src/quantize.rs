@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, ensure, Context, Result};
 use kernels::net::{ArenaLayout, Net, ValenceConfig};
 use kernels::quant::net::{
-    model_len, quantize_model, QuantLayout, QuantModel, QuantNet, RangeObserver, ACTIVATIONS,
-    ACTIVATION_NAMES,
+    model_len, quantize_model, QuantLayout, QuantModel, QuantNet, RangeObserver, ACTIVATION_NAMES,
 };
 use kernels::quant::QuantizedMultiplier;
 use rayon::prelude::*;
@@ -97,9 +96,7 @@ fn load(dir: &Path) -> Result<Loaded> {
             .map(|(_, v)| v.clone())
     };
     let seed = attr("seed").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let data = attr("data")
-        .filter(|d| d != "synthetic")
-        .map(PathBuf::from);
+    let data = attr("data").filter(|d| d != "synthetic").map(PathBuf::from);
     Ok(Loaded {
         cfg,
         name: name.as_str(),
@@ -176,12 +173,11 @@ pub fn quantize(args: &QuantizeArgs) -> Result<QuantizeReport> {
         l.name
     );
     let model = QuantModel::parse(&file)?;
-    for i in 0..ACTIVATIONS {
+    for (i, name) in ACTIVATION_NAMES.iter().enumerate() {
         let (lo, hi) = ranges.range(i);
         let p = model.activation(i);
         println!(
-            "  {:<7} [{lo:>10.4}, {hi:>10.4}]  scale {:.6e}  zero point {}",
-            ACTIVATION_NAMES[i],
+            "  {name:<7} [{lo:>10.4}, {hi:>10.4}]  scale {:.6e}  zero point {}",
             p.scale(),
             p.zero_point()
         );

@@ -89,7 +89,13 @@ fn int8_keeps_the_trained_tiny_networks_error_and_bad_files_are_refused() {
     let bytes = std::fs::read(&model).unwrap();
     assert_eq!(&bytes[..4], b"VQ8M");
 
-    let e = ok(host_sim(&["eval", "--checkpoint", ckpt, "--model", model_s]));
+    let e = ok(host_sim(&[
+        "eval",
+        "--checkpoint",
+        ckpt,
+        "--model",
+        model_s,
+    ]));
     let f32_err = number(&e, "f32 weighted error:");
     let int8_err = number(&e, "int8 weighted error:");
     let constant = number(&e, "):");
@@ -106,7 +112,10 @@ fn int8_keeps_the_trained_tiny_networks_error_and_bad_files_are_refused() {
     // The int8 predictions track the f32 ones frame by frame, not just on average.
     assert!(mean_delta <= 0.02, "mean |int8 − f32| = {mean_delta}");
     // The network did learn: clearly better than the best constant predictor.
-    assert!(f32_err < 0.7 * constant, "f32 {f32_err} vs constant {constant}");
+    assert!(
+        f32_err < 0.7 * constant,
+        "f32 {f32_err} vs constant {constant}"
+    );
 
     // Corrupt, truncated, wrong-version files: a clean error naming the cause.
     let refuse = |bytes: &[u8], needle: &str| {

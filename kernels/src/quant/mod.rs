@@ -23,8 +23,8 @@ mod dense;
 mod fixed;
 mod lrn;
 mod multiplier;
-mod params;
 pub mod net;
+mod params;
 mod pool;
 
 pub use conv2d::conv2d_s8;

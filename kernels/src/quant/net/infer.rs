@@ -5,7 +5,7 @@ use super::model::{lrn, LayerView, QuantModel};
 use crate::error::{add, check_len, mul};
 use crate::net::{ValenceConfig, LRN_DEPTH_RADIUS};
 use crate::quant::{
-    conv2d_s8, dense_s8, max_pool_s8, per_channel_multipliers, lrn_s8, Activation, LayerQuant,
+    conv2d_s8, dense_s8, lrn_s8, max_pool_s8, per_channel_multipliers, Activation, LayerQuant,
     LrnS8, QuantizedMultiplier,
 };
 use crate::KernelError;
@@ -98,10 +98,7 @@ impl QuantLayout {
             channels = tri!(add("channels", channels, sizes[l].0));
             l += 1;
         }
-        let lrn_table_len = max(
-            lrn_table_bound(cfg.conv[0]),
-            lrn_table_bound(cfg.conv[1]),
-        );
+        let lrn_table_len = max(lrn_table_bound(cfg.conv[0]), lrn_table_bound(cfg.conv[1]));
         let layout = Self {
             batch,
             activation_len,
@@ -323,7 +320,13 @@ impl<'m, 'a> QuantNet<'m, 'a> {
         };
         conv(0, b, a)?;
         let rows = n * g.conv1.output().pixels();
-        lrn_s8(&self.norm[0], table(0), rows, &a[..rows * convs[0].output().c], &mut b[..rows * convs[0].output().c])?;
+        lrn_s8(
+            &self.norm[0],
+            table(0),
+            rows,
+            &a[..rows * convs[0].output().c],
+            &mut b[..rows * convs[0].output().c],
+        )?;
         pool(&g.pool1, n, b, a)?;
         conv(1, a, b)?;
         let rows = n * g.conv2.output().pixels();
@@ -370,11 +373,6 @@ fn weights<'b>(view: LayerView<'_>, buf: &'b mut [i8]) -> &'b [i8] {
     dst
 }
 
-fn pool(
-    g: &crate::pool::Pool2d,
-    n: usize,
-    x: &[i8],
-    y: &mut [i8],
-) -> Result<(), KernelError> {
+fn pool(g: &crate::pool::Pool2d, n: usize, x: &[i8], y: &mut [i8]) -> Result<(), KernelError> {
     max_pool_s8(g, n, &x[..n * g.input_len()], &mut y[..n * g.output_len()])
 }

@@ -180,15 +180,12 @@ impl<'a> QuantModel<'a> {
 
     /// Every weight scale and the multipliers and LRN layers the scales imply.
     fn check_values(&self) -> Result<(), ModelError> {
-        for l in 0..LAYERS {
+        for (l, name) in LAYER_NAMES.iter().enumerate() {
             let (input, output) = self.layer_io(l);
             let view = self.layer(l);
             for c in 0..view.channels() {
                 let s = view.weight_scale(c);
-                let bad = |what| ModelError::InvalidQuant {
-                    tensor: LAYER_NAMES[l],
-                    what,
-                };
+                let bad = |what| ModelError::InvalidQuant { tensor: name, what };
                 if !(s.is_finite() && s > 0.0) {
                     return Err(bad("weight scale"));
                 }
@@ -196,10 +193,7 @@ impl<'a> QuantModel<'a> {
                 QuantizedMultiplier::from_real(real).map_err(|_| bad("rescaling multiplier"))?;
             }
         }
-        for (norm, conv, channels) in [
-            (1, 0, self.config.conv[0]),
-            (3, 2, self.config.conv[1]),
-        ] {
+        for (norm, conv, channels) in [(1, 0, self.config.conv[0]), (3, 2, self.config.conv[1])] {
             let lrn = lrn(channels).map_err(ModelError::Config)?;
             LrnS8::new(&lrn, self.activations[conv], self.activations[norm]).map_err(|_| {
                 ModelError::InvalidQuant {

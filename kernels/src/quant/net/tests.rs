@@ -58,7 +58,10 @@ fn fixture(cfg: &ValenceConfig, seed: u64, n: usize) -> Fixture {
     }
     let frames = frames(cfg, seed, n);
     let mut ranges = RangeObserver::new();
-    let f32_pred = net.forward(&Portable, &frames, &mut ranges).unwrap().to_vec();
+    let f32_pred = net
+        .forward(&Portable, &frames, &mut ranges)
+        .unwrap()
+        .to_vec();
     let params = net.params().to_vec();
     let mut file = vec![0u8; model_len(cfg).unwrap()];
     quantize_model(cfg, &params, &ranges, &mut file).unwrap();
@@ -122,7 +125,7 @@ fn parameters_round_trip_within_half_a_step() {
         } else {
             m.activation([1, 3, 4, 5, 6, 7, 8][l - 1]).scale()
         });
-        for c in 0..c_out {
+        for (c, &b_c) in b.iter().enumerate() {
             let max_abs = (c..w.len())
                 .step_by(c_out)
                 .map(|k| f64::from(w[k]).abs())
@@ -134,7 +137,7 @@ fn parameters_round_trip_within_half_a_step() {
                 assert!((q * s - f64::from(w[k])).abs() <= 0.5 * s * (1.0 + 1e-6));
             }
             let bias = f64::from(view.bias(c)) * s_in * s;
-            assert!((bias - f64::from(b[c])).abs() <= 0.5 * s_in * s * (1.0 + 1e-6));
+            assert!((bias - f64::from(b_c)).abs() <= 0.5 * s_in * s * (1.0 + 1e-6));
         }
     }
 }
@@ -253,12 +256,18 @@ fn checksummed_but_invalid_values_are_rejected() {
     );
     // Sizes: tile 0, a 40 px input (too small for the pools), an overflowing width, a payload
     // length off by one.
-    assert_eq!(edit(40, 0), ModelError::Config(KernelError::Zero { arg: "tile" }));
+    assert_eq!(
+        edit(40, 0),
+        ModelError::Config(KernelError::Zero { arg: "tile" })
+    );
     assert!(matches!(
         edit(8, 40),
         ModelError::Config(KernelError::TooSmall { .. })
     ));
-    assert!(matches!(edit(36, u32::MAX), ModelError::Config(_) | ModelError::PayloadLength { .. }));
+    assert!(matches!(
+        edit(36, u32::MAX),
+        ModelError::Config(_) | ModelError::PayloadLength { .. }
+    ));
     let declared = le32(&f.file, 44);
     assert_eq!(
         edit(44, declared + 1),
@@ -281,7 +290,10 @@ fn quantize_model_checks_its_arguments() {
     let mut out = vec![0u8; f.file.len()];
     assert!(matches!(
         quantize_model(&cfg, &f.params[1..], &f.ranges, &mut out),
-        Err(ModelError::Argument(KernelError::Length { arg: "params", .. }))
+        Err(ModelError::Argument(KernelError::Length {
+            arg: "params",
+            ..
+        }))
     ));
     let mut p = f.params.clone();
     let last = p.len() - 2;

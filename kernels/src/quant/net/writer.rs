@@ -174,19 +174,20 @@ pub fn quantize_model(
             None => input_params().scale(),
         });
         let c_out = span.channels;
-        for c in 0..c_out {
+        debug_assert_eq!(c_out, bias.len());
+        for (c, &b_c) in bias.iter().enumerate() {
             let max_abs = weights
                 .iter()
                 .skip(c)
                 .step_by(c_out)
                 .fold(0.0f32, |m, &v| m.max(v.abs()));
-            let for_bias = f64::from(bias[c].abs()) / (s_in * f64::from(1u32 << 30));
+            let for_bias = f64::from(b_c.abs()) / (s_in * f64::from(1u32 << 30));
             let mut scale = (f64::from(max_abs) / 127.0).max(for_bias) as f32;
             if !(scale > 0.0 && scale.is_finite()) {
                 scale = 1.0 / (1u32 << 20) as f32;
             }
             put_u32(out, span.scales + 4 * c, scale.to_bits());
-            let q = libm::round(f64::from(bias[c]) / (s_in * f64::from(scale)));
+            let q = libm::round(f64::from(b_c) / (s_in * f64::from(scale)));
             put_u32(out, span.bias + 4 * c, (q as i32) as u32);
             let inv = f64::from(scale);
             for (k, &v) in weights.iter().enumerate().skip(c).step_by(c_out) {
