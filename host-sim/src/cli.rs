@@ -52,6 +52,10 @@ pub enum Command {
     Export(ExportArgs),
     /// Build a checkpoint (step 0, no optimiser state) from `<name>.npy` files.
     Import(ImportArgs),
+    /// Quantise a checkpoint to an int8 model file (calibrated on training frames).
+    Quantize(QuantizeArgs),
+    /// Compare an int8 model file with its f32 checkpoint on the held-out frames.
+    Eval(EvalArgs),
 }
 
 /// Which network to run.
@@ -170,6 +174,52 @@ pub struct ImportArgs {
     /// Network the weights belong to, recorded in the checkpoint.
     #[arg(long, value_enum, default_value_t = ConfigName::Full)]
     pub config: ConfigName,
+}
+
+/// Default number of training frames the activation ranges are calibrated on.
+pub const DEFAULT_CALIBRATION_FRAMES: usize = 256;
+
+/// The flags of `host-sim quantize`.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct QuantizeArgs {
+    /// Checkpoint directory to read.
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint: PathBuf,
+    /// Model file to write (replaced if it exists).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Training frames to calibrate the activation ranges on (at least 1).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = DEFAULT_CALIBRATION_FRAMES, value_parser = positive_usize)]
+    pub frames: usize,
+    /// Calibrate on DIR/labels.csv's frames [default: the checkpoint's data].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Seed of the synthetic frames [default: the checkpoint's].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Worker threads, at least 1 [default: all cores].
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive_usize)]
+    pub threads: Option<usize>,
+}
+
+/// The flags of `host-sim eval`.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct EvalArgs {
+    /// Checkpoint directory of the f32 network.
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint: PathBuf,
+    /// int8 model file (from `host-sim quantize`).
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Evaluate on DIR/labels.csv's held-out frames [default: the checkpoint's data].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Seed of the synthetic frames [default: the checkpoint's].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Worker threads, at least 1 [default: all cores].
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive_usize)]
+    pub threads: Option<usize>,
 }
 
 fn positive_usize(s: &str) -> Result<usize, String> {

@@ -4,7 +4,7 @@
 //! Modules, one concept each: [`cli`] (the flags), [`fast_gemm`] (the threaded SIMD
 //! [`kernels::Gemm`]), [`dataset`] (real frames from disk), [`npy`] (numpy's file format),
 //! [`checkpoint`] (the resumable training state), [`checksum`] (the parameters' CRC-32),
-//! [`weights`] (checkpoint ↔ `.npy`), [`tensorboard`] (event files) and [`train`] (the trainer).
+//! [`weights`] (checkpoint ↔ `.npy`), [`quantize`] (int8 model files), [`tensorboard`] (event files) and [`train`] (the trainer).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -14,6 +14,7 @@ pub mod cli;
 pub mod dataset;
 pub mod fast_gemm;
 pub mod npy;
+pub mod quantize;
 pub mod tensorboard;
 pub mod train;
 pub mod weights;
@@ -41,5 +42,7 @@ pub fn run(args: Args) -> Result<()> {
             println!("parameters CRC-32: {crc:08x}");
             Ok(())
         }
+        Command::Quantize(q) => quantize::quantize(&q).map(|_| ()),
+        Command::Eval(e) => quantize::eval(&e).map(|_| ()),
     }
 }

@@ -23,6 +23,7 @@ mod dense;
 mod fixed;
 mod lrn;
 mod multiplier;
+pub mod net;
 mod params;
 mod pool;
 

@@ -1,0 +1,304 @@
+//! `host-sim quantize` and `host-sim eval`: a checkpoint's f32 network to an int8 model file
+//! (`kernels::quant::net`), and the two networks side by side on the held-out frames.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, ensure, Context, Result};
+use kernels::net::{ArenaLayout, Net, ValenceConfig};
+use kernels::quant::net::{
+    model_len, quantize_model, QuantLayout, QuantModel, QuantNet, RangeObserver, ACTIVATION_NAMES,
+};
+use kernels::quant::QuantizedMultiplier;
+use rayon::prelude::*;
+
+use crate::checkpoint::Checkpoint;
+use crate::cli::{ConfigName, EvalArgs, QuantizeArgs};
+use crate::fast_gemm::FastGemm;
+use crate::train::data::{Batch, Source};
+use crate::train::{config_of, eval as metrics};
+
+/// Frames per forward call of both networks.
+const CHUNK: usize = 64;
+
+/// The valence range `[-1, 1]`: eval reports differences in percent of it.
+const VALENCE_RANGE: f64 = 2.0;
+
+/// What `quantize` wrote.
+#[derive(Debug, Clone)]
+pub struct QuantizeReport {
+    /// The model file.
+    pub path: PathBuf,
+    /// Its length in bytes.
+    pub bytes: usize,
+    /// Its CRC-32 (the file's trailer).
+    pub crc32: u32,
+}
+
+/// What `eval` measured on the held-out frames.
+#[derive(Debug, Clone)]
+pub struct EvalReport {
+    /// Number of held-out frames.
+    pub frames: usize,
+    /// Confidence-weighted mean absolute error of the f32 network.
+    pub f32_error: f64,
+    /// The same for the int8 network.
+    pub int8_error: f64,
+    /// The same for the best constant predictor (the weighted median).
+    pub constant_error: f64,
+    /// Mean `|int8 − f32|` over the frames' predictions.
+    pub mean_abs_delta: f64,
+    /// Largest `|int8 − f32|`.
+    pub max_abs_delta: f64,
+}
+
+impl EvalReport {
+    /// `int8_error − f32_error` in percent of the valence range.
+    pub fn difference_percent(&self) -> f64 {
+        (self.int8_error - self.f32_error) / VALENCE_RANGE * 100.0
+    }
+}
+
+/// A checkpoint's network and where its frames came from.
+struct Loaded {
+    cfg: ValenceConfig,
+    name: &'static str,
+    params: Vec<f32>,
+    seed: u64,
+    data: Option<PathBuf>,
+}
+
+fn load(dir: &Path) -> Result<Loaded> {
+    let ckpt = Checkpoint::load(dir)?;
+    let name = match ckpt.config.as_str() {
+        "full" => ConfigName::Full,
+        "tiny" => ConfigName::Tiny,
+        other => bail!("the checkpoint is of an unknown network `{other}`"),
+    };
+    let cfg = config_of(name);
+    let mut params = vec![0.0f32; cfg.param_len()?];
+    for s in &cfg.params()? {
+        let t = ckpt
+            .param(s.name)
+            .with_context(|| format!("the checkpoint has no parameter `{}`", s.name))?;
+        ensure!(
+            t.shape == s.dims(),
+            "parameter `{}` has shape {:?} in the checkpoint, the network needs {:?}",
+            s.name,
+            t.shape,
+            s.dims()
+        );
+        params[s.offset..s.offset + s.len].copy_from_slice(&t.data);
+    }
+    let attr = |k: &str| {
+        ckpt.attrs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    let seed = attr("seed").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let data = attr("data").filter(|d| d != "synthetic").map(PathBuf::from);
+    Ok(Loaded {
+        cfg,
+        name: name.as_str(),
+        params,
+        seed,
+        data,
+    })
+}
+
+fn source(
+    l: &Loaded,
+    data: Option<&PathBuf>,
+    seed: Option<u64>,
+    pool: &rayon::ThreadPool,
+) -> Result<Source> {
+    let seed = seed.unwrap_or(l.seed);
+    match data.or(l.data.as_ref()) {
+        None => Source::synthetic(l.cfg.input, seed),
+        Some(dir) => Source::real(
+            pool.install(|| crate::dataset::load_dir(dir, l.cfg.input))?,
+            seed,
+        ),
+    }
+}
+
+fn threads(t: Option<usize>) -> usize {
+    t.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
+}
+
+fn pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("starting the worker threads")
+}
+
+/// Calibrates the activation ranges of the checkpoint's network on `--frames` training frames,
+/// quantises it and writes the model file.
+///
+/// # Errors
+/// An unreadable checkpoint or data directory, a parameter that cannot be quantised, or an I/O
+/// failure, as a one-line message.
+pub fn quantize(args: &QuantizeArgs) -> Result<QuantizeReport> {
+    let l = load(&args.checkpoint)?;
+    let threads = threads(args.threads);
+    let pool = pool(threads)?;
+    let gemm = FastGemm::new(threads).context("starting the GEMM threads")?;
+    let src = source(&l, args.data.as_ref(), args.seed, &pool)?;
+    let chunk = CHUNK.min(args.frames);
+    let mut arena = vec![0.0f32; ArenaLayout::inference(&l.cfg, chunk)?.arena_len()];
+    let mut net = Net::inference(&l.cfg, chunk, &mut arena)?;
+    net.params_mut().copy_from_slice(&l.params);
+    let frame_len = l.cfg.frame_len()?;
+    let mut ranges = RangeObserver::new();
+    let mut batch = Batch::default();
+    let mut done = 0;
+    // Training batch `step` of `chunk` frames holds frames step·chunk ..: the first `frames`.
+    for step in 0.. {
+        if done >= args.frames {
+            break;
+        }
+        pool.install(|| src.fill_train(step, chunk, frame_len, &mut batch))?;
+        let n = chunk.min(args.frames - done);
+        net.forward(&gemm, &batch.frames[..n * frame_len], &mut ranges)?;
+        done += n;
+    }
+    let mut file = vec![0u8; model_len(&l.cfg)?];
+    let crc = quantize_model(&l.cfg, &l.params, &ranges, &mut file)
+        .with_context(|| format!("quantising {}", args.checkpoint.display()))?;
+    std::fs::write(&args.out, &file).with_context(|| format!("writing {}", args.out.display()))?;
+
+    println!(
+        "valence {}: calibrated on {done} training frames; activation ranges:",
+        l.name
+    );
+    let model = QuantModel::parse(&file)?;
+    for (i, name) in ACTIVATION_NAMES.iter().enumerate() {
+        let (lo, hi) = ranges.range(i);
+        let p = model.activation(i);
+        println!(
+            "  {name:<7} [{lo:>10.4}, {hi:>10.4}]  scale {:.6e}  zero point {}",
+            p.scale(),
+            p.zero_point()
+        );
+    }
+    println!(
+        "wrote {} ({} bytes, {} parameters, CRC-32 {crc:08x})",
+        args.out.display(),
+        file.len(),
+        l.params.len()
+    );
+    Ok(QuantizeReport {
+        path: args.out.clone(),
+        bytes: file.len(),
+        crc32: crc,
+    })
+}
+
+/// Runs the checkpoint's f32 network and the int8 model over the held-out frames and prints both
+/// weighted errors, their difference in percent of the valence range, how closely the
+/// predictions agree, and the constant predictor's error.
+///
+/// # Errors
+/// An unreadable checkpoint, a rejected model file (corrupt, truncated, another version, another
+/// network than the checkpoint's), bad data, as a one-line message.
+pub fn eval(args: &EvalArgs) -> Result<EvalReport> {
+    let l = load(&args.checkpoint)?;
+    let bytes =
+        std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
+    let model = QuantModel::parse(&bytes)
+        .with_context(|| format!("{} is not a usable model file", args.model.display()))?;
+    ensure!(
+        model.config() == l.cfg,
+        "{} is a model of another network ({:?}) than the checkpoint's `{}`",
+        args.model.display(),
+        model.config(),
+        l.name
+    );
+    let threads = threads(args.threads);
+    let pool = pool(threads)?;
+    let gemm = FastGemm::new(threads).context("starting the GEMM threads")?;
+    let src = source(&l, args.data.as_ref(), args.seed, &pool)?;
+    let total = src.held_out_len();
+    let frame_len = l.cfg.frame_len()?;
+
+    let mut all = Batch::default();
+    let mut b = Batch::default();
+    let mut start = 0;
+    while start < total {
+        let n = CHUNK.min(total - start);
+        pool.install(|| src.fill_held_out(start, n, frame_len, &mut b))?;
+        all.frames.extend_from_slice(&b.frames);
+        all.target.extend_from_slice(&b.target);
+        all.confidence.extend_from_slice(&b.confidence);
+        start += n;
+    }
+
+    let mut arena = vec![0.0f32; ArenaLayout::inference(&l.cfg, CHUNK)?.arena_len()];
+    let mut net = Net::inference(&l.cfg, CHUNK, &mut arena)?;
+    net.params_mut().copy_from_slice(&l.params);
+    let mut f32_pred = Vec::with_capacity(total);
+    for frames in all.frames.chunks(CHUNK * frame_len) {
+        f32_pred.extend_from_slice(net.forward(&gemm, frames, &mut ())?);
+    }
+
+    // One int8 network per chunk, chunks in parallel (integers: the bits do not depend on it).
+    let layout = QuantLayout::new(&l.cfg, CHUNK)?;
+    let int8_pred: Vec<Vec<f32>> = pool.install(|| {
+        all.frames
+            .par_chunks(CHUNK * frame_len)
+            .map(|frames| -> Result<Vec<f32>> {
+                let mut bytes = vec![0i8; layout.bytes_len()];
+                let mut words = vec![0i32; layout.words_len()];
+                let mut mult = vec![QuantizedMultiplier::ZERO; layout.multipliers_len()];
+                let mut q = QuantNet::new(model, CHUNK, &mut bytes, &mut words, &mut mult)?;
+                let mut out = vec![0.0f32; frames.len() / frame_len];
+                q.forward(frames, &mut out)?;
+                Ok(out)
+            })
+            .collect::<Result<_>>()
+    })?;
+    let int8_pred: Vec<f32> = int8_pred.concat();
+
+    let constant = metrics::weighted_median(&all.target, &all.confidence);
+    let deltas: Vec<f64> = int8_pred
+        .iter()
+        .zip(&f32_pred)
+        .map(|(a, b)| f64::from(a - b).abs())
+        .collect();
+    let report = EvalReport {
+        frames: total,
+        f32_error: metrics::weighted_abs_error(&f32_pred, &all.target, &all.confidence),
+        int8_error: metrics::weighted_abs_error(&int8_pred, &all.target, &all.confidence),
+        constant_error: metrics::weighted_abs_error(
+            &vec![constant; total],
+            &all.target,
+            &all.confidence,
+        ),
+        mean_abs_delta: deltas.iter().sum::<f64>() / total as f64,
+        max_abs_delta: deltas.iter().copied().fold(0.0, f64::max),
+    };
+    println!(
+        "valence {} on {} held-out frames ({} int8 model bytes, {} int8 arena bytes per {CHUNK} frames)",
+        l.name,
+        total,
+        bytes.len(),
+        layout.total_bytes()
+    );
+    println!("  f32 weighted error:      {:.4}", report.f32_error);
+    println!("  int8 weighted error:     {:.4}", report.int8_error);
+    println!(
+        "  int8 − f32:              {:+.4}  ({:+.2} % of the valence range; budget 2 %)",
+        report.int8_error - report.f32_error,
+        report.difference_percent()
+    );
+    println!(
+        "  |int8 − f32| prediction: mean {:.4}, max {:.4}",
+        report.mean_abs_delta, report.max_abs_delta
+    );
+    println!(
+        "  constant predictor (weighted median {constant:.3}): {:.4}",
+        report.constant_error
+    );
+    Ok(report)
+}
