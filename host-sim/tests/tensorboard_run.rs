@@ -121,11 +121,17 @@ fn expected_histograms() -> BTreeMap<String, usize> {
 
 fn check_histograms(run: &Value, steps: &[i64]) {
     let expected = expected_histograms();
-    assert_eq!(tags(run, "histograms"), expected.keys().cloned().collect::<Vec<_>>());
+    assert_eq!(
+        tags(run, "histograms"),
+        expected.keys().cloned().collect::<Vec<_>>()
+    );
     assert_eq!(expected["con1_before_relu"], BATCH * 16 * 16 * 8);
     for (tag, &size) in &expected {
         let entries = run["plugin"]["histograms"][tag].as_array().unwrap();
-        let got: Vec<i64> = entries.iter().map(|e| e["step"].as_i64().unwrap()).collect();
+        let got: Vec<i64> = entries
+            .iter()
+            .map(|e| e["step"].as_i64().unwrap())
+            .collect();
         assert_eq!(got, steps, "{tag}");
         for e in entries {
             assert_eq!(e["dtype"], "float64", "{tag}");
@@ -162,10 +168,15 @@ fn check_scalars_and_images(run: &Value, steps: &[i64], total: i64) {
         let got: Vec<i64> = s[tag].iter().map(|p| p.0).collect();
         assert_eq!(got, steps, "{tag}");
     }
-    for layer in ["conv1", "conv2", "conv3", "conv4", "conv5", "local1", "local2"] {
+    for layer in [
+        "conv1", "conv2", "conv3", "conv4", "conv5", "local1", "local2",
+    ] {
         let v = &s[&format!("dead_relu/{layer}")];
         assert_eq!(v.len(), steps.len(), "{layer}");
-        assert!(v.iter().all(|p| (0.0..=1.0).contains(&p.1)), "{layer}: {v:?}");
+        assert!(
+            v.iter().all(|p| (0.0..=1.0).contains(&p.1)),
+            "{layer}: {v:?}"
+        );
     }
     for spec in ValenceConfig::TINY.params().unwrap() {
         let drift = &s[&format!("drift/{}", spec.tag)];
@@ -182,9 +193,15 @@ fn check_scalars_and_images(run: &Value, steps: &[i64], total: i64) {
     }
     assert_eq!(s["eval/held_out_error"].len(), 1);
     assert_eq!(s["eval/held_out_error"][0].0, total);
-    assert!(!s.keys().any(|k| k.starts_with("non_finite/")), "{:?}", s.keys());
+    assert!(
+        !s.keys().any(|k| k.starts_with("non_finite/")),
+        "{:?}",
+        s.keys()
+    );
     let images = tags(run, "images");
-    let want: Vec<String> = (0..BATCH).map(|i| format!("frame_resized/image/{i}")).collect();
+    let want: Vec<String> = (0..BATCH)
+        .map(|i| format!("frame_resized/image/{i}"))
+        .collect();
     assert_eq!(images, want);
     for tag in &want {
         for e in run["plugin"]["images"][tag].as_array().unwrap() {
@@ -222,7 +239,10 @@ fn a_short_run_loads_with_every_tag_and_the_same_values_for_any_thread_count() {
     }
     let stdout = &stdouts[0];
     assert!(
-        stdout.contains(&format!("tensorboard --logdir {}", tmp.path().join("t1").display())),
+        stdout.contains(&format!(
+            "tensorboard --logdir {}",
+            tmp.path().join("t1").display()
+        )),
         "{stdout}"
     );
     assert!(stdout.contains("Did the weights learn?"), "{stdout}");
@@ -326,7 +346,11 @@ fn a_run_killed_with_sigkill_loads_and_resumes() {
     assert!(killed_loss >= 2, "{killed_loss} loss values");
     // Every whole record is an event: the version, the START, then summaries (one per loss,
     // one per summary step).
-    assert!(records.len() >= 2 + killed_loss, "{} records", records.len());
+    assert!(
+        records.len() >= 2 + killed_loss,
+        "{} records",
+        records.len()
+    );
     check_histograms_counts_only(run);
 
     // (b) --resume continues from the checkpoint and finishes; the orphaned steps are dropped.
@@ -354,7 +378,11 @@ fn a_run_killed_with_sigkill_loads_and_resumes() {
     let loaded = load(&[&dir]);
     let s = scalars(&loaded["runs"][0]);
     let steps: Vec<i64> = s["loss/loss"].iter().map(|p| p.0).collect();
-    assert_eq!(steps, (0..total as i64).collect::<Vec<_>>(), "one loss per step");
+    assert_eq!(
+        steps,
+        (0..total as i64).collect::<Vec<_>>(),
+        "one loss per step"
+    );
     let drift: Vec<i64> = s["drift/weights_conv1"].iter().map(|p| p.0).collect();
     assert_eq!(drift, (0..total as i64).collect::<Vec<_>>());
     // The diagnosis covers the whole run, from step 0.

@@ -288,9 +288,7 @@ pub fn answer(diags: &[TensorDiagnosis]) -> String {
 /// `plots` lists `(tag, path relative to diagnosis.md)` of the weight plots.
 pub fn markdown(run: &str, diags: &[TensorDiagnosis], plots: &[(String, String)]) -> String {
     let mut s = format!("# Learning diagnosis — {run}\n\n");
-    let steps = diags
-        .first()
-        .map_or((0, 0), |d| d.steps);
+    let steps = diags.first().map_or((0, 0), |d| d.steps);
     let _ = writeln!(
         s,
         "Summaries from step {} to step {}. Per parameter tensor: σ(W₀), the spread it started \
@@ -394,7 +392,10 @@ mod tests {
         assert_eq!(d[2].verdict, Verdict::NotLearning);
         assert_eq!(d[0].steps, (0, 9));
         let a = answer(&d);
-        assert!(a.starts_with("**Did the weights learn?** Partly: 1 of 2"), "{a}");
+        assert!(
+            a.starts_with("**Did the weights learn?** Partly: 1 of 2"),
+            "{a}"
+        );
         assert!(a.contains("w_frozen_look"), "{a}");
         assert!(a.contains("1 of 1 bias tensors"), "{a}");
         let md = markdown("r", &d, &[("w".into(), "diagnosis/w.png".into())]);

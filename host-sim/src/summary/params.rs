@@ -171,7 +171,11 @@ mod tests {
             .sum::<f64>()
             .sqrt();
         let want_drift = moved / f(&w0[r.clone()]);
-        assert!((s.drift - want_drift).abs() <= 1e-12 * want_drift, "{}", s.drift);
+        assert!(
+            (s.drift - want_drift).abs() <= 1e-12 * want_drift,
+            "{}",
+            s.drift
+        );
         let stepped = (after[r.clone()].iter().zip(&w[r.clone()]))
             .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
             .sum::<f64>()

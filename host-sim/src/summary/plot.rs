@@ -73,7 +73,13 @@ fn draw_panel(img: &mut RgbImage, y0: u32, p: &Panel<'_>) {
         draw_text(img, 4, y.saturating_sub(4), &format!("{v:+.2e}"), INK);
     }
     if lo < 0.0 && hi > 0.0 {
-        hline(img, x0, x0 + plot_w, to_y(0.0).round() as u32, Rgb([170, 170, 170]));
+        hline(
+            img,
+            x0,
+            x0 + plot_w,
+            to_y(0.0).round() as u32,
+            Rgb([170, 170, 170]),
+        );
     }
     let (s0, s1) = (p.steps[0] as f64, p.steps[p.steps.len() - 1] as f64);
     for px in 0..plot_w {
@@ -136,7 +142,11 @@ fn vline(img: &mut RgbImage, x: u32, y0: u32, y1: u32, c: Rgb<u8>) {
 /// ASCII text in font8x8's public-domain 8×8 glyphs, top-left corner at (`x`, `y`).
 fn draw_text(img: &mut RgbImage, x: u32, y: u32, text: &str, c: Rgb<u8>) {
     for (i, ch) in text.chars().enumerate() {
-        let code = if ch.is_ascii() { ch as usize } else { b'?' as usize };
+        let code = if ch.is_ascii() {
+            ch as usize
+        } else {
+            b'?' as usize
+        };
         let glyph = font8x8::legacy::BASIC_LEGACY[code];
         for (row, bits) in glyph.iter().enumerate() {
             for col in 0..8 {

@@ -137,10 +137,7 @@ impl RunLog {
             .with_context(|| format!("creating an event file in {}", run_dir.display()))?;
         writer.session_start(first_step)?;
         writer.flush()?;
-        let history = History::open(
-            &run_dir.join(DIAGNOSIS_DIR).join("history.tsv"),
-            first_step,
-        )?;
+        let history = History::open(&run_dir.join(DIAGNOSIS_DIR).join("history.tsv"), first_step)?;
         Ok(Self {
             writer,
             tracker: ParamTracker::new(specs, w0),
@@ -194,10 +191,7 @@ impl RunLog {
     ) -> Result<()> {
         let mut out = vec![
             values::scalar("train/learning_rate", scalars.learning_rate),
-            values::scalar(
-                "train/frames_per_second",
-                scalars.frames_per_second as f32,
-            ),
+            values::scalar("train/frames_per_second", scalars.frames_per_second as f32),
         ];
         for (probe, stats) in obs.iter() {
             push_histogram(&mut out, probe.tag(), &stats.hist);
@@ -212,7 +206,11 @@ impl RunLog {
         let mut records = Vec::with_capacity(stats.len());
         for s in &stats {
             push_histogram(&mut out, s.tag, &s.hist);
-            push_histogram(&mut out, &format!("{}/delta_from_init", s.tag), &s.delta_hist);
+            push_histogram(
+                &mut out,
+                &format!("{}/delta_from_init", s.tag),
+                &s.delta_hist,
+            );
             out.push(values::scalar(
                 &format!("update_ratio/{}", s.tag),
                 s.update_ratio as f32,

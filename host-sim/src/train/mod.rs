@@ -168,13 +168,8 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
 
     let frame_len = cfg.frame_len()?;
     let specs = *net.param_specs();
-    let (w0, true_start) = summary::run::initial_params(
-        &run_dir,
-        first_step,
-        &specs,
-        net.params(),
-        config,
-    )?;
+    let (w0, true_start) =
+        summary::run::initial_params(&run_dir, first_step, &specs, net.params(), config)?;
     if !true_start {
         println!(
             "note: {} has no initial parameters; drift is measured from step {first_step}",
@@ -248,7 +243,10 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
             };
             log.summary(&pool, step, o, net.params(), &batch.frames, scalars)?;
             if !tty {
-                println!("step {step}/{} loss {last_loss:.5} {fps:.0} frames/s", args.steps);
+                println!(
+                    "step {step}/{} loss {last_loss:.5} {fps:.0} frames/s",
+                    args.steps
+                );
             }
         }
         bar.set_message(format!("loss {last_loss:.4}  {fps:.0} frames/s"));
@@ -273,7 +271,10 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         held_out_error / constant_error
     );
     let diags = log.finish(args.steps, held_out_error, constant_error)?;
-    println!("\nlearning diagnosis:\n{}", summary::diagnosis::table(&diags));
+    println!(
+        "\nlearning diagnosis:\n{}",
+        summary::diagnosis::table(&diags)
+    );
     println!("{}\n", summary::diagnosis::answer(&diags));
     println!(
         "diagnosis report: {}",
