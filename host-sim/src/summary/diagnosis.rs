@@ -377,7 +377,7 @@ mod tests {
             rec(0, "w_frozen_look", spread(-0.04, 0.04), 0.0),
             rec(0, "b_spike", [0.1; 9], 0.0),
             rec(0, "w_dead", spread(-0.04, 0.04), 0.0),
-            // 1 % of the 0.08 range.
+            // Shifted by 0.0008; the chart spans -0.04 to 0.0408 over the run.
             rec(9, "w_frozen_look", spread(-0.0392, 0.0408), 0.03),
             rec(9, "b_spike", spread(0.099, 0.101), 0.01),
             rec(9, "w_dead", spread(-0.04, 0.04), 1e-4),
@@ -385,7 +385,7 @@ mod tests {
         let d = diagnose(&tensors, &records);
         assert_eq!(d.len(), 3);
         assert_eq!(d[0].verdict, Verdict::LearnedInvisible);
-        assert!((d[0].visible_fraction() - 0.01).abs() < 1e-9);
+        assert!((d[0].visible_fraction() - 0.0008 / 0.0808).abs() < 1e-9);
         assert_eq!(d[1].verdict, Verdict::LearnedVisible);
         // The spike's range is the fan itself: a 0.001 move over a 0.002 range.
         assert!((d[1].visible_fraction() - 0.5).abs() < 1e-9);

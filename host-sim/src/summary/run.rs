@@ -318,3 +318,105 @@ impl RunLog {
         Ok(diags)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensorboard::proto::event::What;
+    use crate::tensorboard::proto::summary::value::Kind;
+    use crate::tensorboard::proto::Event;
+    use crate::tensorboard::read_records;
+    use kernels::net::{Observer, Probe, ValenceConfig};
+    use prost::Message;
+
+    /// Every summary value in the run's event file, as (step, value).
+    fn values_in(dir: &Path) -> Vec<(i64, Value)> {
+        let file = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().contains("tfevents"))
+            .unwrap();
+        let (records, cut) = read_records(&file).unwrap();
+        assert!(cut.is_none(), "{cut:?}");
+        records
+            .iter()
+            .filter_map(|r| {
+                let e = Event::decode(&r[..]).unwrap();
+                match e.what {
+                    Some(What::Summary(s)) => Some((e.step, s.value)),
+                    _ => None,
+                }
+            })
+            .flat_map(|(step, v)| v.into_iter().map(move |v| (step, v)))
+            .collect()
+    }
+
+    #[test]
+    fn a_nan_in_a_probed_tensor_is_counted_in_a_scalar_and_never_written() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("run");
+        let specs = ValenceConfig::TINY.params().unwrap();
+        let n = specs[15].offset + specs[15].len;
+        let w0: Vec<f32> = (0..n).map(|i| (i % 5) as f32 * 0.01).collect();
+        let mut log = RunLog::start(&dir, 0, 1, 1, &specs, w0.clone(), 2).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let mut obs = HistogramObserver::new(&pool);
+        obs.observe(Probe::Conv1BeforeRelu, &[1.0, f32::NAN, -2.0, f32::NAN]);
+        obs.observe(Probe::Conv1Output, &[1.0, 0.0, 0.0, 0.0]);
+        log.capture_before(&w0);
+        let mut after = w0.clone();
+        after[0] += 0.5;
+        let frames = vec![7u8; 2 * 2 * 3];
+        let scalars = StepScalars {
+            learning_rate: 0.1,
+            frames_per_second: 1.0,
+        };
+        log.summary(&pool, 0, &obs, &after, &frames, scalars)
+            .unwrap();
+        let values = values_in(&dir);
+        let find = |tag: &str| {
+            values
+                .iter()
+                .find(|(_, v)| v.tag == tag)
+                .unwrap_or_else(|| panic!("no {tag}"))
+                .1
+                .clone()
+        };
+        assert_eq!(
+            find("non_finite/con1_before_relu").kind,
+            Some(Kind::SimpleValue(2.0))
+        );
+        assert!(!values
+            .iter()
+            .any(|(_, v)| v.tag == "non_finite/con1_output_distribution"));
+        assert_eq!(find("dead_relu/conv1").kind, Some(Kind::SimpleValue(0.75)));
+        let Some(Kind::Tensor(t)) = find("con1_before_relu").kind else {
+            panic!("not a histogram tensor")
+        };
+        let rows: Vec<f64> = t
+            .tensor_content
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        assert!(rows.iter().all(|x| x.is_finite()), "{rows:?}");
+        let count: f64 = rows.chunks_exact(3).map(|r| r[2]).sum();
+        assert_eq!(count, 2.0, "the two finite values only");
+        assert_eq!(rows[0], -2.0, "first left edge = min");
+        assert_eq!(rows[rows.len() - 2], 1.0, "last right edge = max");
+        assert!(values.iter().any(|(_, v)| v.tag == "frame_resized/image/0"));
+        // update ratio of weights_conv1: ‖ΔW‖ = 0.5 over ‖W₀‖.
+        let w = &w0[..specs[0].len];
+        let norm = w.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+        let Some(Kind::SimpleValue(r)) = find("update_ratio/weights_conv1").kind else {
+            panic!()
+        };
+        assert!((f64::from(r) - 0.5 / norm).abs() < 1e-6 * (0.5 / norm));
+        let diags = log.finish(1, 0.5, 0.6).unwrap();
+        assert_eq!(diags.len(), 16);
+        assert!(dir.join(DIAGNOSIS_FILE).is_file());
+        assert!(dir.join(DIAGNOSIS_DIR).join("weights_conv1.png").is_file());
+    }
+}
