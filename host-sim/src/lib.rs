@@ -4,7 +4,8 @@
 //! Modules, one concept each: [`cli`] (the flags), [`fast_gemm`] (the threaded SIMD
 //! [`kernels::Gemm`]), [`dataset`] (real frames from disk), [`npy`] (numpy's file format),
 //! [`checkpoint`] (the resumable training state), [`checksum`] (the parameters' CRC-32),
-//! [`weights`] (checkpoint ↔ `.npy`), [`quantize`] (int8 model files), [`tensorboard`] (event files) and [`train`] (the trainer).
+//! [`weights`] (checkpoint ↔ `.npy`), [`quantize`] (int8 model files), [`tensorboard`] (event
+//! files), [`summary`] (what a run logs and the learning diagnosis) and [`train`] (the trainer).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -15,6 +16,7 @@ pub mod dataset;
 pub mod fast_gemm;
 pub mod npy;
 pub mod quantize;
+pub mod summary;
 pub mod tensorboard;
 pub mod train;
 pub mod weights;

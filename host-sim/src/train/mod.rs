@@ -4,13 +4,20 @@
 //! Adam or SGD, with checkpoints in the run directory and a held-out evaluation at the end.
 //! Everything that decides the numbers (frames, their order, the GEMM's blocking) depends only on
 //! the seed and the flags, never on the thread count, so `--threads 1` and `--threads 2` end
-//! with the same parameters.
+//! with the same parameters, and the same summaries (see [`crate::summary`]): every value but
+//! wall times and `train/frames_per_second`.
+//!
+//! Each run, fresh or resumed, opens a new event file in the run directory and logs a
+//! `SessionLog START` at its first step; a fresh run saves its initial parameters in
+//! `<run>/initial/` so a resumed run still measures drift from W₀. When stderr is not a terminal
+//! the progress bar is hidden and each summary step prints one plain line.
 
 pub mod data;
 pub mod eval;
 pub mod schedule;
 pub mod state;
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -24,6 +31,7 @@ use crate::checkpoint::{Checkpoint, OptimizerKind};
 use crate::checksum::params_crc32;
 use crate::cli::{ConfigName, OptimizerName, TrainArgs};
 use crate::fast_gemm::FastGemm;
+use crate::summary::{self, run::StepScalars, HistogramObserver, RunLog};
 use data::{Batch, Source};
 
 /// What a finished run reports.
@@ -159,21 +167,64 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
     println!("run directory: {}", run_dir.display());
 
     let frame_len = cfg.frame_len()?;
+    let specs = *net.param_specs();
+    let (w0, true_start) =
+        summary::run::initial_params(&run_dir, first_step, &specs, net.params(), config)?;
+    if !true_start {
+        println!(
+            "note: {} has no initial parameters; drift is measured from step {first_step}",
+            run_dir.display()
+        );
+    }
+    let mut log = RunLog::start(
+        &run_dir,
+        first_step,
+        args.summary_every,
+        args.steps,
+        &specs,
+        w0,
+        cfg.input,
+    )?;
+    let logdir = run_dir.parent().unwrap_or(Path::new("."));
+    println!("TensorBoard event file: {}", log.event_file().display());
+    println!("watch it with: tensorboard --logdir {}", logdir.display());
+    let tty = std::io::stderr().is_terminal();
     let mut batch = Batch::default();
-    let bar = progress_bar(args.steps, first_step);
+    let bar = if tty {
+        progress_bar(args.steps, first_step)
+    } else {
+        ProgressBar::hidden()
+    };
     let started = Instant::now();
     let mut last_loss = f32::NAN;
     for step in first_step..args.steps {
         pool.install(|| source.fill_train(step, args.batch, frame_len, &mut batch))?;
         net.zero_grads();
-        last_loss = net.train_step(
-            &*gemm,
-            &batch.frames,
-            &batch.target,
-            &batch.confidence,
-            args.batch,
-            &mut (),
-        )?;
+        let summarise = log.is_summary_step(step);
+        // Summary steps only: ordinary steps pass `()` and pay nothing for the histograms.
+        let mut obs = summarise.then(|| HistogramObserver::new(&pool));
+        last_loss = match obs.as_mut() {
+            Some(o) => net.train_step(
+                &*gemm,
+                &batch.frames,
+                &batch.target,
+                &batch.confidence,
+                args.batch,
+                o,
+            )?,
+            None => net.train_step(
+                &*gemm,
+                &batch.frames,
+                &batch.target,
+                &batch.confidence,
+                args.batch,
+                &mut (),
+            )?,
+        };
+        log.loss(step, last_loss)?;
+        if summarise {
+            log.capture_before(net.params());
+        }
         let lr = schedule::learning_rate(args.lr_schedule, args.lr, step, args.steps);
         match args.optimizer {
             // t = step + 1: TF1's Adam counts from 1; `steps ≤ u32::MAX` was checked above.
@@ -185,6 +236,19 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
             bar.suspend(|| println!("step {done} loss {:08x}", last_loss.to_bits()));
         }
         let fps = (done - first_step) as f64 * args.batch as f64 / started.elapsed().as_secs_f64();
+        if let Some(o) = &obs {
+            let scalars = StepScalars {
+                learning_rate: lr,
+                frames_per_second: fps,
+            };
+            log.summary(&pool, step, o, net.params(), &batch.frames, scalars)?;
+            if !tty {
+                println!(
+                    "step {step}/{} loss {last_loss:.5} {fps:.0} frames/s",
+                    args.steps
+                );
+            }
+        }
         bar.set_message(format!("loss {last_loss:.4}  {fps:.0} frames/s"));
         bar.set_position(done);
         if args.checkpoint_every > 0 && (done % args.checkpoint_every == 0 || done == args.steps) {
@@ -206,7 +270,21 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         "held-out weighted error: {held_out_error:.4}  (best constant predictor, the weighted median: {constant_error:.4}; ratio {:.2})",
         held_out_error / constant_error
     );
-    let specs = *net.param_specs();
+    let diags = log.finish(args.steps, held_out_error, constant_error)?;
+    println!(
+        "\nlearning diagnosis:\n{}",
+        summary::diagnosis::table(&diags)
+    );
+    println!("{}\n", summary::diagnosis::answer(&diags));
+    println!(
+        "diagnosis report: {}",
+        run_dir.join(summary::run::DIAGNOSIS_FILE).display()
+    );
+    println!(
+        "TensorBoard logs: {}  (view: tensorboard --logdir {})",
+        run_dir.display(),
+        logdir.display()
+    );
     let crc = params_crc32(
         specs
             .iter()

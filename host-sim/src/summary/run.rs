@@ -1,0 +1,422 @@
+//! [`RunLog`]: everything a training run writes for TensorBoard and for the diagnosis.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use kernels::histogram::Histogram;
+use kernels::net::ParamSpec;
+use rayon::ThreadPool;
+
+use crate::checkpoint::{Checkpoint, NamedTensor, OptimizerKind};
+use crate::tensorboard::proto::summary::Value;
+use crate::tensorboard::summary as values;
+use crate::tensorboard::EventWriter;
+
+use super::diagnosis::{self, TensorDiagnosis, TensorInfo};
+use super::history::{History, Record};
+use super::observer::{relu_layer, HistogramObserver};
+use super::params::ParamTracker;
+use super::plot::{self, Panel};
+
+/// Frames of the batch shown per summary step as `frame_resized/image/<i>`.
+pub const MAX_IMAGES: usize = 8;
+/// The subdirectory of a run that holds W₀ (a checkpoint of the initial parameters).
+pub const INITIAL_DIR: &str = "initial";
+/// The subdirectory of a run that holds the diagnosis plots and history.
+pub const DIAGNOSIS_DIR: &str = "diagnosis";
+/// The diagnosis report, in the run directory.
+pub const DIAGNOSIS_FILE: &str = "diagnosis.md";
+
+/// Where W₀ comes from for a run starting at `first_step` with parameters `params`: a fresh run
+/// (step 0) saves them as `<run>/initial/`; a resumed one loads that. Returns W₀ and whether it
+/// is the true start of the run (`false`: no `initial/`, drift counts from the resume).
+///
+/// # Errors
+/// I/O and format errors of the `initial/` checkpoint.
+pub fn initial_params(
+    run_dir: &Path,
+    first_step: u64,
+    specs: &[ParamSpec],
+    params: &[f32],
+    config: &str,
+) -> Result<(Vec<f32>, bool)> {
+    let dir = run_dir.join(INITIAL_DIR);
+    if first_step == 0 || !crate::train::has_checkpoint(&dir) {
+        if first_step == 0 {
+            let mut tensors = Vec::with_capacity(specs.len());
+            for s in specs {
+                let data = params[s.offset..s.offset + s.len].to_vec();
+                tensors.push(NamedTensor::new(s.name, s.dims().to_vec(), data)?);
+            }
+            Checkpoint {
+                config: config.to_owned(),
+                step: 0,
+                optimizer: OptimizerKind::None,
+                rng: Vec::new(),
+                data_position: 0,
+                attrs: Vec::new(),
+                params: tensors,
+                slots: Vec::new(),
+            }
+            .save(&dir)?;
+        }
+        return Ok((params.to_vec(), first_step == 0));
+    }
+    let ckpt = Checkpoint::load(&dir)?;
+    let mut w0 = params.to_vec();
+    for s in specs {
+        let t = ckpt
+            .param(s.name)
+            .with_context(|| format!("{} has no `{}`", dir.display(), s.name))?;
+        anyhow::ensure!(
+            t.data.len() == s.len,
+            "{}: `{}` has {} values, expected {}",
+            dir.display(),
+            s.name,
+            t.data.len(),
+            s.len
+        );
+        w0[s.offset..s.offset + s.len].copy_from_slice(&t.data);
+    }
+    Ok((w0, true))
+}
+
+/// What one summary step logs besides the histograms.
+#[derive(Debug, Clone, Copy)]
+pub struct StepScalars {
+    /// The learning rate of the step.
+    pub learning_rate: f32,
+    /// Training throughput so far (the one value that depends on the machine).
+    pub frames_per_second: f64,
+}
+
+/// The event file, the learning tracker and the diagnosis history of one run.
+#[derive(Debug)]
+pub struct RunLog {
+    writer: EventWriter,
+    tracker: ParamTracker,
+    history: History,
+    specs: Vec<ParamSpec>,
+    run_dir: PathBuf,
+    every: u64,
+    steps: u64,
+    frame_side: usize,
+}
+
+fn push_histogram(out: &mut Vec<Value>, tag: &str, hist: &Histogram) {
+    if let Some(v) = values::histogram(tag, hist) {
+        out.push(v);
+    }
+    // Written only when non-zero: a tag that exists means something went wrong.
+    if hist.non_finite() > 0 {
+        out.push(values::scalar(
+            &format!("non_finite/{tag}"),
+            hist.non_finite() as f32,
+        ));
+    }
+}
+
+impl RunLog {
+    /// Opens a new event file in `run_dir` and logs `SessionLog START` at `first_step` (every
+    /// run, fresh or resumed, so TensorBoard drops what a stopped run logged after its
+    /// checkpoint), and the diagnosis history (kept up to `first_step`).
+    ///
+    /// # Errors
+    /// I/O errors creating the files.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        run_dir: &Path,
+        first_step: u64,
+        every: u64,
+        steps: u64,
+        specs: &[ParamSpec],
+        w0: Vec<f32>,
+        frame_side: usize,
+    ) -> Result<Self> {
+        let mut writer = EventWriter::create(run_dir)
+            .with_context(|| format!("creating an event file in {}", run_dir.display()))?;
+        writer.session_start(first_step)?;
+        writer.flush()?;
+        let history = History::open(&run_dir.join(DIAGNOSIS_DIR).join("history.tsv"), first_step)?;
+        Ok(Self {
+            writer,
+            tracker: ParamTracker::new(specs, w0),
+            history,
+            specs: specs.to_vec(),
+            run_dir: run_dir.to_owned(),
+            every: every.max(1),
+            steps,
+            frame_side,
+        })
+    }
+
+    /// The event file.
+    pub fn event_file(&self) -> &Path {
+        self.writer.path()
+    }
+
+    /// `true` on summary steps: every `every`-th step (0-based) and the last.
+    pub fn is_summary_step(&self, step: u64) -> bool {
+        step % self.every == 0 || step + 1 == self.steps
+    }
+
+    /// Logs `loss/loss` (every step; reaches the file at the next flush).
+    ///
+    /// # Errors
+    /// The writer's error.
+    pub fn loss(&mut self, step: u64, loss: f32) -> Result<()> {
+        Ok(self.writer.scalar(step, "loss/loss", loss)?)
+    }
+
+    /// Remembers the parameters before the optimiser step of a summary step.
+    pub fn capture_before(&mut self, params: &[f32]) {
+        self.tracker.capture_before(params);
+    }
+
+    /// Logs summary step `step`: the activations `obs` saw, W and W − W₀ of the parameters
+    /// captured by [`capture_before`](Self::capture_before), update ratios (from `after`, the
+    /// parameters after the step's update), drift, dead ReLUs, the first frames of `frames`, the
+    /// scalars; then flushes the file.
+    ///
+    /// # Errors
+    /// Writer and history I/O errors.
+    pub fn summary(
+        &mut self,
+        pool: &ThreadPool,
+        step: u64,
+        obs: &HistogramObserver<'_>,
+        after: &[f32],
+        frames: &[u8],
+        scalars: StepScalars,
+    ) -> Result<()> {
+        let mut out = vec![
+            values::scalar("train/learning_rate", scalars.learning_rate),
+            values::scalar("train/frames_per_second", scalars.frames_per_second as f32),
+        ];
+        for (probe, stats) in obs.iter() {
+            push_histogram(&mut out, probe.tag(), &stats.hist);
+            if let Some(layer) = relu_layer(probe) {
+                out.push(values::scalar(
+                    &format!("dead_relu/{layer}"),
+                    stats.zero_fraction() as f32,
+                ));
+            }
+        }
+        let stats = self.tracker.measure(pool, after);
+        let mut records = Vec::with_capacity(stats.len());
+        for s in &stats {
+            push_histogram(&mut out, s.tag, &s.hist);
+            push_histogram(
+                &mut out,
+                &format!("{}/delta_from_init", s.tag),
+                &s.delta_hist,
+            );
+            out.push(values::scalar(
+                &format!("update_ratio/{}", s.tag),
+                s.update_ratio as f32,
+            ));
+            out.push(values::scalar(&format!("drift/{}", s.tag), s.drift as f32));
+            records.push(Record {
+                step,
+                tag: s.tag.to_owned(),
+                drift: s.drift,
+                update_ratio: s.update_ratio,
+                rms_move: s.rms_move,
+                w: s.percentiles(),
+                delta: s.delta_percentiles(),
+            });
+        }
+        // TF1's ImageSummary names images `<tag>/image/<i>` when max_outputs > 1.
+        let side = self.frame_side;
+        let frame_len = side * side * 3;
+        if frame_len > 0 {
+            for (i, frame) in frames.chunks_exact(frame_len).take(MAX_IMAGES).enumerate() {
+                out.push(values::image(
+                    &format!("frame_resized/image/{i}"),
+                    side as u32,
+                    side as u32,
+                    frame,
+                )?);
+            }
+        }
+        self.writer.summary(step, out)?;
+        self.writer.flush()?;
+        self.history.append(records)?;
+        Ok(())
+    }
+
+    /// Logs the held-out results at `step` (the step count of the finished run), flushes, and
+    /// writes `diagnosis.md` with one plot per weight tensor. Returns the diagnosis.
+    ///
+    /// # Errors
+    /// Writer, plot and report I/O errors.
+    pub fn finish(
+        &mut self,
+        step: u64,
+        held_out_error: f64,
+        constant_error: f64,
+    ) -> Result<Vec<TensorDiagnosis>> {
+        self.writer.summary(
+            step,
+            vec![
+                values::scalar("eval/held_out_error", held_out_error as f32),
+                values::scalar("eval/constant_error", constant_error as f32),
+            ],
+        )?;
+        self.writer.flush()?;
+        let spreads = self.tracker.initial_spreads();
+        let tensors: Vec<TensorInfo> = self
+            .specs
+            .iter()
+            .zip(&spreads)
+            .map(|(s, &(_, initial_spread))| TensorInfo {
+                tag: s.tag,
+                is_weight: s.is_weight,
+                len: s.len,
+                initial_spread,
+            })
+            .collect();
+        let records = self.history.records();
+        let diags = diagnosis::diagnose(&tensors, records);
+        let dir = self.run_dir.join(DIAGNOSIS_DIR);
+        std::fs::create_dir_all(&dir)?;
+        let mut plots = Vec::new();
+        for s in self.specs.iter().filter(|s| s.is_weight) {
+            let mine: Vec<&Record> = records.iter().filter(|r| r.tag == s.tag).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let steps: Vec<u64> = mine.iter().map(|r| r.step).collect();
+            let w: Vec<[f64; 9]> = mine.iter().map(|r| r.w).collect();
+            let d: Vec<[f64; 9]> = mine.iter().map(|r| r.delta).collect();
+            let title_w = format!("{}: W (the Distributions chart)", s.tag);
+            let title_d = format!("{}/delta_from_init: W - W0", s.tag);
+            let file = format!("{}.png", s.tag);
+            plot::write_png(
+                &dir.join(&file),
+                &[
+                    Panel {
+                        title: &title_w,
+                        steps: &steps,
+                        percentiles: &w,
+                    },
+                    Panel {
+                        title: &title_d,
+                        steps: &steps,
+                        percentiles: &d,
+                    },
+                ],
+            )?;
+            plots.push((s.tag.to_owned(), format!("{DIAGNOSIS_DIR}/{file}")));
+        }
+        let name = self
+            .run_dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let md = diagnosis::markdown(&name, &diags, &plots);
+        std::fs::write(self.run_dir.join(DIAGNOSIS_FILE), md)?;
+        Ok(diags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensorboard::proto::event::What;
+    use crate::tensorboard::proto::summary::value::Kind;
+    use crate::tensorboard::proto::Event;
+    use crate::tensorboard::read_records;
+    use kernels::net::{Observer, Probe, ValenceConfig};
+    use prost::Message;
+
+    /// Every summary value in the run's event file, as (step, value).
+    fn values_in(dir: &Path) -> Vec<(i64, Value)> {
+        let file = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().contains("tfevents"))
+            .unwrap();
+        let (records, cut) = read_records(&file).unwrap();
+        assert!(cut.is_none(), "{cut:?}");
+        records
+            .iter()
+            .filter_map(|r| {
+                let e = Event::decode(&r[..]).unwrap();
+                match e.what {
+                    Some(What::Summary(s)) => Some((e.step, s.value)),
+                    _ => None,
+                }
+            })
+            .flat_map(|(step, v)| v.into_iter().map(move |v| (step, v)))
+            .collect()
+    }
+
+    #[test]
+    fn a_nan_in_a_probed_tensor_is_counted_in_a_scalar_and_never_written() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("run");
+        let specs = ValenceConfig::TINY.params().unwrap();
+        let n = specs[15].offset + specs[15].len;
+        let w0: Vec<f32> = (0..n).map(|i| (i % 5) as f32 * 0.01).collect();
+        let mut log = RunLog::start(&dir, 0, 1, 1, &specs, w0.clone(), 2).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let mut obs = HistogramObserver::new(&pool);
+        obs.observe(Probe::Conv1BeforeRelu, &[1.0, f32::NAN, -2.0, f32::NAN]);
+        obs.observe(Probe::Conv1Output, &[1.0, 0.0, 0.0, 0.0]);
+        log.capture_before(&w0);
+        let mut after = w0.clone();
+        after[0] += 0.5;
+        let frames = vec![7u8; 2 * 2 * 3];
+        let scalars = StepScalars {
+            learning_rate: 0.1,
+            frames_per_second: 1.0,
+        };
+        log.summary(&pool, 0, &obs, &after, &frames, scalars)
+            .unwrap();
+        let values = values_in(&dir);
+        let find = |tag: &str| {
+            values
+                .iter()
+                .find(|(_, v)| v.tag == tag)
+                .unwrap_or_else(|| panic!("no {tag}"))
+                .1
+                .clone()
+        };
+        assert_eq!(
+            find("non_finite/con1_before_relu").kind,
+            Some(Kind::SimpleValue(2.0))
+        );
+        assert!(!values
+            .iter()
+            .any(|(_, v)| v.tag == "non_finite/con1_output_distribution"));
+        assert_eq!(find("dead_relu/conv1").kind, Some(Kind::SimpleValue(0.75)));
+        let Some(Kind::Tensor(t)) = find("con1_before_relu").kind else {
+            panic!("not a histogram tensor")
+        };
+        let rows: Vec<f64> = t
+            .tensor_content
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        assert!(rows.iter().all(|x| x.is_finite()), "{rows:?}");
+        let count: f64 = rows.chunks_exact(3).map(|r| r[2]).sum();
+        assert_eq!(count, 2.0, "the two finite values only");
+        assert_eq!(rows[0], -2.0, "first left edge = min");
+        assert_eq!(rows[rows.len() - 2], 1.0, "last right edge = max");
+        assert!(values.iter().any(|(_, v)| v.tag == "frame_resized/image/0"));
+        // update ratio of weights_conv1: ‖ΔW‖ = 0.5 over ‖W₀‖.
+        let w = &w0[..specs[0].len];
+        let norm = w.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+        let Some(Kind::SimpleValue(r)) = find("update_ratio/weights_conv1").kind else {
+            panic!()
+        };
+        assert!((f64::from(r) - 0.5 / norm).abs() < 1e-6 * (0.5 / norm));
+        let diags = log.finish(1, 0.5, 0.6).unwrap();
+        assert_eq!(diags.len(), 16);
+        assert!(dir.join(DIAGNOSIS_FILE).is_file());
+        assert!(dir.join(DIAGNOSIS_DIR).join("weights_conv1.png").is_file());
+    }
+}
