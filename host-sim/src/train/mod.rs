@@ -87,12 +87,20 @@ fn settings(args: &TrainArgs) -> Vec<(String, String)> {
     s
 }
 
+/// `<logdir>/<config>-seed<N>-<unix seconds>`, with `-2`, `-3`, … appended when two runs start
+/// within the same second.
 fn new_run_dir(args: &TrainArgs) -> PathBuf {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    args.logdir
-        .join(format!("{}-seed{}-{secs}", args.config.as_str(), args.seed))
+    let base = format!("{}-seed{}-{secs}", args.config.as_str(), args.seed);
+    let mut dir = args.logdir.join(&base);
+    let mut k = 2;
+    while dir.exists() {
+        dir = args.logdir.join(format!("{base}-{k}"));
+        k += 1;
+    }
+    dir
 }
 
 /// Trains as the flags say and prints progress, the held-out result and the checksum.
