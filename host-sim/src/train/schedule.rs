@@ -31,6 +31,6 @@ mod tests {
         assert!((learning_rate(LrSchedule::Cosine, 0.5, 5, 10) - 0.25).abs() < 1e-7);
         // Step 9 of 10: 0.5·0.5·(1 + cos(0.9π)) = 0.25·(1 − 0.951057) = 0.0122359
         let last = learning_rate(LrSchedule::Cosine, 0.5, 9, 10);
-        assert!((last - 0.012_235_870).abs() < 1e-7, "{last}");
+        assert!((last - 0.012_235_87).abs() < 1e-7, "{last}");
     }
 }
