@@ -252,7 +252,7 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
             log.summary(&pool, step, o, net.params(), &batch.frames, scalars)?;
             if !tty {
                 println!(
-                    "step {step}/{} loss {last_loss:.5} {fps:.0} frames/s",
+                    "summary at step {step}/{}: loss {last_loss:.5}, {fps:.0} frames/s",
                     args.steps
                 );
             }
