@@ -10,19 +10,13 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use kernels::rng::Rng;
 use kernels::{Gemm, Layout, Portable};
 
-/// Deterministic values in [-1, 1): the bench needs no rand crate.
+/// Deterministic values in [-1, 1) from the kernels' own PCG32: the bench needs no rand crate.
 fn fill(seed: u64, len: usize) -> Vec<f32> {
-    let mut s = seed;
-    (0..len)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            ((s >> 40) as f32) / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
+    let mut rng = Rng::new(seed, 0);
+    (0..len).map(|_| 2.0 * rng.next_f32() - 1.0).collect()
 }
 
 /// Row and column strides of an `rows × cols` matrix stored as `layout`.

@@ -29,6 +29,7 @@ use kernels::net::{
 };
 use kernels::optim::{adam_step_f32, momentum_step_f32, Adam, Momentum};
 use kernels::pool::{max_pool_backward_f32, max_pool_f32, Pool2d};
+use kernels::rng::Rng;
 use kernels::{Gemm, Layout, Portable};
 
 /// Examples per call, as the seed trains.
@@ -39,25 +40,16 @@ const HISTOGRAM_VALUES: usize = 1 << 20;
 
 type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
 
-/// Deterministic values in [-1, 1): the bench needs no rand crate.
+/// Deterministic values in [-1, 1) from the kernels' own PCG32: the bench needs no rand crate.
 fn fill(seed: u64, len: usize) -> Vec<f32> {
-    let mut s = seed;
-    (0..len)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            ((s >> 40) as f32) / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
+    let mut rng = Rng::new(seed, 0);
+    (0..len).map(|_| 2.0 * rng.next_f32() - 1.0).collect()
 }
 
 /// Deterministic bytes, as camera frames.
 fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    fill(seed, len)
-        .iter()
-        .map(|&v| ((v + 1.0) * 127.5) as u8)
-        .collect()
+    let mut rng = Rng::new(seed, 0);
+    (0..len).map(|_| (rng.next_u32() >> 24) as u8).collect()
 }
 
 /// The two network sizes, with the label their benchmark ids carry.

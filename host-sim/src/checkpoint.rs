@@ -584,14 +584,14 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kernels::rng::Rng;
 
     fn sample() -> Checkpoint {
         let t = |name: &str, shape: Vec<usize>, seed: u32| {
             let n = shape.iter().product::<usize>();
-            let data = (0..n as u32)
-                .map(|i| {
-                    f32::from_bits(i.wrapping_mul(2_654_435_761).wrapping_add(seed) & 0xbfff_ffff)
-                })
+            let mut rng = Rng::new(u64::from(seed), 0);
+            let data = (0..n)
+                .map(|_| f32::from_bits(rng.next_u32() & 0xbfff_ffff))
                 .collect();
             NamedTensor::new(name, shape, data).unwrap()
         };

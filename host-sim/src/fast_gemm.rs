@@ -155,21 +155,15 @@ impl Gemm for FastGemm {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kernels::rng::Rng;
     use kernels::Portable;
 
     const LAYOUTS: [Layout; 2] = [Layout::RowMajor, Layout::ColMajor];
 
-    /// Deterministic values in [-1, 1) from a 64-bit LCG (Knuth's MMIX constants).
+    /// Deterministic values in [-1, 1) from the kernels' own PCG32.
     fn values(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
+        let mut rng = Rng::new(seed, 0);
+        (0..n).map(|_| 2.0 * rng.next_f32() - 1.0).collect()
     }
 
     fn bits(v: &[f32]) -> Vec<u32> {

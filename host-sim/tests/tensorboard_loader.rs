@@ -12,6 +12,7 @@ use std::process::Command;
 
 use host_sim::tensorboard::{read_records, run_dir, Damage, EventWriter};
 use kernels::histogram::{percentiles, Histogram, BASIS_POINTS};
+use kernels::rng::Rng;
 use serde_json::Value;
 
 const HIST_TAGS: [&str; 4] = ["w/normal", "w/spike", "w/nonpositive", "w/wide"];
@@ -29,13 +30,8 @@ fn resumed_loss(step: u64) -> f32 {
 
 /// The values behind histogram `tag` at `step`; `resumed` for the second run's version.
 fn hist_values(tag: &str, step: u64, resumed: bool) -> Vec<f32> {
-    let mut s = 0x2545_F491_4F6C_DD1Du64 ^ (step * 7919 + u64::from(resumed));
-    let mut uniform = move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 40) as f32 / (1u64 << 24) as f32
-    };
+    let mut rng = Rng::new(step, u64::from(resumed));
+    let mut uniform = move || rng.next_f32();
     match tag {
         "w/normal" => {
             let sigma = 0.05 * (1.0 + step as f32 / 10.0) * if resumed { 3.0 } else { 1.0 };

@@ -92,23 +92,8 @@ pub fn bias_backward_f32(
 mod tests {
     extern crate std;
     use super::*;
+    use crate::test_data::uniform_f32;
     use std::vec;
-    use std::vec::Vec;
-
-    fn rng_vec(seed: u64, n: usize) -> Vec<f32> {
-        // SplitMix64 → uniform [-2, 2), test data only.
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                let mut z = s;
-                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                z ^= z >> 31;
-                ((z >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
-            })
-            .collect()
-    }
 
     #[test]
     fn bias_add_adds_per_channel() {
@@ -150,8 +135,8 @@ mod tests {
     fn relu_backward_matches_finite_differences() {
         // L = Σ w·relu(x), central differences in f64 with h = 1e-3 away from 0 (|x| > 0.01);
         // the derivative is exactly 0 or w there, so tolerance is 1e-9 absolute.
-        let x = rng_vec(5, 64);
-        let w = rng_vec(6, 64);
+        let x = uniform_f32(5, 64, -2.0, 2.0);
+        let w = uniform_f32(6, 64, -2.0, 2.0);
         let mut y = x.clone();
         relu_f32(&mut y);
         let mut d = w.clone();
@@ -173,7 +158,7 @@ mod tests {
         // Reference: f64 column sums plus the prior value; tolerance 1e-6 + 1e-6·|b|.
         let rows = 13;
         let c = 5;
-        let d = rng_vec(7, rows * c);
+        let d = uniform_f32(7, rows * c, -2.0, 2.0);
         let mut db = vec![0.25f32; c];
         bias_backward_f32(rows, &d, &mut db).unwrap();
         for j in 0..c {

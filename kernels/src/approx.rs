@@ -81,6 +81,7 @@ mod tests {
     extern crate std;
     use super::*;
     use crate::lrn::lrn_f32;
+    use crate::test_data::{self, draw_f32};
     use std::vec;
     use std::vec::Vec;
 
@@ -139,17 +140,12 @@ mod tests {
             (1, 1.0, 0.5, 1.0, MAX_REL_ERROR),
             (4, 0.01, 0.3, 0.6, MAX_REL_ERROR),
         ];
-        let mut s = 12345u32;
+        let mut rng = test_data::rng(12345);
         for &(r, bias, alpha, beta, bound) in &params {
             let depth = 17;
             let g = Lrn::new(depth, r, bias, alpha, beta).unwrap();
             let rows = 8;
-            let x: Vec<f32> = (0..rows * depth)
-                .map(|_| {
-                    s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                    (s >> 8) as f32 / (1u32 << 24) as f32 * 8.0 - 4.0
-                })
-                .collect();
+            let x = draw_f32(&mut rng, rows * depth, -4.0, 4.0);
             let mut exact = vec![f32::NAN; x.len()];
             lrn_f32(&g, rows, &x, &mut exact).unwrap();
             let mut approx = vec![f32::NAN; x.len()];

@@ -187,24 +187,10 @@ pub fn dense_backward_weights_f32<G: Gemm + ?Sized>(
 mod tests {
     extern crate std;
     use super::*;
+    use crate::test_data::uniform_f32;
     use crate::Portable;
     use std::vec;
     use std::vec::Vec;
-
-    fn rng_vec(seed: u64, n: usize) -> Vec<f32> {
-        // SplitMix64 → uniform [-1, 1), test data only.
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                let mut z = s;
-                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                z ^= z >> 31;
-                ((z >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
 
     fn close(a: f32, b: f64, what: &str) {
         // Tolerance for f32 dot products of length ≤ 40 with terms ≤ 1: 1e-5 + 1e-5·|b|.
@@ -236,9 +222,9 @@ mod tests {
     fn forward_matches_f64_reference() {
         for (n, &(batch, ni, no)) in SHAPES.iter().enumerate() {
             let g = Dense::new(ni, no).unwrap();
-            let x = rng_vec(n as u64, batch * ni);
-            let w = rng_vec(100 + n as u64, g.weights_len());
-            let b = rng_vec(200 + n as u64, g.bias_len());
+            let x = uniform_f32(n as u64, batch * ni, -1.0, 1.0);
+            let w = uniform_f32(100 + n as u64, g.weights_len(), -1.0, 1.0);
+            let b = uniform_f32(200 + n as u64, g.bias_len(), -1.0, 1.0);
             let mut y = vec![f32::NAN; batch * no];
             dense_f32(&g, &Portable, batch, &x, &w, &b, &mut y).unwrap();
             let want = dense_ref(ni, no, &to64(&x), &to64(&w), &to64(&b));
@@ -255,9 +241,9 @@ mod tests {
         // tolerance 1e-5 + 1e-5·|b|.
         for (n, &(batch, ni, no)) in SHAPES.iter().enumerate() {
             let g = Dense::new(ni, no).unwrap();
-            let x = rng_vec(300 + n as u64, batch * ni);
-            let w = rng_vec(400 + n as u64, g.weights_len());
-            let dy = rng_vec(500 + n as u64, batch * no);
+            let x = uniform_f32(300 + n as u64, batch * ni, -1.0, 1.0);
+            let w = uniform_f32(400 + n as u64, g.weights_len(), -1.0, 1.0);
+            let dy = uniform_f32(500 + n as u64, batch * no, -1.0, 1.0);
             let mut dx = vec![f32::NAN; x.len()];
             dense_backward_input_f32(&g, &Portable, batch, &dy, &w, &mut dx).unwrap();
             let mut dw = vec![0.0f32; w.len()];
@@ -303,8 +289,8 @@ mod tests {
     #[test]
     fn weight_gradient_accumulates_across_micro_batches() {
         let g = Dense::new(6, 4).unwrap();
-        let x = rng_vec(9, 5 * 6);
-        let dy = rng_vec(10, 5 * 4);
+        let x = uniform_f32(9, 5 * 6, -1.0, 1.0);
+        let dy = uniform_f32(10, 5 * 4, -1.0, 1.0);
         let mut once = vec![0.5f32; 24];
         dense_backward_weights_f32(&g, &Portable, 5, &x, &dy, &mut once).unwrap();
         let mut twice = vec![0.5f32; 24];

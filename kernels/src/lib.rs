@@ -32,6 +32,8 @@ pub mod optim;
 pub mod pool;
 pub mod quant;
 pub mod rng;
+#[cfg(test)]
+pub(crate) mod test_data;
 
 pub use error::KernelError;
 pub use gemm::{Gemm, Layout, Portable};

@@ -100,23 +100,9 @@ pub fn mse_f32(
 mod tests {
     extern crate std;
     use super::*;
+    use crate::test_data::uniform_f32;
     use std::vec;
     use std::vec::Vec;
-
-    fn rng_vec(seed: u64, n: usize, lo: f32, hi: f32) -> Vec<f32> {
-        // SplitMix64 → uniform [lo, hi), test data only.
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                let mut z = s;
-                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                z ^= z >> 31;
-                lo + (hi - lo) * ((z >> 40) as f32 / (1u64 << 24) as f32)
-            })
-            .collect()
-    }
 
     fn wabs_ref(p: &[f64], y: &[f64], c: &[f64], m: f64) -> f64 {
         p.iter()
@@ -165,9 +151,9 @@ mod tests {
             .iter()
             .enumerate()
         {
-            let p = rng_vec(n as u64, len, -1.0, 1.0);
-            let y = rng_vec(10 + n as u64, len, -1.0, 1.0);
-            let c = rng_vec(20 + n as u64, len, 0.0, 1.0);
+            let p = uniform_f32(n as u64, len, -1.0, 1.0);
+            let y = uniform_f32(10 + n as u64, len, -1.0, 1.0);
+            let c = uniform_f32(20 + n as u64, len, 0.0, 1.0);
             let (p64, y64, c64) = (to64(&p), to64(&y), to64(&c));
             let mf = m as f64;
             let mut d = vec![f32::NAN; len];

@@ -165,8 +165,9 @@ fn backward_filter<T: Sample, G: Gemm + ?Sized>(
 mod tests {
     extern crate std;
     use super::super::conv2d_f32;
-    use super::super::reference::{assert_close, bits, sweep, widen, Rng, Shape};
+    use super::super::reference::{assert_close, bits, sweep, widen, Shape};
     use super::*;
+    use crate::test_data::{self, draw_f32, draw_u8};
     use crate::{Hwc, Padding, Portable};
     use std::vec;
     use std::vec::Vec;
@@ -207,11 +208,11 @@ mod tests {
     #[test]
     fn input_gradient_matches_f64_reference_over_the_sweep() {
         // Reference: f64 direct-convolution adjoint. Tolerance |err| ≤ 1e-5 + 1e-5·|dx|.
-        let mut rng = Rng::new(11);
+        let mut rng = test_data::rng(11);
         for (s, tile) in sweep() {
             let g = s.conv2d(tile);
-            let dy = rng.vec(s.out_len());
-            let f = rng.vec(s.filter_len());
+            let dy = draw_f32(&mut rng, s.out_len(), -1.0, 1.0);
+            let f = draw_f32(&mut rng, s.filter_len(), -1.0, 1.0);
             let dx = input_grad(&g, s.batch, &dy, &f);
             let want = s.backward_input(&widen(&dy), &widen(&f));
             assert_close("d_input", &dx, &want, 1e-5, 1e-5);
@@ -222,12 +223,12 @@ mod tests {
     fn filter_gradient_matches_f64_reference_over_the_sweep() {
         // Reference: f64 sum of x·dy. Tolerance |err| ≤ 1e-5 + 1e-5·|df|. Accumulates onto a
         // random start, which the reference adds in f64.
-        let mut rng = Rng::new(12);
+        let mut rng = test_data::rng(12);
         for (s, tile) in sweep() {
             let g = s.conv2d(tile);
-            let x = rng.vec(s.in_len());
-            let dy = rng.vec(s.out_len());
-            let init = rng.vec(s.filter_len());
+            let x = draw_f32(&mut rng, s.in_len(), -1.0, 1.0);
+            let dy = draw_f32(&mut rng, s.out_len(), -1.0, 1.0);
+            let init = draw_f32(&mut rng, s.filter_len(), -1.0, 1.0);
             let df = filter_grad(&g, s.batch, &x, &dy, &init);
             let mut want = s.backward_filter(&widen(&x), &widen(&dy));
             want.iter_mut()
@@ -245,9 +246,13 @@ mod tests {
         // tolerance |err| ≤ 2e-3 + 1e-3·|grad|.
         let s = shape();
         let g = s.conv2d(5);
-        let mut rng = Rng::new(13);
-        let (x, f, bias) = (rng.vec(s.in_len()), rng.vec(s.filter_len()), rng.vec(4));
-        let w = rng.vec(s.out_len());
+        let mut rng = test_data::rng(13);
+        let (x, f, bias) = (
+            draw_f32(&mut rng, s.in_len(), -1.0, 1.0),
+            draw_f32(&mut rng, s.filter_len(), -1.0, 1.0),
+            draw_f32(&mut rng, 4, -1.0, 1.0),
+        );
+        let w = draw_f32(&mut rng, s.out_len(), -1.0, 1.0);
         let loss = |x: &[f32], f: &[f32]| -> f64 {
             let mut scratch = vec![f32::NAN; g.scratch_len()];
             let mut y = vec![f32::NAN; s.out_len()];
@@ -292,13 +297,13 @@ mod tests {
             batch: 3,
             ..shape()
         };
-        let mut rng = Rng::new(14);
+        let mut rng = test_data::rng(14);
         let (x, f, dy) = (
-            rng.vec(s.in_len()),
-            rng.vec(s.filter_len()),
-            rng.vec(s.out_len()),
+            draw_f32(&mut rng, s.in_len(), -1.0, 1.0),
+            draw_f32(&mut rng, s.filter_len(), -1.0, 1.0),
+            draw_f32(&mut rng, s.out_len(), -1.0, 1.0),
         );
-        let init = rng.vec(s.filter_len());
+        let init = draw_f32(&mut rng, s.filter_len(), -1.0, 1.0);
         let pixels = s.out_h() * s.out_w();
         let g1 = s.conv2d(1);
         let want_dx = bits(&input_grad(&g1, 3, &dy, &f));
@@ -322,8 +327,11 @@ mod tests {
     fn filter_gradient_accumulates() {
         let s = shape();
         let g = s.conv2d(6);
-        let mut rng = Rng::new(15);
-        let (x, dy) = (rng.vec(s.in_len()), rng.vec(s.out_len()));
+        let mut rng = test_data::rng(15);
+        let (x, dy) = (
+            draw_f32(&mut rng, s.in_len(), -1.0, 1.0),
+            draw_f32(&mut rng, s.out_len(), -1.0, 1.0),
+        );
         let zero = vec![0.0; s.filter_len()];
         // Two calls on one batch: 2× the f64 gradient within 1e-5 + 1e-5·|2·df|.
         let once = filter_grad(&g, 2, &x, &dy, &zero);
@@ -353,10 +361,13 @@ mod tests {
             sw: 3,
             ..shape()
         };
-        let mut rng = Rng::new(16);
-        let frames = rng.bytes(s.in_len());
+        let mut rng = test_data::rng(16);
+        let frames = draw_u8(&mut rng, s.in_len());
         let normalised: Vec<f32> = frames.iter().map(|&b| (b as f32 - 128.0) / 255.0).collect();
-        let (dy, init) = (rng.vec(s.out_len()), rng.vec(s.filter_len()));
+        let (dy, init) = (
+            draw_f32(&mut rng, s.out_len(), -1.0, 1.0),
+            draw_f32(&mut rng, s.filter_len(), -1.0, 1.0),
+        );
         for tile in [1, 4, 100] {
             let g = s.conv2d(tile);
             let mut scratch = vec![f32::NAN; g.scratch_len()];

@@ -114,8 +114,9 @@ fn forward<T: Sample, G: Gemm + ?Sized>(
 #[cfg(test)]
 mod tests {
     extern crate std;
-    use super::super::reference::{assert_close, bits, sweep, widen, Rng, Shape};
+    use super::super::reference::{assert_close, bits, sweep, widen, Shape};
     use super::*;
+    use crate::test_data::{self, draw_f32, draw_u8};
     use crate::{Hwc, Padding, Portable};
     use std::vec;
     use std::vec::Vec;
@@ -150,15 +151,15 @@ mod tests {
     #[test]
     fn matches_f64_direct_convolution_over_the_sweep() {
         // Reference: f64 direct convolution (reference.rs). Tolerance |err| ≤ 1e-5 + 1e-5·|y|.
-        let mut rng = Rng::new(1);
+        let mut rng = test_data::rng(1);
         let cases = sweep();
         assert!(cases.len() > 100);
         for (s, tile) in cases {
             let g = s.conv2d(tile);
             assert_eq!(g.output(), Hwc::new(s.out_h(), s.out_w(), s.c_out), "{s:?}");
-            let x = rng.vec(s.in_len());
-            let f = rng.vec(s.filter_len());
-            let bias = rng.vec(s.c_out);
+            let x = draw_f32(&mut rng, s.in_len(), -1.0, 1.0);
+            let f = draw_f32(&mut rng, s.filter_len(), -1.0, 1.0);
+            let bias = draw_f32(&mut rng, s.c_out, -1.0, 1.0);
             let y = run(&g, s.batch, &x, &f, &bias);
             let want = s.forward(&widen(&x), &widen(&f), &widen(&bias));
             assert_close("conv2d_f32", &y, &want, 1e-5, 1e-5);
@@ -179,8 +180,12 @@ mod tests {
             sw: 1,
             same: true,
         };
-        let mut rng = Rng::new(2);
-        let (x, f, bias) = (rng.vec(s.in_len()), rng.vec(s.filter_len()), rng.vec(5));
+        let mut rng = test_data::rng(2);
+        let (x, f, bias) = (
+            draw_f32(&mut rng, s.in_len(), -1.0, 1.0),
+            draw_f32(&mut rng, s.filter_len(), -1.0, 1.0),
+            draw_f32(&mut rng, 5, -1.0, 1.0),
+        );
         let pixels = s.out_h() * s.out_w();
         let want = bits(&run(&s.conv2d(1), 3, &x, &f, &bias));
         for tile in [2, 3, 7, pixels, pixels * 3 + 5] {
@@ -206,14 +211,17 @@ mod tests {
             sw: 2,
             same: true,
         };
-        let mut rng = Rng::new(3);
-        let mut frames = rng.bytes(s.in_len());
+        let mut rng = test_data::rng(3);
+        let mut frames = draw_u8(&mut rng, s.in_len());
         frames[..256]
             .iter_mut()
             .enumerate()
             .for_each(|(i, b)| *b = i as u8);
         let normalised: Vec<f32> = frames.iter().map(|&b| (b as f32 - 128.0) / 255.0).collect();
-        let (f, bias) = (rng.vec(s.filter_len()), rng.vec(4));
+        let (f, bias) = (
+            draw_f32(&mut rng, s.filter_len(), -1.0, 1.0),
+            draw_f32(&mut rng, 4, -1.0, 1.0),
+        );
         for tile in [1, 5, 64] {
             let g = s.conv2d(tile);
             let mut scratch = vec![f32::NAN; g.scratch_len()];

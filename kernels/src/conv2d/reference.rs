@@ -1,6 +1,6 @@
 //! Test-only references, written plainly and independently of the kernels: a direct f64
-//! convolution with TensorFlow's NHWC/HWIO layout and SAME/VALID padding, its two gradients,
-//! a small RNG and the tolerance check.
+//! convolution with TensorFlow's NHWC/HWIO layout and SAME/VALID padding, its two gradients
+//! and the tolerance check.
 extern crate std;
 
 use super::Conv2d;
@@ -157,31 +157,6 @@ pub fn sweep() -> Vec<(Shape, usize)> {
         }
     }
     cases
-}
-
-/// xorshift64*: deterministic test data.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    /// Uniform in [−1, 1), exactly representable in f32.
-    pub fn uniform(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-    }
-    pub fn vec(&mut self, n: usize) -> Vec<f32> {
-        (0..n).map(|_| self.uniform()).collect()
-    }
-    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| (self.next_u64() >> 56) as u8).collect()
-    }
 }
 
 pub fn widen(v: &[f32]) -> Vec<f64> {

@@ -57,6 +57,8 @@ mod tests {
     use super::super::blocking::Scratch;
     use super::super::{packed_a, packed_b};
     use super::*;
+    use crate::rng::Rng;
+    use crate::test_data;
     use std::vec::Vec;
 
     const LAYOUTS: [(Layout, Layout); 4] = [
@@ -66,26 +68,15 @@ mod tests {
         (Layout::ColMajor, Layout::ColMajor),
     ];
 
-    /// A 64-bit LCG (Knuth's MMIX constants): values in [-1, 1) scaled by 2^-4 … 2^3, so sums
-    /// mix magnitudes and round differently in every order but the reference one.
-    struct Lcg(u64);
-
-    impl Lcg {
-        fn next(&mut self) -> u64 {
-            self.0 = self
-                .0
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            self.0 >> 33
-        }
-        fn value(&mut self) -> f32 {
-            let unit = (self.next() & 0xff_ffff) as f32 / (1u32 << 23) as f32 - 1.0;
-            let scale = (1u32 << (self.next() % 8)) as f32 / 16.0;
-            unit * scale
-        }
-        fn vec(&mut self, len: usize) -> Vec<f32> {
-            (0..len).map(|_| self.value()).collect()
-        }
+    /// `len` values in [-1, 1) scaled by 2^-4 … 2^3, so sums mix magnitudes and round
+    /// differently in every order but the reference one.
+    fn values(rng: &mut Rng, len: usize) -> Vec<f32> {
+        (0..len)
+            .map(|_| {
+                let unit = 2.0 * rng.next_f32() - 1.0;
+                unit * (1u32 << rng.below(8)) as f32 / 16.0
+            })
+            .collect()
     }
 
     /// The reference order, written plainly: `acc = c; acc = acc + a·b` for `p` ascending.
@@ -129,14 +120,14 @@ mod tests {
     /// `every_strategy`, also runs each blocking strategy directly on the shape, so both are
     /// tested on every shape whichever one `Portable` would pick.
     fn check_with(
-        rng: &mut Lcg,
+        rng: &mut Rng,
         (m, k, n): (usize, usize, usize),
         (a_layout, b_layout): (Layout, Layout),
         every_strategy: bool,
     ) {
-        let a = rng.vec(m * k);
-        let b = rng.vec(k * n);
-        let c0 = rng.vec(m * n);
+        let a = values(rng, m * k);
+        let b = values(rng, k * n);
+        let c0 = values(rng, m * n);
         let mut want = c0.clone();
         naive(m, k, n, &a, a_layout, &b, b_layout, &mut want);
         let g = Product {
@@ -177,13 +168,13 @@ mod tests {
         }
     }
 
-    fn check(rng: &mut Lcg, m: usize, k: usize, n: usize, a_layout: Layout, b_layout: Layout) {
+    fn check(rng: &mut Rng, m: usize, k: usize, n: usize, a_layout: Layout, b_layout: Layout) {
         check_with(rng, (m, k, n), (a_layout, b_layout), true);
     }
 
     /// Every `m`, `n` in 0..20 against a spread of `k` (all of 0..20 is `k_sweep`'s job).
     fn sweep_small(seed: u64, a_layout: Layout, b_layout: Layout) {
-        let mut rng = Lcg(seed);
+        let mut rng = test_data::rng(seed);
         for m in 0..20 {
             for n in 0..20 {
                 for k in [0, 1, 2, 3, 4, 5, 7, 8, 9, 12, 16, 17, 19] {
@@ -215,7 +206,7 @@ mod tests {
 
     #[test]
     fn k_sweep_matches_reference_bits() {
-        let mut rng = Lcg(2);
+        let mut rng = test_data::rng(2);
         for (a_layout, b_layout) in LAYOUTS {
             for k in 0..20 {
                 for (m, n) in [(5, 11), (4, 8), (1, 1)] {
@@ -228,7 +219,7 @@ mod tests {
     #[test]
     fn block_edges_match_reference_bits() {
         // Crossing the k block (KC), the m block (MC) and the NR / MR edges.
-        let mut rng = Lcg(3);
+        let mut rng = test_data::rng(3);
         for (a_layout, b_layout) in LAYOUTS {
             for (m, k, n) in [
                 (17, 257, 33),
@@ -249,7 +240,7 @@ mod tests {
     #[test]
     fn conv2_shape_row_major_matches_reference_bits() {
         check(
-            &mut Lcg(4),
+            &mut test_data::rng(4),
             121,
             1152,
             128,
@@ -261,7 +252,7 @@ mod tests {
     #[test]
     fn conv2_shape_b_col_major_matches_reference_bits() {
         check(
-            &mut Lcg(5),
+            &mut test_data::rng(5),
             121,
             1152,
             128,
@@ -273,7 +264,7 @@ mod tests {
     #[test]
     fn conv2_shape_a_col_major_matches_reference_bits() {
         check(
-            &mut Lcg(6),
+            &mut test_data::rng(6),
             121,
             1152,
             128,
@@ -285,7 +276,7 @@ mod tests {
     #[test]
     fn conv2_shape_both_col_major_matches_reference_bits() {
         check(
-            &mut Lcg(7),
+            &mut test_data::rng(7),
             121,
             1152,
             128,
@@ -299,11 +290,11 @@ mod tests {
         // Finite A and B: a NaN in C must survive (the kernel reads C), and must not leak
         // into any other element (no stray reads across tiles or k blocks).
         let (m, k, n) = (13, 2 * packed_b::KC + 5, 19);
-        let mut rng = Lcg(8);
+        let mut rng = test_data::rng(8);
         for (a_layout, b_layout) in LAYOUTS {
-            let a = rng.vec(m * k);
-            let b = rng.vec(k * n);
-            let mut c = rng.vec(m * n);
+            let a = values(&mut rng, m * k);
+            let b = values(&mut rng, k * n);
+            let mut c = values(&mut rng, m * n);
             let nan_at = |idx: usize| idx % 7 == 3;
             for (idx, v) in c.iter_mut().enumerate() {
                 if nan_at(idx) {
@@ -320,13 +311,13 @@ mod tests {
     #[test]
     fn nan_in_a_or_b_poisons_its_row_or_column() {
         let (m, k, n) = (9, 21, 21);
-        let mut rng = Lcg(9);
+        let mut rng = test_data::rng(9);
         for (a_layout, b_layout) in LAYOUTS {
-            let mut a = rng.vec(m * k);
-            let mut b = rng.vec(k * n);
+            let mut a = values(&mut rng, m * k);
+            let mut b = values(&mut rng, k * n);
             a[a_layout.index(4, 20, m, k)] = f32::NAN; // row 4 of C
             b[b_layout.index(0, 20, k, n)] = f32::NAN; // column 20 of C (the ragged panel)
-            let mut c = rng.vec(m * n);
+            let mut c = values(&mut rng, m * n);
             Portable.gemm_acc(m, k, n, &a, a_layout, &b, b_layout, &mut c);
             for i in 0..m {
                 for j in 0..n {

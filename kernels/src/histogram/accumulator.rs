@@ -251,20 +251,18 @@ mod tests {
     extern crate std;
     use super::super::edges::{LIMITS, ZERO_LIMIT};
     use super::*;
+    use crate::test_data;
     use std::boxed::Box;
     use std::vec::Vec;
 
-    /// Deterministic spread of values over many magnitudes and both signs (xorshift, no crate).
+    /// Deterministic spread of values over many magnitudes (about 2^-60 … 2^28) and both signs.
     fn sample(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
+        let mut rng = test_data::rng(seed);
         (0..n)
             .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                let mant = (s >> 40) as f32 / (1u64 << 24) as f32; // [0, 1)
-                let exp = ((s >> 8) % 60) as i32 - 40; // 1e-40 .. 1e19-ish
-                let sign = if s & 1 == 0 { 1.0 } else { -1.0 };
+                let mant = rng.next_f32(); // [0, 1)
+                let exp = rng.below(60) as i32 - 40;
+                let sign = if rng.next_u32() & 1 == 0 { 1.0 } else { -1.0 };
                 sign * (1.0 + mant) * libm::powf(2.0, exp as f32 * 1.5)
             })
             .collect()

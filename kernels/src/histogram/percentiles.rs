@@ -138,6 +138,7 @@ fn compress<I: Iterator<Item = [f64; 3]> + Clone>(rows: I) -> [f64; 9] {
 mod tests {
     extern crate std;
     use super::*;
+    use crate::test_data::uniform_f32;
     use std::boxed::Box;
     use std::vec::Vec;
 
@@ -254,11 +255,8 @@ mod tests {
     #[test]
     fn histogram_matches_reference_and_collapsed_form() {
         let mut h = Box::new(Histogram::new());
-        let mut s = 12345u32;
-        for _ in 0..4000 {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            let u = (s >> 8) as f32 / (1u32 << 24) as f32;
-            h.add(libm::tanf(6.0 * u - 3.0) * 0.3);
+        for x in uniform_f32(12345, 4000, -3.0, 3.0) {
+            h.add(libm::tanf(x) * 0.3);
         }
         let rows: Vec<[f64; 3]> = h.rows().collect();
         let p = percentiles(&h);

@@ -62,8 +62,9 @@ pub fn lrn_backward_f32(
 #[cfg(test)]
 mod tests {
     extern crate std;
-    use super::super::forward::tests::{lrn_ref, TestRng, PARAMS};
+    use super::super::forward::tests::{lrn_ref, PARAMS};
     use super::*;
+    use crate::test_data::{self, draw_f32};
     use std::vec;
     use std::vec::Vec;
 
@@ -104,14 +105,14 @@ mod tests {
     fn matches_f64_analytic_gradient() {
         // Reference: f64 analytic gradient; tolerance 2e-6 + 1e-5·|b| (the f32 kernel sums up to
         // 11 terms of mixed sign).
-        let mut rng = TestRng(2);
+        let mut rng = test_data::rng(2);
         for &(bias, alpha, beta) in &PARAMS {
             for r in 0..=5 {
                 for depth in [1, 3, 8, 17] {
                     let g = Lrn::new(depth, r, bias, alpha, beta).unwrap();
                     let rows = 3;
-                    let x = rng.vec(rows * depth, -3.0, 3.0);
-                    let dy = rng.vec(rows * depth, -1.0, 1.0);
+                    let x = draw_f32(&mut rng, rows * depth, -3.0, 3.0);
+                    let dy = draw_f32(&mut rng, rows * depth, -1.0, 1.0);
                     let mut dx = vec![f32::NAN; x.len()];
                     lrn_backward_f32(&g, rows, &x, &dy, &mut dx).unwrap();
                     let p = (f64::from(bias), f64::from(alpha), f64::from(beta));
@@ -132,13 +133,13 @@ mod tests {
     fn finite_differences_of_the_f64_forward_agree() {
         // L = Σ w·lrn(x) with fixed random w; central differences of the f64 reference forward
         // with h = 1e-6; tolerance 1e-5 + 1e-4·|fd| against the f32 kernel.
-        let mut rng = TestRng(3);
+        let mut rng = test_data::rng(3);
         for &(bias, alpha, beta) in &PARAMS {
             for (r, depth) in [(0, 3), (2, 5), (4, 9), (5, 3)] {
                 let g = Lrn::new(depth, r, bias, alpha, beta).unwrap();
                 let rows = 2;
-                let x = rng.vec(rows * depth, -2.0, 2.0);
-                let w = rng.vec(rows * depth, -1.0, 1.0);
+                let x = draw_f32(&mut rng, rows * depth, -2.0, 2.0);
+                let w = draw_f32(&mut rng, rows * depth, -1.0, 1.0);
                 let mut dx = vec![f32::NAN; x.len()];
                 lrn_backward_f32(&g, rows, &x, &w, &mut dx).unwrap();
                 let (b64, a64, be64) = (f64::from(bias), f64::from(alpha), f64::from(beta));

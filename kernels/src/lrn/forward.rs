@@ -30,28 +30,9 @@ pub fn lrn_f32(g: &Lrn, rows: usize, input: &[f32], output: &mut [f32]) -> Resul
 pub(crate) mod tests {
     extern crate std;
     use super::*;
+    use crate::test_data::{self, draw_f32};
     use std::vec;
     use std::vec::Vec;
-
-    /// A small deterministic generator for test data (SplitMix64).
-    pub(crate) struct TestRng(pub u64);
-    impl TestRng {
-        pub(crate) fn next_u64(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-        /// Uniform in `[lo, hi)`.
-        pub(crate) fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
-            let u = (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
-            lo + (hi - lo) * u
-        }
-        pub(crate) fn vec(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
-            (0..n).map(|_| self.uniform(lo, hi)).collect()
-        }
-    }
 
     /// The f64 reference: `x / (bias + alpha · Σ x²)^beta`, written plainly.
     pub(crate) fn lrn_ref(
@@ -87,13 +68,13 @@ pub(crate) mod tests {
     fn matches_f64_reference_over_radii_depths_and_params() {
         // Reference: f64 re-computation; tolerance |a − b| ≤ 1e-6 + 2e-6·|b| (a handful of f32
         // roundings on outputs of magnitude ≤ 3).
-        let mut rng = TestRng(1);
+        let mut rng = test_data::rng(1);
         for &(bias, alpha, beta) in &PARAMS {
             for r in 0..=5 {
                 for depth in [1, 3, 8, 17] {
                     let g = Lrn::new(depth, r, bias, alpha, beta).unwrap();
                     let rows = 3;
-                    let x = rng.vec(rows * depth, -3.0, 3.0);
+                    let x = draw_f32(&mut rng, rows * depth, -3.0, 3.0);
                     let mut y = vec![f32::NAN; x.len()];
                     lrn_f32(&g, rows, &x, &mut y).unwrap();
                     let x64: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();

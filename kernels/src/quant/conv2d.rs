@@ -155,22 +155,10 @@ mod tests {
     extern crate std;
     use super::super::params::{Activation, ActivationRange, QuantParams};
     use super::*;
+    use crate::test_data::uniform_i8;
     use crate::{Hwc, Padding};
     use std::vec;
     use std::vec::Vec;
-
-    /// Deterministic bytes (xorshift), independent of the crate's Rng.
-    pub(crate) fn bytes(seed: u64, n: usize) -> Vec<i8> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 56) as u8 as i8
-            })
-            .collect()
-    }
 
     /// Reference: TFLite's direct loop written plainly, in i64 (no wrapping reachable), with
     /// the requantisation done by an independent i128 computation of the two roundings.
@@ -278,9 +266,9 @@ mod tests {
                 for act in [Activation::None, Activation::Relu6] {
                     seed += 1;
                     let q = LayerQuant::new(&input, &output, act);
-                    let x = bytes(seed, 2 * g.input_len());
-                    let f = bytes(seed + 100, g.filter_len());
-                    let bias: Vec<i32> = bytes(seed + 200, c_out)
+                    let x = uniform_i8(seed, 2 * g.input_len());
+                    let f = uniform_i8(seed + 100, g.filter_len());
+                    let bias: Vec<i32> = uniform_i8(seed + 200, c_out)
                         .iter()
                         .map(|&b| i32::from(b) * 37)
                         .collect();

@@ -85,18 +85,9 @@ mod tests {
     extern crate std;
     use super::super::params::ActivationRange;
     use super::*;
+    use crate::test_data::uniform_i8;
     use std::vec;
     use std::vec::Vec;
-
-    fn lcg(seed: u32, n: usize) -> Vec<i8> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (s >> 24) as u8 as i8
-            })
-            .collect()
-    }
 
     #[test]
     fn hand_computed() {
@@ -144,9 +135,12 @@ mod tests {
                 output_zero_point: 4,
                 range: ActivationRange::new(-20, 100).unwrap(),
             };
-            let x = lcg(1, 3 * n_in);
-            let w = lcg(2, n_in * n_out);
-            let b: Vec<i32> = lcg(3, n_out).iter().map(|&v| i32::from(v) * 50).collect();
+            let x = uniform_i8(1, 3 * n_in);
+            let w = uniform_i8(2, n_in * n_out);
+            let b: Vec<i32> = uniform_i8(3, n_out)
+                .iter()
+                .map(|&v| i32::from(v) * 50)
+                .collect();
             let m: Vec<QuantizedMultiplier> = (0..n_out)
                 .map(|o| QuantizedMultiplier::from_real(0.004 / (1.0 + o as f64)).unwrap())
                 .collect();

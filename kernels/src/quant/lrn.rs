@@ -217,6 +217,7 @@ mod tests {
     use super::*;
     use crate::lrn::lrn_f32;
     use crate::net::{LRN_ALPHA, LRN_BETA, LRN_BIAS, LRN_DEPTH_RADIUS};
+    use crate::test_data::uniform_i8;
     use std::vec;
     use std::vec::Vec;
 
@@ -235,13 +236,7 @@ mod tests {
         for start in (-128..=127).step_by(5) {
             rows.extend((0..channels).map(|i| ((start + 11 * i as i32) as u8) as i8));
         }
-        let mut s = 0x1234_5678u32;
-        for _ in 0..300 * channels {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            rows.push((s >> 24) as u8 as i8);
-        }
+        rows.extend(uniform_i8(0x1234_5678, 300 * channels));
         rows
     }
 
