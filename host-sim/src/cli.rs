@@ -392,8 +392,8 @@ mod tests {
         let help = Args::command().render_long_help().to_string();
         for needle in [
             "[default: full]",
-            "[default: 300]",
-            "[default: 32]",
+            "[default: 1200]",
+            "[default: 16]",
             "[default: 0.0001]",
             "[default: constant]",
             "[default: adam]",
@@ -401,7 +401,6 @@ mod tests {
             "[default: all cores]",
             "[default: synthetic frames]",
             "[default: runs]",
-            "[default: 10]",
             "[default: 100]",
             "[default: start afresh]",
         ] {

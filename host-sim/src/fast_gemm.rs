@@ -9,7 +9,8 @@
 //! differently), within the golden tests' tolerances.
 #![allow(unsafe_code)] // `matrixmultiply::sgemm` takes raw pointers; see the SAFETY notes.
 
-use kernels::{Gemm, Layout};
+use kernels::gemm::{RowKernel, RowKernel2};
+use kernels::{Exec, Gemm, KernelError, Layout};
 use rayon::prelude::*;
 
 /// Tile sides are multiples of this: a multiple of every micro-kernel side `matrixmultiply`'s
@@ -74,6 +75,70 @@ impl SharedC {
 unsafe impl Send for SharedC {}
 // SAFETY: as above; tiles never alias.
 unsafe impl Sync for SharedC {}
+
+/// Row-independent kernels (LRN, max-pool) run as one chunk of rows per thread; every row is
+/// computed alone, so the bits do not depend on the split.
+impl Exec for FastGemm {
+    fn map_rows(
+        &self,
+        rows: usize,
+        input: (&[f32], usize),
+        output: (&mut [f32], usize),
+        f: &RowKernel<'_>,
+    ) -> Result<(), KernelError> {
+        let chunk = self.row_chunk(rows);
+        let fits = |len: usize, row: usize| row > 0 && rows.checked_mul(row) == Some(len);
+        if chunk >= rows || !fits(input.0.len(), input.1) || !fits(output.0.len(), output.1) {
+            // One call: also where the kernel itself reports a length error.
+            return f(rows, input.0, output.0);
+        }
+        let results: Vec<Result<(), KernelError>> = self.pool.install(|| {
+            output
+                .0
+                .par_chunks_mut(chunk * output.1)
+                .zip(input.0.par_chunks(chunk * input.1))
+                .map(|(out, inp)| f(out.len() / output.1, inp, out))
+                .collect()
+        });
+        results.into_iter().collect()
+    }
+
+    fn map_rows2(
+        &self,
+        rows: usize,
+        input: (&[f32], usize),
+        other: (&[f32], usize),
+        output: (&mut [f32], usize),
+        f: &RowKernel2<'_>,
+    ) -> Result<(), KernelError> {
+        let chunk = self.row_chunk(rows);
+        let fits = |len: usize, row: usize| row > 0 && rows.checked_mul(row) == Some(len);
+        if chunk >= rows
+            || !fits(input.0.len(), input.1)
+            || !fits(other.0.len(), other.1)
+            || !fits(output.0.len(), output.1)
+        {
+            return f(rows, input.0, other.0, output.0);
+        }
+        let results: Vec<Result<(), KernelError>> = self.pool.install(|| {
+            output
+                .0
+                .par_chunks_mut(chunk * output.1)
+                .zip(input.0.par_chunks(chunk * input.1))
+                .zip(other.0.par_chunks(chunk * other.1))
+                .map(|((out, inp), oth)| f(out.len() / output.1, inp, oth, out))
+                .collect()
+        });
+        results.into_iter().collect()
+    }
+}
+
+impl FastGemm {
+    /// Rows per chunk of a row-independent kernel: one chunk per thread.
+    fn row_chunk(&self, rows: usize) -> usize {
+        rows.div_ceil(self.threads().max(1)).max(1)
+    }
+}
 
 impl Gemm for FastGemm {
     /// `C += A · B` (see [`Gemm`]).
@@ -358,5 +423,71 @@ mod tests {
             let gf = flops / t.elapsed().as_secs_f64() / 1e9;
             std::println!("{line}, portable {gf:5.1}");
         }
+    }
+}
+
+#[cfg(test)]
+mod exec_tests {
+    use super::*;
+    use kernels::lrn::{lrn_backward_f32, lrn_f32, Lrn};
+    use kernels::rng::Rng;
+    use kernels::Portable;
+
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut rng = Rng::new(seed, 0);
+        (0..n).map(|_| rng.next_f32() * 4.0 - 2.0).collect()
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    #[test]
+    fn row_kernels_give_the_portable_bits_for_any_thread_count() {
+        // Reference: the portable backend's single call. 37 rows of 19 channels: chunks of
+        // 37, 19 + 18 and 13 + 13 + 11 rows.
+        let g = Lrn::new(19, 4, 1.0, 0.5, 0.75).unwrap();
+        let (rows, c) = (37, 19);
+        let (x, dy) = (values(rows * c, 1), values(rows * c, 2));
+        let kernel = |r: usize, x: &[f32], y: &mut [f32]| lrn_f32(&g, r, x, y);
+        let kernel2 =
+            |r: usize, x: &[f32], dy: &[f32], dx: &mut [f32]| lrn_backward_f32(&g, r, x, dy, dx);
+        let mut want = vec![f32::NAN; rows * c];
+        Portable
+            .map_rows(rows, (&x, c), (&mut want, c), &kernel)
+            .unwrap();
+        let mut want2 = vec![f32::NAN; rows * c];
+        Portable
+            .map_rows2(rows, (&x, c), (&dy, c), (&mut want2, c), &kernel2)
+            .unwrap();
+        for threads in 1..=3 {
+            let fast = FastGemm::new(threads).unwrap();
+            let mut got = vec![f32::NAN; rows * c];
+            fast.map_rows(rows, (&x, c), (&mut got, c), &kernel)
+                .unwrap();
+            assert_eq!(bits(&got), bits(&want), "{threads} threads");
+            let mut got2 = vec![f32::NAN; rows * c];
+            fast.map_rows2(rows, (&x, c), (&dy, c), (&mut got2, c), &kernel2)
+                .unwrap();
+            assert_eq!(bits(&got2), bits(&want2), "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn a_wrong_length_reaches_the_kernel_as_its_error() {
+        let g = Lrn::new(4, 1, 1.0, 0.5, 0.75).unwrap();
+        let fast = FastGemm::new(2).unwrap();
+        let mut y = vec![0.0; 7];
+        let r = fast.map_rows(2, (&[0.0; 8], 4), (&mut y, 4), &|r, x, y| {
+            lrn_f32(&g, r, x, y)
+        });
+        assert_eq!(
+            r,
+            Err(KernelError::Length {
+                arg: "output",
+                expected: 8,
+                got: 7
+            })
+        );
     }
 }

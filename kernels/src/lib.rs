@@ -36,5 +36,5 @@ pub mod rng;
 pub(crate) mod test_data;
 
 pub use error::KernelError;
-pub use gemm::{Gemm, Layout, Portable};
+pub use gemm::{Backend, Exec, Gemm, Layout, Portable};
 pub use geometry::{Axis, Hwc, Padding};

@@ -25,7 +25,7 @@ use anyhow::{ensure, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use kernels::net::{ArenaLayout, Net, OptimizerKind as NetOptimizer, ValenceConfig};
 use kernels::optim::Adam;
-use kernels::{Gemm, Portable};
+use kernels::{Backend, Portable};
 
 use crate::checkpoint::{Checkpoint, OptimizerKind};
 use crate::checksum::params_crc32;
@@ -114,7 +114,7 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         .num_threads(threads)
         .build()
         .context("starting the worker threads")?;
-    let gemm: Box<dyn Gemm> = if args.exact {
+    let gemm: Box<dyn Backend> = if args.exact {
         Box::new(Portable)
     } else {
         Box::new(FastGemm::new(threads).context("starting the GEMM threads")?)
@@ -327,7 +327,7 @@ fn progress_bar(steps: u64, first: u64) -> ProgressBar {
 /// Held-out error of the network and of the best constant predictor.
 fn evaluate(
     net: &mut Net<'_>,
-    gemm: &dyn Gemm,
+    gemm: &dyn Backend,
     source: &Source,
     pool: &rayon::ThreadPool,
     batch: usize,

@@ -6,12 +6,14 @@
 //! threads) through the same trait; it then only has to meet the TensorFlow golden tolerances.
 
 mod blocking;
+mod exec;
 mod kernel;
 mod pack;
 mod packed_a;
 mod packed_b;
 mod portable;
 
+pub use exec::{Backend, Exec, RowKernel, RowKernel2};
 pub use portable::Portable;
 
 /// How a matrix is stored in its slice. Both layouts are dense (no padding between rows).

@@ -15,9 +15,9 @@ use crate::init::{constant_f32, truncated_normal_f32, xavier_normal_f32};
 use crate::loss::weighted_abs_error_f32;
 use crate::lrn::{lrn_backward_f32, lrn_f32, Lrn};
 use crate::optim::{adam_step_f32, momentum_step_f32, sgd_step_f32, Adam, Momentum};
-use crate::pool::{max_pool_backward_f32, max_pool_f32};
+use crate::pool::{max_pool_backward_f32, max_pool_f32, Pool2d};
 use crate::rng::Rng;
-use crate::{Gemm, KernelError};
+use crate::{Backend, Gemm, KernelError};
 
 // Activation slots, in forward order.
 const C1: usize = 0;
@@ -119,6 +119,61 @@ fn param<'p>(params: &'p [f32], spec: &ParamSpec) -> &'p [f32] {
 
 fn param_mut<'p>(params: &'p mut [f32], spec: &ParamSpec) -> &'p mut [f32] {
     &mut params[spec.offset..spec.offset + spec.len]
+}
+
+/// LRN over `rows` pixels, spread by the backend (every pixel is computed alone).
+fn lrn<B: Backend + ?Sized>(
+    b: &B,
+    g: &Lrn,
+    rows: usize,
+    x: &[f32],
+    y: &mut [f32],
+) -> Result<(), KernelError> {
+    let c = g.channels();
+    b.map_rows(rows, (x, c), (y, c), &|r, x, y| lrn_f32(g, r, x, y))
+}
+
+/// LRN's input gradient over `rows` pixels, spread by the backend.
+fn lrn_back<B: Backend + ?Sized>(
+    b: &B,
+    g: &Lrn,
+    rows: usize,
+    x: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+) -> Result<(), KernelError> {
+    let c = g.channels();
+    b.map_rows2(rows, (x, c), (dy, c), (dx, c), &|r, x, dy, dx| {
+        lrn_backward_f32(g, r, x, dy, dx)
+    })
+}
+
+/// Max-pool over `n` examples, spread by the backend (every example is pooled alone).
+fn pool<B: Backend + ?Sized>(
+    b: &B,
+    g: &Pool2d,
+    n: usize,
+    x: &[f32],
+    y: &mut [f32],
+) -> Result<(), KernelError> {
+    b.map_rows(n, (x, g.input_len()), (y, g.output_len()), &|r, x, y| {
+        max_pool_f32(g, r, x, y)
+    })
+}
+
+/// Max-pool's input gradient over `n` examples, spread by the backend.
+fn pool_back<B: Backend + ?Sized>(
+    b: &B,
+    g: &Pool2d,
+    n: usize,
+    x: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+) -> Result<(), KernelError> {
+    let (i, o) = (g.input_len(), g.output_len());
+    b.map_rows2(n, (x, i), (dy, o), (dx, i), &|r, x, dy, dx| {
+        max_pool_backward_f32(g, r, x, dy, dx)
+    })
 }
 
 /// conv + bias, observe, ReLU, observe.
@@ -345,7 +400,7 @@ impl<'a> Net<'a> {
     /// # Errors
     /// [`KernelError::Length`] (`frames`) when `frames` is empty, not a whole number of frames,
     /// or more than `batch` frames; nothing is written then.
-    pub fn forward<G: Gemm + ?Sized, O: Observer + ?Sized>(
+    pub fn forward<G: Backend + ?Sized, O: Observer + ?Sized>(
         &mut self,
         gemm: &G,
         frames: &[u8],
@@ -380,10 +435,10 @@ impl<'a> Net<'a> {
         relu_f32(out);
         obs.observe(Probe::Conv1Output, out);
         let (x, y) = slots.io(N1);
-        lrn_f32(&norm1, n * geo.conv1.output().pixels(), x, y)?;
+        lrn(gemm, &norm1, n * geo.conv1.output().pixels(), x, y)?;
         obs.observe(Probe::Norm1Output, y);
         let (x, y) = slots.io(P1);
-        max_pool_f32(&geo.pool1, n, x, y)?;
+        pool(gemm, &geo.pool1, n, x, y)?;
         obs.observe(Probe::Pool1Output, y);
         let (x, y) = slots.io(C2);
         conv_relu(
@@ -399,10 +454,10 @@ impl<'a> Net<'a> {
             [Probe::Conv2BeforeRelu, Probe::Conv2Output],
         )?;
         let (x, y) = slots.io(N2);
-        lrn_f32(&norm2, n * geo.conv2.output().pixels(), x, y)?;
+        lrn(gemm, &norm2, n * geo.conv2.output().pixels(), x, y)?;
         obs.observe(Probe::Norm2Output, y);
         let (x, y) = slots.io(P2);
-        max_pool_f32(&geo.pool2, n, x, y)?;
+        pool(gemm, &geo.pool2, n, x, y)?;
         obs.observe(Probe::Pool2Output, y);
         let (x, y) = slots.io(C3);
         conv_relu(
@@ -444,7 +499,7 @@ impl<'a> Net<'a> {
             [Probe::Conv5BeforeRelu, Probe::Conv5Output],
         )?;
         let (x, y) = slots.io(P3);
-        max_pool_f32(&geo.pool3, n, x, y)?;
+        pool(gemm, &geo.pool3, n, x, y)?;
         obs.observe(Probe::Pool3Output, y);
         // Flatten is free: pool3's NHWC output already is `tf.reshape(pool3, [-1, flat])`.
         let (x, y) = slots.io(L1);
@@ -495,7 +550,7 @@ impl<'a> Net<'a> {
     /// `n` values; [`KernelError::Zero`] for `mean_over == 0`; [`KernelError::InvalidParam`]
     /// (`net`) on an inference network.
     #[allow(clippy::too_many_arguments)]
-    pub fn train_step<G: Gemm + ?Sized, O: Observer + ?Sized>(
+    pub fn train_step<G: Backend + ?Sized, O: Observer + ?Sized>(
         &mut self,
         gemm: &G,
         frames: &[u8],
@@ -577,7 +632,8 @@ impl<'a> Net<'a> {
             Some(d_p3),
         )?;
         // pool3 → conv5.
-        max_pool_backward_f32(
+        pool_back(
+            gemm,
             &geo.pool3,
             n,
             slots.get(C5),
@@ -627,14 +683,16 @@ impl<'a> Net<'a> {
             Some(&mut ga[..lens(P2)]),
         )?;
         // pool2 → norm2 → conv2.
-        max_pool_backward_f32(
+        pool_back(
+            gemm,
             &geo.pool2,
             n,
             slots.get(N2),
             &ga[..lens(P2)],
             &mut gb[..lens(N2)],
         )?;
-        lrn_backward_f32(
+        lrn_back(
+            gemm,
             &norm2,
             n * geo.conv2.output().pixels(),
             slots.get(C2),
@@ -656,14 +714,16 @@ impl<'a> Net<'a> {
             Some(&mut gb[..lens(P1)]),
         )?;
         // pool1 → norm1 → conv1 (no input gradient: the input is the frame).
-        max_pool_backward_f32(
+        pool_back(
+            gemm,
             &geo.pool1,
             n,
             slots.get(N1),
             &gb[..lens(P1)],
             &mut ga[..lens(N1)],
         )?;
-        lrn_backward_f32(
+        lrn_back(
+            gemm,
             &norm1,
             n * geo.conv1.output().pixels(),
             slots.get(C1),

@@ -1,0 +1,55 @@
+//! The other half of the host seam: running a row-independent kernel (LRN, max-pool) over
+//! chunks of its rows.
+//!
+//! Every row (a pixel for LRN, an example for pooling) is computed alone, so any split gives the
+//! same bits; the default methods run the whole range in one call, which is what a board does.
+
+use crate::KernelError;
+
+/// A kernel over one chunk of rows: `(rows, input, output)`.
+pub type RowKernel<'f> = dyn Fn(usize, &[f32], &mut [f32]) -> Result<(), KernelError> + Sync + 'f;
+/// A kernel over one chunk of rows with a second input: `(rows, input, other, output)`.
+pub type RowKernel2<'f> =
+    dyn Fn(usize, &[f32], &[f32], &mut [f32]) -> Result<(), KernelError> + Sync + 'f;
+
+/// Spreads row-independent kernels; see the module documentation.
+pub trait Exec {
+    /// Calls `f` over consecutive chunks that together cover `rows` rows, row `r` of `input`
+    /// being `input[r·in_row ..][.. in_row]` and of `output` likewise with `out_row`. The
+    /// default makes one call with everything.
+    ///
+    /// # Errors
+    /// The first error `f` returns (in row order).
+    fn map_rows(
+        &self,
+        rows: usize,
+        input: (&[f32], usize),
+        output: (&mut [f32], usize),
+        f: &RowKernel<'_>,
+    ) -> Result<(), KernelError> {
+        f(rows, input.0, output.0)
+    }
+
+    /// [`Exec::map_rows`] with a second input `other` (row length `other.1`).
+    ///
+    /// # Errors
+    /// The first error `f` returns (in row order).
+    fn map_rows2(
+        &self,
+        rows: usize,
+        input: (&[f32], usize),
+        other: (&[f32], usize),
+        output: (&mut [f32], usize),
+        f: &RowKernel2<'_>,
+    ) -> Result<(), KernelError> {
+        f(rows, input.0, other.0, output.0)
+    }
+}
+
+/// What a network pass needs from its host: a GEMM and a way to spread row-independent kernels.
+pub trait Backend: super::Gemm + Exec {}
+
+impl<T: super::Gemm + Exec + ?Sized> Backend for T {}
+
+/// The portable backend runs every kernel on the calling thread.
+impl Exec for super::Portable {}
