@@ -156,12 +156,7 @@ impl Gemm for FastGemm {
         b_layout: Layout,
         c: &mut [f32],
     ) {
-        assert!(
-            m.checked_mul(k) == Some(a.len())
-                && k.checked_mul(n) == Some(b.len())
-                && m.checked_mul(n) == Some(c.len()),
-            "gemm_acc: lengths"
-        );
+        kernels::gemm::assert_gemm_lengths(m, k, n, a.len(), b.len(), c.len());
         if m == 0 || n == 0 || k == 0 {
             return; // C += nothing: leave every bit of C as it is.
         }

@@ -37,6 +37,21 @@ impl Layout {
     }
 }
 
+/// Asserts the lengths of the [`Gemm`] contract; every implementation calls it first.
+///
+/// # Panics
+/// If `a_len != m·k`, `b_len != k·n` or `c_len != m·n` (products checked, so an overflowing size
+/// panics as well).
+#[track_caller]
+pub fn assert_gemm_lengths(m: usize, k: usize, n: usize, a_len: usize, b_len: usize, c_len: usize) {
+    assert!(
+        m.checked_mul(k) == Some(a_len)
+            && k.checked_mul(n) == Some(b_len)
+            && m.checked_mul(n) == Some(c_len),
+        "gemm_acc: slice lengths disagree with m, k, n"
+    );
+}
+
 /// An accumulating single-precision matrix product.
 ///
 /// # Contract

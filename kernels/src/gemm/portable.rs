@@ -32,12 +32,7 @@ impl Gemm for Portable {
         b_layout: Layout,
         c: &mut [f32],
     ) {
-        assert!(
-            m.checked_mul(k) == Some(a.len())
-                && k.checked_mul(n) == Some(b.len())
-                && m.checked_mul(n) == Some(c.len()),
-            "gemm_acc: slice lengths disagree with m, k, n"
-        );
+        super::assert_gemm_lengths(m, k, n, a.len(), b.len(), c.len());
         let g = Product {
             m,
             k,
