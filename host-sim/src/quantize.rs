@@ -76,19 +76,7 @@ fn load(dir: &Path) -> Result<Loaded> {
     };
     let cfg = config_of(name);
     let mut params = vec![0.0f32; cfg.param_len()?];
-    for s in &cfg.params()? {
-        let t = ckpt
-            .param(s.name)
-            .with_context(|| format!("the checkpoint has no parameter `{}`", s.name))?;
-        ensure!(
-            t.shape == s.dims(),
-            "parameter `{}` has shape {:?} in the checkpoint, the network needs {:?}",
-            s.name,
-            t.shape,
-            s.dims()
-        );
-        params[s.offset..s.offset + s.len].copy_from_slice(&t.data);
-    }
+    crate::train::state::load_params(&ckpt, &cfg.params()?, &mut params)?;
     let attr = |k: &str| {
         ckpt.attrs
             .iter()

@@ -14,26 +14,23 @@ use crate::checkpoint::{Checkpoint, NamedTensor, OptimizerKind};
 use crate::checksum::params_crc32;
 use crate::cli::ConfigName;
 use crate::npy;
+use kernels::net::{ValenceConfig, PARAM_TENSORS};
 
-/// The seed's variable names (its `name=` values), in the network's order.
-pub const SEED_PARAMETER_NAMES: [&str; 16] = [
-    "weights1",
-    "biases1",
-    "weights2",
-    "biases2",
-    "weights3",
-    "biases3",
-    "weights4",
-    "biases4",
-    "weights5",
-    "biases5",
-    "weight_local1",
-    "bias_local1",
-    "weight_local2",
-    "bias_local2",
-    "weight_softmax",
-    "bias_softmax",
-];
+/// The seed's variable names (its `name=` values), in the network's order: read off the
+/// network's own parameter table, so the two cannot disagree.
+pub const SEED_PARAMETER_NAMES: [&str; PARAM_TENSORS] = {
+    let specs = match ValenceConfig::FULL.params() {
+        Ok(specs) => specs,
+        Err(_) => panic!("FULL has a valid geometry"),
+    };
+    let mut names = [""; PARAM_TENSORS];
+    let mut i = 0;
+    while i < PARAM_TENSORS {
+        names[i] = specs[i].name;
+        i += 1;
+    }
+    names
+};
 
 /// Writes every parameter of the checkpoint in `checkpoint_dir` as `out/<name>.npy`, creating
 /// `out` if needed, and returns the files written and the parameters' checksum

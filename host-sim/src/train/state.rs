@@ -2,7 +2,7 @@
 //! settings a resumed run must share with the run it continues.
 
 use anyhow::{bail, ensure, Context, Result};
-use kernels::net::Net;
+use kernels::net::{Net, ParamSpec};
 
 use crate::checkpoint::{Checkpoint, NamedTensor, OptimizerKind};
 
@@ -52,6 +52,28 @@ pub fn capture(
     })
 }
 
+/// Copies every parameter of `ckpt` into `params` (laid out as `specs` say), checking that each
+/// is there with the network's shape.
+///
+/// # Errors
+/// A message naming the first missing or misshapen parameter.
+pub fn load_params(ckpt: &Checkpoint, specs: &[ParamSpec], params: &mut [f32]) -> Result<()> {
+    for s in specs {
+        let t = ckpt
+            .param(s.name)
+            .with_context(|| format!("the checkpoint has no parameter `{}`", s.name))?;
+        ensure!(
+            t.shape == s.dims(),
+            "parameter `{}` has shape {:?} in the checkpoint, the network needs {:?}",
+            s.name,
+            t.shape,
+            s.dims()
+        );
+        params[s.offset..s.offset + s.len].copy_from_slice(&t.data);
+    }
+    Ok(())
+}
+
 /// Loads `ckpt` into `net` and returns the step to continue from. Checks the network
 /// configuration, every tensor's shape and the stored settings; a checkpoint without optimiser
 /// state (imported weights) restarts the optimiser from zero.
@@ -80,19 +102,7 @@ pub fn restore(
     }
     let specs = *net.param_specs();
     let p = net.params().len();
-    for s in &specs {
-        let t = ckpt
-            .param(s.name)
-            .with_context(|| format!("the checkpoint has no parameter `{}`", s.name))?;
-        ensure!(
-            t.shape == s.dims(),
-            "parameter `{}` has shape {:?} in the checkpoint, the network needs {:?}",
-            s.name,
-            t.shape,
-            s.dims()
-        );
-        net.params_mut()[s.offset..s.offset + s.len].copy_from_slice(&t.data);
-    }
+    load_params(ckpt, &specs, net.params_mut())?;
     net.opt_state_mut().fill(0.0);
     match (ckpt.optimizer, optimizer) {
         (OptimizerKind::None, _) => Ok(0),
