@@ -383,42 +383,6 @@ mod tests {
             &mut [0.0; 4],
         );
     }
-
-    /// Throughput at the FULL network's GEMM shapes (batch 64). Not a check; run with
-    /// `cargo test -p host-sim --release -- --ignored --nocapture gflops`.
-    #[test]
-    #[ignore = "a measurement, for release builds"]
-    fn gflops_at_the_full_networks_shapes() {
-        let shapes = [
-            ("conv1 fwd", 64 * 24 * 24, 75, 128),
-            ("conv2 fwd", 64 * 11 * 11, 1152, 128),
-            ("conv4 fwd", 64 * 5 * 5, 2304, 256),
-            ("local1 fwd", 64, 1024, 2046),
-            ("local2 fwd", 64, 2046, 2046),
-            ("local2 d_weights", 2046, 64, 2046),
-        ];
-        let gemms = [FastGemm::new(1).unwrap(), FastGemm::new(2).unwrap()];
-        for (name, m, k, n) in shapes {
-            let (a, b) = (values(m * k, 1), values(k * n, 2));
-            let mut c = vec![0.0; m * n];
-            let flops = 2.0 * (m * k * n) as f64;
-            let mut line = format!("{name:>16} {m}x{k}x{n}:");
-            for g in &gemms {
-                g.gemm_acc(m, k, n, &a, Layout::RowMajor, &b, Layout::RowMajor, &mut c);
-                let reps = 5;
-                let t = std::time::Instant::now();
-                for _ in 0..reps {
-                    g.gemm_acc(m, k, n, &a, Layout::RowMajor, &b, Layout::RowMajor, &mut c);
-                }
-                let gf = flops * f64::from(reps) / t.elapsed().as_secs_f64() / 1e9;
-                line += &format!(" {gf:6.1} GFLOP/s on {}", g.threads());
-            }
-            let t = std::time::Instant::now();
-            Portable.gemm_acc(m, k, n, &a, Layout::RowMajor, &b, Layout::RowMajor, &mut c);
-            let gf = flops / t.elapsed().as_secs_f64() / 1e9;
-            std::println!("{line}, portable {gf:5.1}");
-        }
-    }
 }
 
 #[cfg(test)]

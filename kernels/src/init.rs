@@ -63,7 +63,7 @@ pub fn xavier_stddev(fan_in: usize, fan_out: usize) -> Result<f32, KernelError> 
     nonzero("fan_out", fan_out)?;
     // usize → f64 is exact below 2^53; the sum is formed in f64 so it cannot overflow usize.
     let n = (fan_in as f64 + fan_out as f64) / 2.0;
-    Ok(libm::sqrt(1.3 / n) as f32)
+    Ok(crate::sqrt::sqrt(1.3 / n) as f32)
 }
 
 /// Fills `out` (overwrites it) as TensorFlow 1's `tf.contrib.layers.xavier_initializer(

@@ -9,8 +9,9 @@
 //!   [`KernelError`] naming the argument, the expected and the actual length.
 //! * Kernels that produce a *parameter* gradient accumulate into it (`+=`), so micro-batches
 //!   add up; kernels that produce an *activation* gradient overwrite it.
-//! * Exact maths comes from `libm` only; fast approximations live in [`approx`] under their own
-//!   names.
+//! * Exact maths comes from `libm` only (square roots from `std` with the `std` feature: the
+//!   same correctly rounded bits, faster on the host); fast approximations live in [`approx`]
+//!   under their own names.
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -32,8 +33,13 @@ pub mod optim;
 pub mod pool;
 pub mod quant;
 pub mod rng;
+mod sqrt;
 #[cfg(test)]
 pub(crate) mod test_data;
+
+// The `std` feature links std for one thing: its square root (see `sqrt`).
+#[cfg(feature = "std")]
+extern crate std;
 
 pub use error::KernelError;
 pub use gemm::{Backend, Exec, Gemm, Layout, Portable};

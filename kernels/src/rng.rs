@@ -90,16 +90,16 @@ impl Rng {
     /// to `f32`. The sine partner is discarded so that the generator carries no cached value:
     /// the stream position after `k` calls is always `2k` outputs.
     ///
-    /// Deterministic on every target: the only transcendental functions are `libm::log`,
-    /// `libm::cos` and `libm::sqrt` (pure software, pinned version), the rest are correctly
-    /// rounded IEEE operations. `u > 0` keeps the logarithm finite; the largest magnitude
+    /// Deterministic on every target: the only transcendental functions are `libm::log` and
+    /// `libm::cos` (pure software, pinned version), the rest (square root included) are
+    /// correctly rounded IEEE operations. `u > 0` keeps the logarithm finite; the largest magnitude
     /// reachable is `√(64 ln 2) ≈ 6.66`, a tail of probability about `3·10^-11` that is cut.
     pub fn next_normal(&mut self) -> f32 {
         let a = self.next_u32();
         let b = self.next_u32();
         let u = (f64::from(a) + 1.0) * TWO_POW_M32;
         let theta = core::f64::consts::TAU * (f64::from(b) * TWO_POW_M32);
-        let r = libm::sqrt(-2.0 * libm::log(u));
+        let r = crate::sqrt::sqrt(-2.0 * libm::log(u));
         (r * libm::cos(theta)) as f32
     }
 }

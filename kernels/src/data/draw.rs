@@ -3,7 +3,7 @@
 //!
 //! Anti-aliasing uses a pixel's distance `d` to a shape's edge, measured from the pixel's centre:
 //! coverage = clamp(½ − d, 0, 1) for a filled shape (d signed, negative inside) and
-//! clamp(½ + thickness/2 − d, 0, 1) for a stroke. Only `+ − × ÷`, comparisons and `libm::sqrtf`
+//! clamp(½ + thickness/2 − d, 0, 1) for a stroke. Only `+ − × ÷`, comparisons and square roots
 //! (correctly rounded) touch the pixels, in a fixed order, so every target gets the same bytes.
 
 use super::frame::{FrameSpec, CHANNELS};
@@ -50,7 +50,7 @@ pub(crate) fn ellipse_coverage(e: &Ellipse, px: f32, py: f32) -> f32 {
     } else if q2 <= e.inner2 {
         1.0
     } else {
-        clamp01(0.5 - (libm::sqrtf(q2) - 1.0) * e.r_min)
+        clamp01(0.5 - (crate::sqrt::sqrtf(q2) - 1.0) * e.r_min)
     }
 }
 
@@ -84,7 +84,7 @@ pub(crate) fn arc_distance(a: &Arc, px: f32, py: f32) -> f32 {
     }
     let eu = u - t;
     let ev = v - (0.5 * a.sag - k * t * t);
-    libm::sqrtf(eu * eu + ev * ev)
+    crate::sqrt::sqrtf(eu * eu + ev * ev)
 }
 
 /// Coverage of the pixel centred at `(px, py)` by the mouth stroke.
@@ -121,7 +121,7 @@ pub(crate) fn segment_coverage(s: &Segment, px: f32, py: f32) -> f32 {
     };
     let qx = rx - t * ex;
     let qy = ry - t * ey;
-    clamp01(0.5 + 0.5 * s.thickness - libm::sqrtf(qx * qx + qy * qy))
+    clamp01(0.5 + 0.5 * s.thickness - crate::sqrt::sqrtf(qx * qx + qy * qy))
 }
 
 /// `dst ← dst + (src − dst)·alpha`, per channel.

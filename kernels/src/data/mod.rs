@@ -34,7 +34,7 @@
 //! Frame `i` of the data set with seed `s` is a pure function of `(s, i)`, the split and the
 //! frame size: its scene and noise come from [`Rng::new`]`(`[`Split::generator_seed`]`(s), i)`
 //! (PCG32, the index as the stream), drawn in a fixed order, and the pixels are computed with
-//! f32 `+ − × ÷`, `libm::sqrtf` and (for the tilt and the gradient's direction)
+//! f32 `+ − × ÷`, correctly rounded square roots and (for the tilt and the gradient's direction)
 //! `libm::sinf`/`libm::cosf`, never `mul_add` — the same bytes on every target. Host threads
 //! can draw frames in any order, a checkpoint stores an index, and a board draws exactly what
 //! the host drew.

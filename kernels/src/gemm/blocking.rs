@@ -12,13 +12,14 @@
 //!   micro-panel of the first strategy), a `kc × NR` micro-panel of `B` is packed and every
 //!   strip of `A` is read in place, `a[i][p]` broadcast in registers.
 //!
-//! Stack: one [`Scratch`] of 6 KiB plus one `MR × NR` accumulator (128 B), whatever the shape.
+//! Stack: one [`Scratch`] of 6 KiB plus one `MR × NR` accumulator (128 B; 256 B with AVX),
+//! whatever the shape.
 
 use super::kernel::NR;
 use super::{packed_a, packed_b, Layout};
 
-/// Rows of `C` per micro-tile. With [`NR`] = 8 the accumulator is 8 SSE registers (4 AVX),
-/// leaving room for the `B` row and the `A` value.
+/// Rows of `C` per micro-tile. The accumulator is 8 vector registers (see [`NR`]), leaving
+/// room for the `B` row and the `A` values in the 16 that SSE2 and AVX have.
 pub(super) const MR: usize = 4;
 
 /// f32 values in the one stack buffer: 6 KiB.

@@ -6,7 +6,11 @@
 //! element gets the reference bits whatever the vector width.
 
 /// Columns of `C` per micro-tile; the packed `B` micro-panel is `kc × NR`.
-pub(super) const NR: usize = 8;
+///
+/// Two vector registers per row of the tile: 8 where vectors hold 4 lanes (SSE2, NEON, and a
+/// board's scalar FPU, where the size only sets the loop shape), 16 with AVX's 8 lanes. The
+/// `MR × NR` accumulator is then 8 registers either way. The bits do not depend on it.
+pub(super) const NR: usize = if cfg!(target_feature = "avx") { 16 } else { 8 };
 
 /// `acc[i][j] = acc[i][j] + a[i][p] * b[p][j]` for `p` ascending, where the `p`-th item of `a`
 /// is column `p` of the `MR`-row strip of `A` and `b` is the packed micro-panel (`NR` values per

@@ -213,7 +213,7 @@ mod tests {
 
     #[test]
     fn block_edges_match_reference_bits() {
-        // Crossing the k block (KC), the m block (MC) and the NR / MR edges.
+        // Crossing the k blocks (KC), the m blocks (MC) and the NR / MR edges.
         let mut rng = test_data::rng(3);
         for (a_layout, b_layout) in LAYOUTS {
             for (m, k, n) in [
@@ -225,6 +225,7 @@ mod tests {
                 (6, packed_b::KC, 8),
                 (7, packed_b::KC + 1, 15),
                 (packed_b::MC + 5, 2 * packed_b::KC + 3, 17),
+                (packed_a::MC + 5, 2 * packed_a::KC + 3, 21),
                 (1, 1152, 128),
             ] {
                 check(&mut rng, m, k, n, a_layout, b_layout);

@@ -125,8 +125,8 @@ impl Lrn {
     #[inline(always)]
     pub(crate) fn pow_neg_beta(&self, norm: f32) -> f32 {
         if self.beta == 0.75 {
-            let s = libm::sqrtf(norm);
-            1.0 / (s * libm::sqrtf(s))
+            let s = crate::sqrt::sqrtf(norm);
+            1.0 / (s * crate::sqrt::sqrtf(s))
         } else {
             libm::powf(norm, -self.beta)
         }

@@ -123,7 +123,7 @@ pub fn adam_step_f32(
 
     let beta1_power = tf_beta_power(cfg.beta1, step);
     let beta2_power = tf_beta_power(cfg.beta2, step);
-    let alpha = cfg.lr * libm::sqrtf(1.0 - beta2_power) / (1.0 - beta1_power);
+    let alpha = cfg.lr * crate::sqrt::sqrtf(1.0 - beta2_power) / (1.0 - beta1_power);
     let one_minus_beta1 = 1.0 - cfg.beta1;
     let one_minus_beta2 = 1.0 - cfg.beta2;
     let decay = cfg.weight_decay;
@@ -139,7 +139,7 @@ pub fn adam_step_f32(
         }
         *m += (g - *m) * one_minus_beta1;
         *v += (g * g - *v) * one_minus_beta2;
-        *w -= (*m * alpha) / (libm::sqrtf(*v) + cfg.epsilon);
+        *w -= (*m * alpha) / (crate::sqrt::sqrtf(*v) + cfg.epsilon);
     }
     Ok(())
 }

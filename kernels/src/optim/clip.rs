@@ -38,7 +38,7 @@ pub fn clip_by_global_norm_f32(grads: &mut [f32], clip_norm: f32) -> Result<f32,
         let g = f64::from(g);
         sum_sq += g * g;
     }
-    let norm = libm::sqrt(sum_sq) as f32;
+    let norm = crate::sqrt::sqrt(sum_sq) as f32;
     let scale = if norm.is_finite() {
         clip_norm * (1.0 / norm).min(1.0 / clip_norm)
     } else {
