@@ -8,6 +8,9 @@
 #   tools/bench_ratio.sh                 # default criterion settings of the bench (2 s, 10 samples)
 #   tools/bench_ratio.sh --measurement-time 5 --sample-size 20   # extra args go to criterion
 #
+# Host builds target x86-64-v3 (.cargo/config.toml). The SSE2 baseline, in its own target dir:
+#   CARGO_TARGET_DIR=/tmp/sse2 CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-cpu=x86-64" tools/bench_ratio.sh
+#
 # Figures come from criterion's estimates.json (median and mean of the per-call time) and the
 # FLOP count the bench declares as its throughput (2·m·k·n).
 set -euo pipefail
@@ -19,6 +22,7 @@ shape="${SHAPE:-full}"
 export MATMUL_NUM_THREADS=1
 cargo bench --bench kernels -- "^conv2_forward/(portable|portable_gemm|matrixmultiply)/${shape}\$" "$@" >&2
 
+echo "build: rustflags ${CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS:-from .cargo/config.toml (-C target-cpu=x86-64-v3)}"
 python3 - "$target/criterion/conv2_forward" "$shape" <<'PY'
 import json, sys, os
 root, shape = sys.argv[1], sys.argv[2]

@@ -282,6 +282,38 @@ mod tests {
     }
 
     #[test]
+    fn products_are_rounded_before_the_sum_never_fused() {
+        // (1 + 2⁻¹²)² = 1 + 2⁻¹¹ + 2⁻²⁴ rounds (a tie, to even) to 1 + 2⁻¹¹, so adding it to
+        // c = −(1 + 2⁻¹¹) gives exactly 0; a fused multiply-add would keep 2⁻²⁴. Shapes large
+        // enough for both strategies' vector paths, on whatever vector width this build has.
+        let a_ip = 1.0 + f32::EPSILON * 2048.0; // 1 + 2⁻¹²
+        let c0 = -(1.0 + f32::EPSILON * 4096.0); // −(1 + 2⁻¹¹)
+        assert_eq!(
+            a_ip.mul_add(a_ip, c0),
+            f32::EPSILON / 2.0,
+            "the fused value differs"
+        );
+        for (a_layout, b_layout) in LAYOUTS {
+            let (m, k, n) = (9, 1, 40);
+            let mut c = std::vec![c0; m * n];
+            Portable.gemm_acc(
+                m,
+                k,
+                n,
+                &std::vec![a_ip; m * k],
+                a_layout,
+                &std::vec![a_ip; k * n],
+                b_layout,
+                &mut c,
+            );
+            assert!(
+                c.iter().all(|v| v.to_bits() == 0),
+                "{a_layout:?}/{b_layout:?}: {c:?}"
+            );
+        }
+    }
+
+    #[test]
     fn reads_c_nan_stays_exactly_where_it_was() {
         // Finite A and B: a NaN in C must survive (the kernel reads C), and must not leak
         // into any other element (no stray reads across tiles or k blocks).
