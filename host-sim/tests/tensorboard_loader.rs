@@ -6,9 +6,11 @@
 //! Needs `python3` with the `tensorboard` package (`pip install -r .ci/requirements.txt`); the
 //! test fails, rather than skips, without them, so CI cannot pass without checking the format.
 
+mod common;
+
+use common::load;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use host_sim::tensorboard::{read_records, run_dir, Damage, EventWriter};
 use kernels::histogram::{percentiles, Histogram, BASIS_POINTS};
@@ -75,32 +77,6 @@ fn rgb(width: u32, height: u32) -> Vec<u8> {
     (0..width * height * 3)
         .map(|i| (i * 37 % 251) as u8)
         .collect()
-}
-
-/// Runs `read_events.py` on `dirs`; panics with the way to fix it if Python or TensorBoard is
-/// missing.
-fn load(dirs: &[&Path]) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/read_events.py");
-    let hint = "TensorBoard's Python loader is needed: run `pip install -r .ci/requirements.txt` \
-                (tensorboard==2.21.0) for the `python3` on PATH";
-    let out = Command::new("python3")
-        .arg(&script)
-        .args(dirs)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run python3 ({e}). {hint}"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{} failed ({}):\n{stderr}\n{hint}",
-        script.display(),
-        out.status
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "bad JSON from read_events.py ({e}):\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
 }
 
 fn strings(v: &Value) -> Vec<String> {

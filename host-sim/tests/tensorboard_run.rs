@@ -6,6 +6,9 @@
 //!
 //! Needs `python3` with the `tensorboard` package (`pip install -r .ci/requirements.txt`).
 
+mod common;
+
+use common::load;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -42,25 +45,6 @@ fn run_dir(logdir: &Path) -> PathBuf {
         .collect();
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     dirs[0].clone()
-}
-
-fn load(dirs: &[&Path]) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/read_events.py");
-    let hint = "TensorBoard's Python loader is needed: run `pip install -r .ci/requirements.txt` \
-                (tensorboard==2.21.0) for the `python3` on PATH";
-    let out = Command::new("python3")
-        .arg(&script)
-        .args(dirs)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run python3 ({e}). {hint}"));
-    assert!(
-        out.status.success(),
-        "{} failed ({}):\n{}\n{hint}",
-        script.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("read_events.py prints JSON")
 }
 
 fn tags(run: &Value, plugin: &str) -> Vec<String> {

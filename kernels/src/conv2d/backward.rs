@@ -43,11 +43,8 @@ pub fn conv2d_backward_input_f32<G: Gemm + ?Sized>(
     d_input.fill(0.0);
     let c_out = g.bias_len();
     let patch = g.patch_len();
-    // Saturating: an overflowing tile · c_out exceeds the whole `d_output`, whose length fits.
-    let chunk = g.tile().saturating_mul(c_out);
-    let mut first = 0;
-    for d_out_tile in d_output.chunks(chunk) {
-        let rows = d_out_tile.len() / c_out;
+    for (first, rows) in g.tiles(batch) {
+        let d_out_tile = &d_output[first * c_out..][..rows * c_out];
         let cols = &mut scratch[..rows * patch];
         cols.fill(0.0);
         // The HWIO filter is patch_len × c_out row-major, i.e. its transpose c_out × patch_len
@@ -63,7 +60,6 @@ pub fn conv2d_backward_input_f32<G: Gemm + ?Sized>(
             cols,
         );
         col2im_add(g, cols, first, d_input);
-        first += rows;
     }
     Ok(())
 }
@@ -137,11 +133,8 @@ fn backward_filter<T: Sample, G: Gemm + ?Sized>(
 
     let c_out = g.bias_len();
     let patch = g.patch_len();
-    // Saturating: an overflowing tile · c_out exceeds the whole `d_output`, whose length fits.
-    let chunk = g.tile().saturating_mul(c_out);
-    let mut first = 0;
-    for d_out_tile in d_output.chunks(chunk) {
-        let rows = d_out_tile.len() / c_out;
+    for (first, rows) in g.tiles(batch) {
+        let d_out_tile = &d_output[first * c_out..][..rows * c_out];
         let cols = &mut scratch[..rows * patch];
         im2col(g, input, first, cols);
         // The rows × patch_len patches (row-major) are their transpose patch_len × rows stored
@@ -156,7 +149,6 @@ fn backward_filter<T: Sample, G: Gemm + ?Sized>(
             Layout::RowMajor,
             d_filter,
         );
-        first += rows;
     }
     Ok(())
 }

@@ -84,13 +84,8 @@ fn forward<T: Sample, G: Gemm + ?Sized>(
 
     let c_out = g.bias_len();
     let patch = g.patch_len();
-    // Saturating: if tile · c_out overflows, the tile exceeds the whole output anyway, whose
-    // length fits.
-    let chunk = g.tile().saturating_mul(c_out);
-    let mut first = 0;
-    for out_tile in output.chunks_mut(chunk) {
-        let rows = out_tile.len() / c_out;
-        debug_assert!(rows >= 1 && rows <= g.tile());
+    for (first, rows) in g.tiles(batch) {
+        let out_tile = &mut output[first * c_out..][..rows * c_out];
         let cols = &mut scratch[..rows * patch];
         im2col(g, input, first, cols);
         for row in out_tile.chunks_exact_mut(c_out) {
@@ -106,7 +101,6 @@ fn forward<T: Sample, G: Gemm + ?Sized>(
             Layout::RowMajor,
             out_tile,
         );
-        first += rows;
     }
     Ok(())
 }

@@ -150,6 +150,18 @@ impl Conv2d {
         self.tile
     }
 
+    /// The tiles the kernels walk over `batch` examples' output pixels, in order: `(first,
+    /// rows)` covers the batch's output pixels `first..first + rows` (GEMM rows), every tile
+    /// [`tile`](Self::tile) rows long but the last. The caller has checked that
+    /// `batch · output_len` fits a `usize`, so pixel indices times `c_out` do too.
+    pub(crate) fn tiles(&self, batch: usize) -> impl Iterator<Item = (usize, usize)> {
+        let pixels = batch.saturating_mul(self.out_pixels());
+        let tile = self.tile;
+        (0..pixels)
+            .step_by(tile)
+            .map(move |first| (first, tile.min(pixels - first)))
+    }
+
     /// `tile · patch_len`: the exact length every kernel requires of its `scratch`.
     pub const fn scratch_len(&self) -> usize {
         self.scratch_len

@@ -19,6 +19,17 @@ pub fn max_pool_f32(
     input: &[f32],
     output: &mut [f32],
 ) -> Result<(), KernelError> {
+    max_pool(g, batch, input, output)
+}
+
+/// The max-pool loop for any ordered element type (f32 here, int8 in
+/// [`max_pool_s8`](crate::quant::max_pool_s8)): the rule of [`max_pool_f32`], checks included.
+pub(crate) fn max_pool<T: Copy + PartialOrd>(
+    g: &Pool2d,
+    batch: usize,
+    input: &[T],
+    output: &mut [T],
+) -> Result<(), KernelError> {
     g.check(batch, "input", input.len(), "output", output.len())?;
     let (inp, out) = (g.input(), g.output());
     let c = inp.c;

@@ -13,7 +13,7 @@
 //! goes through Eigen's `max` and may treat NaN differently; for finite inputs both agree.)
 
 mod backward;
-mod forward;
+pub(crate) mod forward;
 
 pub use backward::max_pool_backward_f32;
 pub use forward::max_pool_f32;

@@ -69,12 +69,8 @@ pub fn conv2d_s8(
     let c_out = g.bias_len();
     let patch = g.patch_len();
     let zp = i32::from(q.input_zero_point);
-    // Saturating: if tile · c_out overflows, the tile exceeds the whole output anyway.
-    let chunk = g.tile().saturating_mul(c_out);
-    let mut first = 0;
-    for out_tile in output.chunks_mut(chunk) {
-        let rows = out_tile.len() / c_out;
-        debug_assert!(rows >= 1 && rows <= g.tile());
+    for (first, rows) in g.tiles(batch) {
+        let out_tile = &mut output[first * c_out..][..rows * c_out];
         let cols = &mut scratch[..rows * patch];
         im2col_s8(g, input, q.input_zero_point, first, cols);
         for (x, y) in cols
@@ -111,7 +107,6 @@ pub fn conv2d_s8(
                 c0 += n;
             }
         }
-        first += rows;
     }
     Ok(())
 }

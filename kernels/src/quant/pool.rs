@@ -18,31 +18,8 @@ pub fn max_pool_s8(
     input: &[i8],
     output: &mut [i8],
 ) -> Result<(), KernelError> {
-    g.check(batch, "input", input.len(), "output", output.len())?;
-    let (inp, out) = (g.input(), g.output());
-    let c = inp.c;
-    for (x, y) in input
-        .chunks_exact(g.input_len())
-        .zip(output.chunks_exact_mut(g.output_len()))
-    {
-        for oh in 0..out.h {
-            let (h0, h1) = g.span(0, oh);
-            for ow in 0..out.w {
-                let (w0, w1) = g.span(1, ow);
-                let best = &mut y[(oh * out.w + ow) * c..][..c];
-                best.fill(i8::MIN);
-                for h in h0..h1 {
-                    for w in w0..w1 {
-                        let cell = &x[(h * inp.w + w) * c..][..c];
-                        for (b, &v) in best.iter_mut().zip(cell) {
-                            *b = (*b).max(v);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
+    // Integers have no NaN and no ties to break: the f32 rule is plain max here.
+    crate::pool::forward::max_pool(g, batch, input, output)
 }
 
 #[cfg(test)]
