@@ -1,6 +1,6 @@
 //! LRN backward, TensorFlow's CPU `LRNGrad`.
 
-use super::{check_two, Lrn};
+use super::{check_two, Lrn, BLOCK};
 use crate::error::check_len;
 use crate::KernelError;
 
@@ -33,26 +33,34 @@ pub fn lrn_backward_f32(
     check_len("d_input", n, d_input.len())?;
     let c = g.channels();
     let ab2 = g.alpha_beta_2();
+    let (mut norms, mut pows) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
     for ((x, dy), dx) in input
         .chunks_exact(c)
         .zip(d_output.chunks_exact(c))
         .zip(d_input.chunks_exact_mut(c))
     {
         dx.fill(0.0);
-        for (j, &gs) in dy.iter().enumerate() {
-            if gs == 0.0 {
-                continue;
-            }
-            let norm = g.norm(x, j);
-            let pow = g.pow_neg_beta(norm);
-            let activations_ab2 = ab2 * (x[j] * pow);
-            let (lo, hi) = g.window(j);
-            for k in lo..hi {
-                let mut dyi = x[k] * activations_ab2 / norm;
-                if k == j {
-                    dyi += pow;
+        for (j0, dy_block) in (0..).step_by(BLOCK).zip(dy.chunks(BLOCK)) {
+            let norms = &mut norms[..dy_block.len()];
+            let pows = &mut pows[..dy_block.len()];
+            g.norms(x, j0, norms);
+            pows.copy_from_slice(norms);
+            g.pow_neg_beta(pows);
+            for (i, &gs) in dy_block.iter().enumerate() {
+                if gs == 0.0 {
+                    continue;
                 }
-                dx[k] += dyi * gs;
+                let j = j0 + i;
+                let (norm, pow) = (norms[i], pows[i]);
+                let activations_ab2 = ab2 * (x[j] * pow);
+                let (lo, hi) = g.window(j);
+                for k in lo..hi {
+                    let mut dyi = x[k] * activations_ab2 / norm;
+                    if k == j {
+                        dyi += pow;
+                    }
+                    dx[k] += dyi * gs;
+                }
             }
         }
     }

@@ -1,6 +1,6 @@
 //! LRN forward, `tf.nn.lrn`.
 
-use super::{check_two, Lrn};
+use super::{check_two, Lrn, BLOCK};
 use crate::KernelError;
 
 /// Local response normalisation over `rows` pixels of `g.channels()` values:
@@ -18,9 +18,18 @@ use crate::KernelError;
 pub fn lrn_f32(g: &Lrn, rows: usize, input: &[f32], output: &mut [f32]) -> Result<(), KernelError> {
     check_two(g, rows, "input", input.len(), "output", output.len())?;
     let c = g.channels();
+    let mut pows = [0.0f32; BLOCK];
     for (x, y) in input.chunks_exact(c).zip(output.chunks_exact_mut(c)) {
-        for (d, out) in y.iter_mut().enumerate() {
-            *out = x[d] * g.pow_neg_beta(g.norm(x, d));
+        for (d0, (x_block, y_block)) in (0..)
+            .step_by(BLOCK)
+            .zip(x.chunks(BLOCK).zip(y.chunks_mut(BLOCK)))
+        {
+            let pows = &mut pows[..y_block.len()];
+            g.norms(x, d0, pows);
+            g.pow_neg_beta(pows);
+            for ((out, &xv), &p) in y_block.iter_mut().zip(x_block).zip(pows.iter()) {
+                *out = xv * p;
+            }
         }
     }
     Ok(())
