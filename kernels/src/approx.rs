@@ -1,7 +1,7 @@
 //! Fast approximate maths built on `micromath`, under their own names and with their error
 //! stated and tested. Nothing here is used by the exact kernels (see the crate docs).
 
-use crate::lrn::{check_two, Lrn};
+use crate::lrn::{lrn_with, Lrn};
 use crate::KernelError;
 use micromath::F32Ext;
 
@@ -65,15 +65,11 @@ pub fn lrn_f32_approx(
     input: &[f32],
     output: &mut [f32],
 ) -> Result<(), KernelError> {
-    check_two(g, rows, "input", input.len(), "output", output.len())?;
-    let c = g.channels();
-    let beta = g.beta();
-    for (x, y) in input.chunks_exact(c).zip(output.chunks_exact_mut(c)) {
-        for (d, out) in y.iter_mut().enumerate() {
-            *out = x[d] * pow_neg_approx(g.norm(x, d), beta);
+    lrn_with(g, rows, input, output, |g, norms| {
+        for u in norms {
+            *u = pow_neg_approx(*u, g.beta());
         }
-    }
-    Ok(())
+    })
 }
 
 #[cfg(test)]

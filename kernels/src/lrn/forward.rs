@@ -16,17 +16,28 @@ use crate::KernelError;
 /// overflows, [`KernelError::Length`] naming `input` or `output` when its length is not
 /// `rows · channels`. Nothing is written on error.
 pub fn lrn_f32(g: &Lrn, rows: usize, input: &[f32], output: &mut [f32]) -> Result<(), KernelError> {
+    lrn_with(g, rows, input, output, Lrn::pow_neg_beta)
+}
+
+/// The LRN forward loop with `pow` turning a block's norms into their `norm^−β` in place:
+/// [`Lrn::pow_neg_beta`] for [`lrn_f32`], an approximation for
+/// [`lrn_f32_approx`](crate::approx::lrn_f32_approx). Checks as [`lrn_f32`].
+pub(crate) fn lrn_with(
+    g: &Lrn,
+    rows: usize,
+    input: &[f32],
+    output: &mut [f32],
+    pow: impl Fn(&Lrn, &mut [f32]),
+) -> Result<(), KernelError> {
     check_two(g, rows, "input", input.len(), "output", output.len())?;
     let c = g.channels();
     let mut pows = [0.0f32; BLOCK];
     for (x, y) in input.chunks_exact(c).zip(output.chunks_exact_mut(c)) {
-        for (d0, (x_block, y_block)) in (0..)
-            .step_by(BLOCK)
-            .zip(x.chunks(BLOCK).zip(y.chunks_mut(BLOCK)))
-        {
+        let blocks = x.chunks(BLOCK).zip(y.chunks_mut(BLOCK));
+        for (d0, (x_block, y_block)) in (0..).step_by(BLOCK).zip(blocks) {
             let pows = &mut pows[..y_block.len()];
             g.norms(x, d0, pows);
-            g.pow_neg_beta(pows);
+            pow(g, pows);
             for ((out, &xv), &p) in y_block.iter_mut().zip(x_block).zip(pows.iter()) {
                 *out = xv * p;
             }

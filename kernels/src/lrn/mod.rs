@@ -16,6 +16,7 @@ mod forward;
 
 pub use backward::lrn_backward_f32;
 pub use forward::lrn_f32;
+pub(crate) use forward::lrn_with;
 
 use crate::error::{check_len, mul, nonzero, KernelError};
 
