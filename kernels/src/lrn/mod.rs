@@ -8,7 +8,7 @@
 //! subtraction would make the bits depend on the position), in the order TensorFlow's
 //! `LRNGrad` uses for its own `norm`. The depth radius in the seed is 4 and depths are at most
 //! a few hundred, so the fresh sum costs at most `2r + 1` multiply-adds per value. The kernels
-//! work on blocks of [`BLOCK`] channels whose norms and powers sit on the stack, so that those
+//! work on blocks of 64 channels whose norms and powers sit on the stack, so that those
 //! sums, the square roots and the products run as vector loops.
 
 mod backward;
