@@ -5,8 +5,9 @@
 //! the weights for every 64 rows: 12 % of a FULL training step). The bits still do not depend on
 //! the thread count: `sgemm` sums every element of `C` over `k` in an order set by `k` alone, and
 //! tile edges fall on multiples of [`ALIGN`], so every split shares one micro-tile grid — the
-//! test `bits_do_not_depend_on_the_thread_count` holds this to the bit for 1, 2 and 3 threads. They differ from [`kernels::Portable`]'s (SIMD and FMA round
-//! differently), within the golden tests' tolerances.
+//! test `bits_do_not_depend_on_the_thread_count` holds this to the bit for 1, 2 and 3 threads.
+//! They differ from [`kernels::Portable`]'s (SIMD and FMA round differently), within the golden
+//! tests' tolerances.
 #![allow(unsafe_code)] // `matrixmultiply::sgemm` takes raw pointers; see the SAFETY notes.
 
 use kernels::gemm::{RowKernel, RowKernel2};

@@ -12,8 +12,8 @@ use super::Layout;
 
 /// Depth of one `k` block: the packed panel is `KC × NR` f32 (the whole scratch).
 pub(super) const KC: usize = SCRATCH / NR;
-/// Rows of `A` per `m` block: `MC × KC` f32 of `A` (96 KiB, 48 KiB with AVX) stay in L2 while every `B` panel
-/// of the block streams past them.
+/// Rows of `A` per `m` block: `MC × KC` f32 of `A` (96 KiB, 48 KiB with AVX) stay in L2 while
+/// every `B` panel of the block streams past them.
 pub(super) const MC: usize = 128;
 
 const _: () = assert!(MC % MR == 0);

@@ -13,9 +13,10 @@
 //! goes through Eigen's `max` and may treat NaN differently; for finite inputs both agree.)
 
 mod backward;
-pub(crate) mod forward;
+mod forward;
 
 pub use backward::max_pool_backward_f32;
+pub(crate) use forward::max_pool;
 pub use forward::max_pool_f32;
 
 use crate::error::{check_len, mul, nonzero, KernelError};

@@ -1,6 +1,6 @@
 //! int8 max-pooling, TFLite's reference `integer_ops::MaxPool`.
 
-use crate::pool::Pool2d;
+use crate::pool::{max_pool, Pool2d};
 use crate::KernelError;
 
 /// Max-pooling over `batch` NHWC int8 examples; overwrites `output`. Bit-exact with TFLite's
@@ -19,7 +19,7 @@ pub fn max_pool_s8(
     output: &mut [i8],
 ) -> Result<(), KernelError> {
     // Integers have no NaN and no ties to break: the f32 rule is plain max here.
-    crate::pool::forward::max_pool(g, batch, input, output)
+    max_pool(g, batch, input, output)
 }
 
 #[cfg(test)]
