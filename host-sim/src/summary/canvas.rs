@@ -26,9 +26,10 @@ pub fn hline(img: &mut RgbImage, x0: u32, x1: u32, y: u32, c: Rgb<u8>) {
     }
 }
 
-/// A horizontal line of 6-px dashes from `x0` to `x1` (exclusive).
-pub fn dashed_hline(img: &mut RgbImage, x0: u32, x1: u32, y: u32, c: Rgb<u8>) {
-    for x in (x0..x1).filter(|x| (x - x0) % 10 < 6) {
+/// A horizontal line of 5-px dashes and gaps from `x0` to `x1` (exclusive); `phase` 5 fills
+/// the gaps of phase 0, so two lines at the same height both show.
+pub fn dashed_hline(img: &mut RgbImage, x0: u32, x1: u32, y: u32, c: Rgb<u8>, phase: u32) {
+    for x in (x0..x1).filter(|x| (x - x0 + phase) % 10 < 5) {
         put(img, x, y, c);
     }
 }

@@ -140,7 +140,8 @@ fn loss_panel(img: &mut RgbImage, y0: u32, steps: Steps, o: &Overview<'_>) {
     let (lo, hi) = if lo > hi {
         (0.0, 1.0)
     } else {
-        let pad = 0.05 * (hi - lo).max(1e-6);
+        // A flat or one-point series still gets a readable axis: ±5 % of its value.
+        let pad = 0.05 * (hi - lo).max(0.1 * hi.abs()).max(1e-6);
         ((lo - pad).max(0.0), hi + pad)
     };
     let to_y = |v: f64| bottom - (v - lo) / (hi - lo) * f64::from(PLOT_H - 1);
@@ -174,10 +175,11 @@ fn loss_panel(img: &mut RgbImage, y0: u32, steps: Steps, o: &Overview<'_>) {
         );
         line(img, a, b, INK, false);
     }
-    for &(v, c) in &lines {
+    for (i, &(v, c)) in lines.iter().enumerate() {
         let y = to_y(v).round() as u32;
-        dashed_hline(img, LEFT, WIDTH - RIGHT, y, c);
-        dashed_hline(img, LEFT, WIDTH - RIGHT, y + 1, c);
+        let phase = 5 * i as u32;
+        dashed_hline(img, LEFT, WIDTH - RIGHT, y, c, phase);
+        dashed_hline(img, LEFT, WIDTH - RIGHT, y + 1, c, phase);
     }
     if let Some(step) = o.diverged_at {
         let x = steps.x(step).round() as u32;
@@ -218,11 +220,7 @@ fn drift_panel(img: &mut RgbImage, y0: u32, steps: Steps, drift: &[Drift<'_>]) {
             .copied()
             .collect()
     };
-    let all: Vec<f64> = drift
-        .iter()
-        .flat_map(|d| positive(d))
-        .map(|p| p.1)
-        .collect();
+    let all: Vec<f64> = drift.iter().flat_map(&positive).map(|p| p.1).collect();
     let lo = all.iter().copied().fold(f64::MAX, f64::min);
     let hi = all.iter().copied().fold(f64::MIN, f64::max);
     let (lo, hi) = if lo > hi {
