@@ -71,6 +71,17 @@ pub enum Command {
     Quantize(QuantizeArgs),
     /// Compare an int8 model file with its f32 checkpoint on the held-out frames.
     Eval(EvalArgs),
+    /// Rebuild a run directory's learning report (diagnosis.md and its pictures) from its event
+    /// files and initial/ checkpoint.
+    Diagnose(DiagnoseArgs),
+}
+
+/// The arguments of `host-sim diagnose`.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct DiagnoseArgs {
+    /// The run directory (event files, `initial/`); the report is written into it.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// Which network to run.
@@ -401,6 +412,17 @@ mod tests {
         }
         let t = train(&["--steps", "60"]);
         assert_eq!(t.summary_interval(), 5);
+    }
+
+    #[test]
+    fn diagnose_takes_a_run_directory() {
+        assert_eq!(
+            parse(&["diagnose", "runs/r"]).unwrap(),
+            Command::Diagnose(DiagnoseArgs {
+                dir: "runs/r".into()
+            })
+        );
+        assert!(parse(&["diagnose"]).is_err());
     }
 
     #[test]

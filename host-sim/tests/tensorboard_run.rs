@@ -559,6 +559,41 @@ fn a_short_tiny_run_moves_without_improving_and_the_report_says_so_with_tensorbo
         };
         assert_eq!(row[8], pinned, "{}", spec.tag);
     }
+
+    // `host-sim diagnose DIR` rebuilds the same report from the event files and initial/
+    // alone: the same verdicts, the same numbers up to the f32 of the logged scalars.
+    std::fs::remove_file(dir.join("diagnosis.md")).unwrap();
+    std::fs::remove_file(dir.join("diagnosis/history.tsv")).unwrap();
+    std::fs::remove_file(dir.join("diagnosis/overview.png")).unwrap();
+    host_sim(&["diagnose", dir.to_str().unwrap()]);
+    let again = std::fs::read_to_string(dir.join("diagnosis.md")).unwrap();
+    assert!(dir.join("diagnosis/overview.png").is_file());
+    for spec in ValenceConfig::TINY.params().unwrap() {
+        let (a, b) = (table_row(&md, spec.tag), table_row(&again, spec.tag));
+        assert_eq!(a[..3], b[..3], "{}", spec.tag);
+        assert_eq!(a[8..], b[8..], "{}: verdicts", spec.tag);
+        for col in [3, 6, 7] {
+            assert!(
+                (percent(a[col]) - percent(b[col])).abs() <= 1.01e-4,
+                "{}: column {col}: {a:?} vs {b:?}",
+                spec.tag
+            );
+        }
+        for col in [4, 5] {
+            let (x, y) = (
+                a[col].parse::<f64>().unwrap(),
+                b[col].parse::<f64>().unwrap(),
+            );
+            assert!(
+                (x - y).abs() <= 0.01 * x.abs(),
+                "{}: column {col}: {a:?} vs {b:?}",
+                spec.tag
+            );
+        }
+    }
+    let answer =
+        |m: &str| m[m.find("## The answer").unwrap()..m.find("## Per tensor").unwrap()].to_owned();
+    assert_eq!(answer(&md), answer(&again));
 }
 
 #[test]

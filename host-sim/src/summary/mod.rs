@@ -17,7 +17,7 @@
 //! | `relu_zero_fraction/<layer>` (exact zeros after the ReLU, whole batch), `dead_units/<layer>` (channels or units zero for every frame of the batch) | scalar | summary steps |
 //! | `non_finite/<tag>` (NaN and ±inf dropped from that histogram) | scalar | only when non-zero |
 //! | `frame_resized/image/<i>`, i < 8 (TF1's names for `max_outputs > 1`) | PNG image | summary steps |
-//! | `eval/held_out_error`, `eval/constant_error` | scalar | end of run, at step `--steps` |
+//! | `eval/held_out_error`, `eval/constant_error`, `eval/mean_confidence` (of the held-out frames) | scalar | end of run, at step `--steps` |
 //!
 //! Histograms are v2 tensors, trimmed, never NaN or infinite. Each summary step is one event,
 //! flushed (and `sync_data`'d) before training goes on, so a killed run leaves a file that loads
@@ -33,6 +33,7 @@
 //! * [`canvas`], [`plot`], [`overview`]: the PNG pictures — per tensor the bands of W and
 //!   W − W₀, and the run's overview (loss and drift).
 //! * [`run`]: [`RunLog`], which ties them to one run directory.
+//! * [`rebuild`]: `host-sim diagnose DIR`, the same report from a run directory's event files.
 
 pub mod canvas;
 pub mod diagnosis;
@@ -42,6 +43,7 @@ pub mod observer;
 pub mod overview;
 pub mod params;
 pub mod plot;
+pub mod rebuild;
 pub mod report;
 pub mod run;
 

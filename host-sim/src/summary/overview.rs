@@ -129,12 +129,15 @@ fn loss_panel(img: &mut RgbImage, y0: u32, steps: Steps, o: &Overview<'_>) {
         .filter(|p| p.1.is_finite())
         .map(|&(s, l)| (s, f64::from(l)))
         .collect();
+    // A run logged without its held-out mean confidence (NaN) gets no lines: they would be in
+    // other units than the loss.
     let lines: Vec<(f64, Rgb<u8>)> = o.held_out.map_or_else(Vec::new, |h| {
         vec![
             (h.error * h.mean_confidence, HELD_OUT),
             (h.constant_error * h.mean_confidence, CONSTANT),
         ]
     });
+    let lines: Vec<(f64, Rgb<u8>)> = lines.into_iter().filter(|l| l.0.is_finite()).collect();
     let values = finite.iter().map(|p| p.1).chain(lines.iter().map(|l| l.0));
     let (lo, hi) = values.fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
     let (lo, hi) = if lo > hi {
@@ -191,7 +194,7 @@ fn loss_panel(img: &mut RgbImage, y0: u32, steps: Steps, o: &Overview<'_>) {
     let y = bottom as u32 + 22;
     let mut x = LEFT;
     let mut legend: Vec<(&str, Rgb<u8>)> = vec![("loss", RAW), ("moving average", INK)];
-    if o.held_out.is_some() {
+    if !lines.is_empty() {
         legend.push(("held-out error", HELD_OUT));
         legend.push(("constant predictor", CONSTANT));
     }

@@ -325,7 +325,8 @@ fn relu_section(relu: &[LayerHealth]) -> String {
          summary batch: a ReLU is off for part of its inputs by design, so a high value alone is \
          no alarm. `dead_units/<layer>` is the fraction of channels (conv) or units (dense) that \
          output zero for *every* frame of the summary batch: no gradient passes them, so they \
-         stay dead. Values at the last summary.\n\n\
+         stay dead. Values at the last summary, over its one batch: with few frames, a unit \
+         that fires rarely can look dead — watch the trend of `dead_units/<layer>`.\n\n\
          | layer | zeros after ReLU | dead units | |\n|---|---:|---:|---|\n",
     );
     for h in relu {

@@ -302,6 +302,7 @@ impl RunLog {
                 vec![
                     values::scalar("eval/held_out_error", h.error as f32),
                     values::scalar("eval/constant_error", h.constant_error as f32),
+                    values::scalar("eval/mean_confidence", h.mean_confidence as f32),
                 ],
             )?;
         }
@@ -318,82 +319,106 @@ impl RunLog {
                 initial_spread,
             })
             .collect();
-        let records = self.history.records();
-        let diags = diagnosis::diagnose(&tensors, records);
         let outcome = RunOutcome {
             diverged_at,
             loss: std::mem::take(&mut self.losses),
             held_out,
         };
-        let run = diagnosis::diagnose_run(&outcome);
-        let dir = self.run_dir.join(DIAGNOSIS_DIR);
-        std::fs::create_dir_all(&dir)?;
-        let mut plots = Vec::new();
-        let mut drift = Vec::new();
-        for s in &self.specs {
-            let mine: Vec<&Record> = records.iter().filter(|r| r.tag == s.tag).collect();
-            if mine.is_empty() {
-                continue;
-            }
-            let steps: Vec<u64> = mine.iter().map(|r| r.step).collect();
-            let w: Vec<[f64; 9]> = mine.iter().map(|r| r.w).collect();
-            let d: Vec<[f64; 9]> = mine.iter().map(|r| r.delta).collect();
-            let title_w = format!("{}: W (the Distributions chart)", s.tag);
-            let title_d = format!("{}/delta_from_init: W - W0", s.tag);
-            let file = format!("{}.png", s.tag);
-            plot::write_png(
-                &dir.join(&file),
-                &[
-                    Panel {
-                        title: &title_w,
-                        steps: &steps,
-                        percentiles: &w,
-                    },
-                    Panel {
-                        title: &title_d,
-                        steps: &steps,
-                        percentiles: &d,
-                    },
-                ],
-            )?;
-            plots.push((s.tag.to_owned(), format!("{DIAGNOSIS_DIR}/{file}")));
-            drift.push(Drift {
-                tag: s.tag,
-                is_weight: s.is_weight,
-                points: mine.iter().map(|r| (r.step, r.drift)).collect(),
-            });
-        }
-        overview::write_png(
-            &dir.join(OVERVIEW_FILE),
-            &Overview {
-                loss: &outcome.loss,
-                held_out,
-                diverged_at: match run.progress {
-                    diagnosis::Progress::Diverged(step) => Some(step),
-                    _ => None,
-                },
-                drift: &drift,
-            },
-        )?;
-        let name = self
-            .run_dir
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let overview_path = format!("{DIAGNOSIS_DIR}/{OVERVIEW_FILE}");
-        let md = report::markdown(&Report {
-            run: &name,
-            tensors: &diags,
-            verdict: &run,
-            relu: &self.relu,
-            overview: Some(&overview_path),
-            plots: &plots,
-        });
-        std::fs::write(self.run_dir.join(DIAGNOSIS_FILE), md)?;
-        Ok(Finished {
-            tensors: diags,
-            run,
-        })
+        write_report(
+            &self.run_dir,
+            &tensors,
+            self.history.records(),
+            &outcome,
+            &self.relu,
+        )
     }
+}
+
+/// Diagnoses `tensors` from `records`, `outcome` and `relu`, and writes `diagnosis.md`, one band
+/// plot per tensor and the overview into `run_dir` (what the end of a run and
+/// `host-sim diagnose` share).
+///
+/// # Errors
+/// Plot and report I/O errors.
+pub fn write_report(
+    run_dir: &Path,
+    tensors: &[TensorInfo],
+    records: &[Record],
+    outcome: &RunOutcome,
+    relu: &[LayerHealth],
+) -> Result<Finished> {
+    let diags = diagnosis::diagnose(tensors, records);
+    let run = diagnosis::diagnose_run(outcome);
+    let dir = run_dir.join(DIAGNOSIS_DIR);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut plots = Vec::new();
+    let mut drift = Vec::new();
+    for t in tensors {
+        let mine: Vec<&Record> = records.iter().filter(|r| r.tag == t.tag).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let steps: Vec<u64> = mine.iter().map(|r| r.step).collect();
+        let w: Vec<[f64; 9]> = mine.iter().map(|r| r.w).collect();
+        let d: Vec<[f64; 9]> = mine.iter().map(|r| r.delta).collect();
+        let title_w = format!("{}: W (the Distributions chart)", t.tag);
+        let title_d = format!("{}/delta_from_init: W - W0", t.tag);
+        let file = format!("{}.png", t.tag);
+        plot::write_png(
+            &dir.join(&file),
+            &[
+                Panel {
+                    title: &title_w,
+                    steps: &steps,
+                    percentiles: &w,
+                },
+                Panel {
+                    title: &title_d,
+                    steps: &steps,
+                    percentiles: &d,
+                },
+            ],
+        )
+        .with_context(|| format!("writing {}", dir.join(&file).display()))?;
+        plots.push((t.tag.to_owned(), format!("{DIAGNOSIS_DIR}/{file}")));
+        drift.push(Drift {
+            tag: t.tag,
+            is_weight: t.is_weight,
+            points: mine.iter().map(|r| (r.step, r.drift)).collect(),
+        });
+    }
+    let overview_file = dir.join(OVERVIEW_FILE);
+    overview::write_png(
+        &overview_file,
+        &Overview {
+            loss: &outcome.loss,
+            held_out: outcome.held_out,
+            diverged_at: match run.progress {
+                diagnosis::Progress::Diverged(step) => Some(step),
+                _ => None,
+            },
+            drift: &drift,
+        },
+    )
+    .with_context(|| format!("writing {}", overview_file.display()))?;
+    let name = run_dir
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let overview_path = format!("{DIAGNOSIS_DIR}/{OVERVIEW_FILE}");
+    let md = report::markdown(&Report {
+        run: &name,
+        tensors: &diags,
+        verdict: &run,
+        relu,
+        overview: Some(&overview_path),
+        plots: &plots,
+    });
+    let md_file = run_dir.join(DIAGNOSIS_FILE);
+    std::fs::write(&md_file, md).with_context(|| format!("writing {}", md_file.display()))?;
+    Ok(Finished {
+        tensors: diags,
+        run,
+    })
 }
 
 #[cfg(test)]
