@@ -169,7 +169,7 @@ fn visibility_answer(diags: &[TensorDiagnosis]) -> String {
         "**Can the Distributions chart show it?** Judged on the seven inner percentile lines \
          (6.7 %…93.3 %, the band the eye reads) and, apart, on the min/max lines, each as a \
          fraction of the chart's range; a move of {} of the range is {} of TensorBoard 2.21's \
-         {CHART_HEIGHT_PX}-px chart.",
+         ≈{CHART_HEIGHT_PX}-px chart.",
         pct(VISIBLE_FRACTION),
         px(VISIBLE_FRACTION),
     );
@@ -270,8 +270,12 @@ pub fn advice(diags: &[TensorDiagnosis], run: &RunDiagnosis) -> Vec<String> {
         ),
         Progress::Improving => {}
     }
-    let diverged = matches!(run.progress, Progress::Diverged(_));
-    for d in diags.iter().filter(|_| !diverged) {
+    // After a divergence the update ratios describe a broken run: no per-tensor advice.
+    let judged: &[TensorDiagnosis] = match run.progress {
+        Progress::Diverged(_) => &[],
+        _ => diags,
+    };
+    for d in judged {
         let r = d.mean_update_ratio;
         match d.update_size {
             UpdateSize::Typical => {}
@@ -419,8 +423,10 @@ pub fn markdown(r: &Report<'_>) -> String {
          ratio: the mean over the summaries of one step's ‖ΔW‖/‖W‖ (rule of thumb ~{}). \
          *Inner* and *min/max*: how far the seven inner percentile lines (6.7 %…93.3 %) and \
          the two outer ones moved between the first and the last summary, as a fraction of the \
-         chart's range (max − min over the run); {} of the range ({} of the {CHART_HEIGHT_PX}-px \
-         chart, measured in TensorBoard 2.21) counts as visible.\n\n",
+         chart's range (max − min over the run); {} of the range ({}) counts as visible. The \
+         pixels assume a chart of ≈{CHART_HEIGHT_PX} px: TensorBoard 2.21.0's Distributions \
+         plot area is 142 px tall (measured in headless Chromium by `tools/chart_height.py`), \
+         and its y-axis pads the data's range to round ticks.\n\n",
         steps.0,
         steps.1,
         pct(RECEIVING_DRIFT),
