@@ -9,8 +9,9 @@
 //!
 //! Each run, fresh or resumed, opens a new event file in the run directory and logs a
 //! `SessionLog START` at its first step; a fresh run saves its initial parameters in
-//! `<run>/initial/` so a resumed run still measures drift from W₀. When stderr is not a terminal
-//! the progress bar is hidden and each summary step prints one plain line.
+//! `<run>/initial/` so a resumed run still measures drift from W₀. A non-finite loss stops the
+//! run: the learning report calls it diverged at that step, and the command fails. When stderr
+//! is not a terminal the progress bar is hidden and each summary step prints one plain line.
 
 pub mod data;
 pub mod eval;
