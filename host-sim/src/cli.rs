@@ -20,9 +20,21 @@ pub const DEFAULT_LR: f32 = 1e-4;
 pub const DEFAULT_SEED: u64 = 0;
 /// Default directory that receives the TensorBoard event files.
 pub const DEFAULT_LOGDIR: &str = "runs";
-/// Default number of steps between two TensorBoard summaries (a FULL summary step costs about
-/// as much as two training steps).
-pub const DEFAULT_SUMMARY_EVERY: u64 = 100;
+/// Summary points a run gets at least when `--summary-every` is not given: with fewer, the
+/// Scalars charts of a short run have two points and fall back to a flat 0–1 axis.
+pub const MIN_SUMMARY_POINTS: u64 = 12;
+
+/// The summary interval when `--summary-every` is not given: `steps / 12` (at least 1), so a run
+/// of any length gets at least [`MIN_SUMMARY_POINTS`] summaries (plus the last step); the default
+/// 1200-step run gets one every 100 steps (a FULL summary step costs about two training steps).
+pub const fn default_summary_every(steps: u64) -> u64 {
+    let every = steps / MIN_SUMMARY_POINTS;
+    if every == 0 {
+        1
+    } else {
+        every
+    }
+}
 /// Default number of steps between two checkpoints (0 = never).
 pub const DEFAULT_CHECKPOINT_EVERY: u64 = 100;
 
@@ -59,6 +71,17 @@ pub enum Command {
     Quantize(QuantizeArgs),
     /// Compare an int8 model file with its f32 checkpoint on the held-out frames.
     Eval(EvalArgs),
+    /// Rebuild a run directory's learning report (diagnosis.md and its pictures) from its event
+    /// files and initial/ checkpoint.
+    Diagnose(DiagnoseArgs),
+}
+
+/// The arguments of `host-sim diagnose`.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct DiagnoseArgs {
+    /// The run directory (event files, `initial/`); the report is written into it.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// Which network to run.
@@ -134,9 +157,9 @@ pub struct TrainArgs {
     /// Directory that receives the TensorBoard event files.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_LOGDIR)]
     pub logdir: PathBuf,
-    /// Steps between two TensorBoard summaries (at least 1).
-    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = DEFAULT_SUMMARY_EVERY, value_parser = clap::value_parser!(u64).range(1..))]
-    pub summary_every: u64,
+    /// Steps between two TensorBoard summaries, at least 1 [default: --steps / 12, at least 1]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub summary_every: Option<u64>,
     /// Steps between two checkpoints; 0 writes none.
     #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = DEFAULT_CHECKPOINT_EVERY)]
     pub checkpoint_every: u64,
@@ -151,6 +174,12 @@ impl TrainArgs {
         self.threads.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         })
+    }
+
+    /// The summary interval: `--summary-every`, or [`default_summary_every`] of `--steps`.
+    pub fn summary_interval(&self) -> u64 {
+        self.summary_every
+            .unwrap_or_else(|| default_summary_every(self.steps))
     }
 }
 
@@ -278,7 +307,8 @@ mod tests {
         assert!(!t.exact);
         assert_eq!(t.data, None);
         assert_eq!(t.logdir, PathBuf::from(DEFAULT_LOGDIR));
-        assert_eq!(t.summary_every, DEFAULT_SUMMARY_EVERY);
+        assert_eq!(t.summary_every, None);
+        assert_eq!(t.summary_interval(), 100);
         assert_eq!(t.checkpoint_every, DEFAULT_CHECKPOINT_EVERY);
         assert_eq!(t.resume, None);
         assert!(t.threads_or_all_cores() >= 1);
@@ -328,12 +358,13 @@ mod tests {
             exact: true,
             data: Some("d".into()),
             logdir: "l".into(),
-            summary_every: 5,
+            summary_every: Some(5),
             checkpoint_every: 0,
             resume: Some("r".into()),
         };
         assert_eq!(t, expected);
         assert_eq!(t.threads_or_all_cores(), 2);
+        assert_eq!(t.summary_interval(), 5, "an explicit --summary-every wins");
         // The same flags after an explicit `train` give the same arguments.
         let mut with_word = vec!["train"];
         with_word.extend_from_slice(&flags);
@@ -362,6 +393,36 @@ mod tests {
             let msg = err.to_string();
             assert!(msg.contains(flag), "{args:?}: {msg}");
         }
+    }
+
+    #[test]
+    fn the_default_summary_interval_gives_every_run_at_least_twelve_points() {
+        assert_eq!(default_summary_every(1200), 100);
+        assert_eq!(default_summary_every(60), 5);
+        assert_eq!(default_summary_every(11), 1);
+        assert_eq!(default_summary_every(1), 1);
+        for steps in 1..3000 {
+            let every = default_summary_every(steps);
+            // Summary steps: the multiples of `every` below `steps`, and the last step.
+            let points = (0..steps)
+                .filter(|s| s % every == 0 || s + 1 == steps)
+                .count() as u64;
+            assert!(points >= steps.min(MIN_SUMMARY_POINTS), "{steps}: {points}");
+            assert!(points <= 2 * MIN_SUMMARY_POINTS + 1, "{steps}: {points}");
+        }
+        let t = train(&["--steps", "60"]);
+        assert_eq!(t.summary_interval(), 5);
+    }
+
+    #[test]
+    fn diagnose_takes_a_run_directory() {
+        assert_eq!(
+            parse(&["diagnose", "runs/r"]).unwrap(),
+            Command::Diagnose(DiagnoseArgs {
+                dir: "runs/r".into()
+            })
+        );
+        assert!(parse(&["diagnose"]).is_err());
     }
 
     #[test]
@@ -402,6 +463,7 @@ mod tests {
             "[default: synthetic frames]",
             "[default: runs]",
             "[default: 100]",
+            "[default: --steps / 12, at least 1]",
             "[default: start afresh]",
         ] {
             assert!(help.contains(needle), "help lacks {needle}:\n{help}");

@@ -46,5 +46,15 @@ pub fn run(args: Args) -> Result<()> {
         }
         Command::Quantize(q) => quantize::quantize(&q).map(|_| ()),
         Command::Eval(e) => quantize::eval(&e).map(|_| ()),
+        Command::Diagnose(d) => {
+            let done = summary::rebuild::rebuild(&d.dir)?;
+            println!("{}", summary::report::table(&done.tensors, &done.run));
+            println!("{}\n", summary::report::answer(&done.tensors, &done.run));
+            println!(
+                "diagnosis report: {}",
+                d.dir.join(summary::run::DIAGNOSIS_FILE).display()
+            );
+            Ok(())
+        }
     }
 }

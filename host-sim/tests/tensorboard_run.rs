@@ -1,8 +1,9 @@
 //! A real `host-sim` run, read back by TensorBoard's own loader (`tests/read_events.py`): every
 //! tag the seed logs plus Valence's learning tags, histogram rows finite and increasing with
 //! counts equal to the tensors' sizes, the Distributions percentiles equal to the kernels', the
-//! same values for `--threads 1` and `--threads 2`, and a run killed with SIGKILL that loads and
-//! resumes.
+//! same values for `--threads 1` and `--threads 2`, a run killed with SIGKILL that loads and
+//! resumes, and the learning report's verdicts on a short run checked against the numbers
+//! TensorBoard itself loads.
 //!
 //! Needs `python3` with the `tensorboard` package (`pip install -r .ci/requirements.txt`).
 
@@ -116,7 +117,13 @@ fn check_histograms(run: &Value, steps: &[i64]) {
             .iter()
             .map(|e| e["step"].as_i64().unwrap())
             .collect();
-        assert_eq!(got, steps, "{tag}");
+        // W − W₀ is all zero at step 0 and is not logged there (no spike in the Histograms tab).
+        let want: Vec<i64> = if tag.ends_with("/delta_from_init") {
+            steps.iter().copied().filter(|&s| s != 0).collect()
+        } else {
+            steps.to_vec()
+        };
+        assert_eq!(got, want, "{tag}");
         for e in entries {
             assert_eq!(e["dtype"], "float64", "{tag}");
             let rows: Vec<[f64; 3]> = e["rows"]
@@ -155,13 +162,20 @@ fn check_scalars_and_images(run: &Value, steps: &[i64], total: i64) {
     for layer in [
         "conv1", "conv2", "conv3", "conv4", "conv5", "local1", "local2",
     ] {
-        let v = &s[&format!("dead_relu/{layer}")];
-        assert_eq!(v.len(), steps.len(), "{layer}");
-        assert!(
-            v.iter().all(|p| (0.0..=1.0).contains(&p.1)),
-            "{layer}: {v:?}"
-        );
+        let zeros = &s[&format!("relu_zero_fraction/{layer}")];
+        let dead = &s[&format!("dead_units/{layer}")];
+        assert_eq!(zeros.len(), steps.len(), "{layer}");
+        assert_eq!(dead.len(), steps.len(), "{layer}");
+        // A unit that is zero for every frame contributes all its values to the zeros: the
+        // dead fraction can never exceed the zero fraction.
+        for (z, d) in zeros.iter().zip(dead) {
+            assert!(
+                (0.0..=1.0).contains(&d.1) && d.1 <= z.1,
+                "{layer}: {z:?} {d:?}"
+            );
+        }
     }
+    assert!(!s.keys().any(|k| k.starts_with("dead_relu/")), "old tag");
     for spec in ValenceConfig::TINY.params().unwrap() {
         let drift = &s[&format!("drift/{}", spec.tag)];
         assert_eq!(drift[0], (0, 0.0), "{}: no drift at step 0", spec.tag);
@@ -229,7 +243,11 @@ fn a_short_run_loads_with_every_tag_and_the_same_values_for_any_thread_count() {
         )),
         "{stdout}"
     );
-    assert!(stdout.contains("Did the weights learn?"), "{stdout}");
+    assert!(stdout.contains("Is the model improving?"), "{stdout}");
+    assert!(
+        stdout.contains("Are the tensors receiving updates?"),
+        "{stdout}"
+    );
     let loaded = load(&[&dirs[0], &dirs[1]]);
     let runs = loaded["runs"].as_array().unwrap();
     let steps = [0, 2, 3];
@@ -248,18 +266,22 @@ fn a_short_run_loads_with_every_tag_and_the_same_values_for_any_thread_count() {
     b.remove("train/frames_per_second");
     assert_eq!(a, b);
 
-    // The diagnosis: a report naming every tensor, and a plot per weight tensor.
+    // The diagnosis: a report naming every tensor, the overview on top, and a plot per tensor,
+    // weights and biases.
     let md = std::fs::read_to_string(dirs[0].join("diagnosis.md")).unwrap();
     for spec in ValenceConfig::TINY.params().unwrap() {
         assert!(md.contains(&format!("| `{}` |", spec.tag)), "{md}");
-        if spec.is_weight {
-            let png = format!("diagnosis/{}.png", spec.tag);
-            assert!(md.contains(&format!("]({png})")), "{png} not linked");
-            let img = image_size(&dirs[0].join(&png));
-            assert!(img.0 > 100 && img.1 > 100, "{png}: {img:?}");
-        }
+        let png = format!("diagnosis/{}.png", spec.tag);
+        assert!(md.contains(&format!("]({png})")), "{png} not linked");
+        let img = image_size(&dirs[0].join(&png));
+        assert!(img.0 > 100 && img.1 > 100, "{png}: {img:?}");
     }
-    assert!(md.contains("## The answer"), "{md}");
+    let overview = md
+        .find("![overview](diagnosis/overview.png)")
+        .expect("overview linked");
+    assert!(overview < md.find("## The answer").unwrap(), "{md}");
+    let img = image_size(&dirs[0].join("diagnosis/overview.png"));
+    assert!(img.0 > 100 && img.1 > 100, "overview: {img:?}");
 }
 
 /// (width, height) of a PNG from its header.
@@ -403,4 +425,214 @@ fn check_histograms_counts_only(run: &Value) {
             .sum();
         assert_eq!(count, (2 * 16 * 16 * 8) as f64);
     }
+}
+
+/// The cells of `tag`'s row in `diagnosis.md`'s per-tensor table.
+fn table_row<'a>(md: &'a str, tag: &str) -> Vec<&'a str> {
+    let line = md
+        .lines()
+        .find(|l| l.starts_with(&format!("| `{tag}` |")))
+        .unwrap_or_else(|| panic!("no row for {tag}:\n{md}"));
+    line.trim_matches('|').split('|').map(str::trim).collect()
+}
+
+/// A percentage cell such as `0.26 %` as a fraction.
+fn percent(cell: &str) -> f64 {
+    cell.trim_end_matches(" %").parse::<f64>().unwrap() / 100.0
+}
+
+#[test]
+fn a_short_tiny_run_moves_without_improving_and_the_report_says_so_with_tensorboards_numbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logdir = tmp.path().join("runs");
+    // No --summary-every: the default interval gives 60 steps 13 summaries, not 2.
+    let out = host_sim(&[
+        "--config",
+        "tiny",
+        "--steps",
+        "60",
+        "--batch",
+        "8",
+        "--checkpoint-every",
+        "0",
+        "--logdir",
+        logdir.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let dir = run_dir(&logdir);
+    let loaded = load(&[&dir]);
+    let run = &loaded["runs"][0];
+    let s = scalars(run);
+    let summary_steps: Vec<i64> = s["train/learning_rate"].iter().map(|p| p.0).collect();
+    let mut want: Vec<i64> = (0..60).step_by(5).collect();
+    want.push(59);
+    assert_eq!(summary_steps, want);
+    for layer in ["conv1", "conv5", "local2"] {
+        assert!(s.contains_key(&format!("relu_zero_fraction/{layer}")));
+        assert!(s.contains_key(&format!("dead_units/{layer}")));
+    }
+
+    // Is the model improving? Its held-out error, as TensorBoard loads it, is the constant
+    // predictor's (within 5 %): no, and the tensors move: the words say so.
+    let held = s["eval/held_out_error"][0].1;
+    let constant = s["eval/constant_error"][0].1;
+    assert!(held / constant > 0.95, "{held} vs {constant}");
+    let md = std::fs::read_to_string(dir.join("diagnosis.md")).unwrap();
+    assert!(md.contains("**Is the model improving?** No."), "{md}");
+    assert!(
+        md.contains("**The tensors move but the model does not improve**"),
+        "{md}"
+    );
+    assert!(
+        stdout.contains("moves but the model does not improve"),
+        "{stdout}"
+    );
+
+    let histograms = &run["plugin"]["histograms"];
+    for spec in ValenceConfig::TINY.params().unwrap() {
+        let row = table_row(&md, spec.tag);
+        // Receiving updates: the last drift/<tag> TensorBoard shows is at least 0.1 %.
+        let drift = s[&format!("drift/{}", spec.tag)].last().unwrap().1;
+        assert!(drift >= 1e-3, "{}: drift {drift}", spec.tag);
+        assert_eq!(row[9], "moves but the model does not improve", "{row:?}");
+        // No all-zero W − W₀ slice at step 0.
+        let delta = histograms[format!("{}/delta_from_init", spec.tag)]
+            .as_array()
+            .unwrap();
+        assert_eq!(delta[0]["step"], 5, "{}", spec.tag);
+        // Visibility from the nine numbers TensorBoard's Distributions plugin computes
+        // (compress_histogram on the loaded rows): inner lines 1..=7, outer lines 0 and 8, over
+        // the chart's range max p8 − min p0.
+        let p: Vec<Vec<f64>> = histograms[spec.tag]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                e["compressed"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|bp| bp[1].as_f64().unwrap())
+                    .collect()
+            })
+            .collect();
+        let (first, last) = (&p[0], &p[p.len() - 1]);
+        let range = p.iter().map(|q| q[8]).fold(f64::MIN, f64::max)
+            - p.iter().map(|q| q[0]).fold(f64::MAX, f64::min);
+        let moved = |idx: &[usize]| {
+            idx.iter()
+                .map(|&i| (last[i] - first[i]).abs())
+                .fold(0.0, f64::max)
+                / range
+        };
+        let inner = moved(&[1, 2, 3, 4, 5, 6, 7]);
+        let outer = moved(&[0, 8]);
+        // The table prints percentages with two decimals.
+        assert!(
+            (percent(row[6]) - inner).abs() <= 5.1e-5,
+            "{}: {row:?} vs {inner}",
+            spec.tag
+        );
+        assert!(
+            (percent(row[7]) - outer).abs() <= 5.1e-5,
+            "{}: {row:?} vs {outer}",
+            spec.tag
+        );
+        let expected = if inner >= 0.05 {
+            "visible (inner band)"
+        } else if outer >= 0.05 {
+            "min/max lines only"
+        } else {
+            "invisible"
+        };
+        assert_eq!(
+            row[8], expected,
+            "{}: inner {inner}, outer {outer}",
+            spec.tag
+        );
+        // The seed's complaint, pinned: the weights look frozen, the biases fan out.
+        // softmax_weights starts narrow (σ = 1/1024), so lr-sized steps show.
+        let pinned = if !spec.is_weight || spec.tag == "softmax_weights" {
+            "visible (inner band)"
+        } else {
+            "invisible"
+        };
+        assert_eq!(row[8], pinned, "{}", spec.tag);
+    }
+
+    // `host-sim diagnose DIR` rebuilds the same report from the event files and initial/
+    // alone: the same verdicts, the same numbers up to the f32 of the logged scalars.
+    std::fs::remove_file(dir.join("diagnosis.md")).unwrap();
+    std::fs::remove_file(dir.join("diagnosis/history.tsv")).unwrap();
+    std::fs::remove_file(dir.join("diagnosis/overview.png")).unwrap();
+    host_sim(&["diagnose", dir.to_str().unwrap()]);
+    let again = std::fs::read_to_string(dir.join("diagnosis.md")).unwrap();
+    assert!(dir.join("diagnosis/overview.png").is_file());
+    for spec in ValenceConfig::TINY.params().unwrap() {
+        let (a, b) = (table_row(&md, spec.tag), table_row(&again, spec.tag));
+        assert_eq!(a[..3], b[..3], "{}", spec.tag);
+        assert_eq!(a[8..], b[8..], "{}: verdicts", spec.tag);
+        for col in [3, 6, 7] {
+            assert!(
+                (percent(a[col]) - percent(b[col])).abs() <= 1.01e-4,
+                "{}: column {col}: {a:?} vs {b:?}",
+                spec.tag
+            );
+        }
+        for col in [4, 5] {
+            let (x, y) = (
+                a[col].parse::<f64>().unwrap(),
+                b[col].parse::<f64>().unwrap(),
+            );
+            assert!(
+                (x - y).abs() <= 0.01 * x.abs(),
+                "{}: column {col}: {a:?} vs {b:?}",
+                spec.tag
+            );
+        }
+    }
+    let answer =
+        |m: &str| m[m.find("## The answer").unwrap()..m.find("## Per tensor").unwrap()].to_owned();
+    assert_eq!(answer(&md), answer(&again));
+}
+
+#[test]
+fn a_diverging_run_stops_and_is_reported_as_diverged_at_its_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logdir = tmp.path().join("runs");
+    let out = Command::new(env!("CARGO_BIN_EXE_host-sim"))
+        .args([
+            "--config",
+            "tiny",
+            "--steps",
+            "20",
+            "--batch",
+            "4",
+            "--lr",
+            "1e30",
+            "--checkpoint-every",
+            "0",
+            "--logdir",
+            logdir.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let step: u64 = stderr
+        .strip_prefix("error: training diverged at step ")
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(step < 20, "{stderr}");
+    let md = std::fs::read_to_string(run_dir(&logdir).join("diagnosis.md")).unwrap();
+    assert!(
+        md.contains(&format!("**the run diverged at step {step}**")),
+        "{md}"
+    );
+    assert!(md.contains("Lower the learning rate"), "{md}");
+    let row = table_row(&md, "weights_conv1");
+    assert_eq!(row[9], format!("diverged at step {step}"));
 }

@@ -1,45 +1,88 @@
-//! The end-of-run learning diagnosis: per parameter tensor, did it learn, and can TensorBoard's
-//! Distributions chart show it? Plus the plain-language answer to the seed's question.
+//! The end-of-run learning diagnosis as numbers and verdicts: two questions kept apart, plus
+//! what the Distributions chart can show and the ReLU layers' health. [`super::report`] turns
+//! them into words.
 //!
 //! # Criteria
-//! * **Learned**: the final drift ‖W − W₀‖/‖W₀‖ is at least [`LEARNED_DRIFT`] (0.1 %). Adam
-//!   moves every weight by about `lr` per step whatever the gradient's size, so a tensor that
-//!   receives any gradient passes this after a few steps (at lr 1e-4, σ ≈ 0.03, ten steps give
-//!   ≈ √10·1e-4/0.03 ≈ 1 %); a tensor below it has (almost) no gradient reaching it.
-//! * **Visible in Distributions**: the largest move of any of the nine percentile lines
-//!   between the first and the last summary, `max_i |p_i(last) − p_i(first)|`, is at least
-//!   [`VISIBLE_FRACTION`] (5 %) of the chart's vertical range, `max_t p_8(t) − min_t p_0(t)`
-//!   (the y-axis TensorBoard fits to the whole series). The chart is about 200 px tall, so 5 % is
-//!   ≈ 10 px: a band that moves less reads as a flat band; one pixel (0.5 %) is not a
-//!   perceptible trend.
-
-use std::fmt::Write as _;
+//! * **Receiving updates** (per tensor): the final drift ‖W − W₀‖/‖W₀‖ is at least
+//!   [`RECEIVING_DRIFT`] (0.1 %). Adam moves every weight by about `lr` per step whatever the
+//!   gradient's size, so any tensor a gradient reaches passes this within a few steps: it says
+//!   the tensor *moves*, not that the model *learns*.
+//! * **Update size** (per tensor): the mean update ratio ‖ΔW‖/‖W‖ against the rule of thumb of
+//!   about 1e-3 per step; more than [`UPDATE_RATIO_FACTOR`] (10×) off either way is reported.
+//! * **Improving** (the run): the held-out error is at most [`IMPROVING_RATIO`] (95 %) of the
+//!   best constant predictor's; without a held-out error, the loss of the run's last tenth is at
+//!   most 95 % of its first tenth's. A non-finite loss makes the run *diverged* at that step.
+//! * **Visible in Distributions** (per tensor): how far the seven inner percentile lines
+//!   (6.7 %…93.3 %, the band the eye reads) and, apart, the two outer lines (min/max) moved
+//!   between the first and the last summary, each as a fraction of the chart's vertical range
+//!   `max_t max − min_t min` (TensorBoard fits the y-axis to every line of the whole series).
+//!   A move of at least [`VISIBLE_FRACTION`] (5 %) of the range is visible: see
+//!   [`CHART_HEIGHT_PX`] for what that is in pixels.
+//! * **Dead units** (per ReLU layer): the fraction of channels or units that output zero for
+//!   every frame of the last summary batch; at least [`DEAD_FLAG`] (20 %) is flagged.
 
 use super::history::Record;
 
-/// Final drift at and above which a tensor counts as having learned.
-pub const LEARNED_DRIFT: f64 = 1e-3;
-/// Percentile move, as a fraction of the chart's range, at and above which the move is visible.
+/// Final drift at and above which a tensor counts as receiving updates.
+pub const RECEIVING_DRIFT: f64 = 1e-3;
+/// The rule of thumb for one step's update ratio ‖ΔW‖/‖W‖.
+pub const TYPICAL_UPDATE_RATIO: f64 = 1e-3;
+/// How far (as a factor) the mean update ratio may stray from [`TYPICAL_UPDATE_RATIO`] before the
+/// report calls it too small or too large.
+pub const UPDATE_RATIO_FACTOR: f64 = 10.0;
+/// Held-out error over the constant predictor's (or last-tenth loss over first-tenth loss) at
+/// and below which the model counts as improving.
+pub const IMPROVING_RATIO: f64 = 0.95;
+/// Move, as a fraction of the chart's range, at and above which a band's move is visible.
 pub const VISIBLE_FRACTION: f64 = 0.05;
+/// The height in pixels of a Distributions chart's plot area in TensorBoard 2.21.0 (default
+/// card, not expanded), measured by `tools/chart_height.py`: `tensorboard --logdir` on
+/// 127.0.0.1, a 1400×1000 screenshot of the Distributions tab in headless Chromium, and the
+/// rows between the plot's top and bottom frame lines (142 px; the card is 330 × 235 px in
+/// `tf-distribution-loader.ts`, the heading, x-axis and buttons take the rest). The y-axis is
+/// padded to round ticks, so the data's own range spans about 120–142 px of it; 5 % is 7 px.
+pub const CHART_HEIGHT_PX: u32 = 140;
+/// Dead-unit fraction at and above which a layer is flagged.
+pub const DEAD_FLAG: f64 = 0.2;
 
-/// The verdict on one tensor.
+/// Is a tensor receiving updates?
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// It moved, and the Distributions chart shows it.
-    LearnedVisible,
-    /// It moved, but its percentile lines shift by less than [`VISIBLE_FRACTION`] of the chart.
-    LearnedInvisible,
-    /// Its drift stayed under [`LEARNED_DRIFT`].
-    NotLearning,
+pub enum Updates {
+    /// Its drift reached [`RECEIVING_DRIFT`].
+    Receiving,
+    /// Its drift stayed under [`RECEIVING_DRIFT`]: (almost) no gradient reaches it.
+    NotReceiving,
 }
 
-impl Verdict {
+/// One step's update against the tensor's scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateSize {
+    /// The mean update ratio is more than [`UPDATE_RATIO_FACTOR`] below the rule of thumb.
+    TooSmall,
+    /// Within a factor [`UPDATE_RATIO_FACTOR`] of the rule of thumb.
+    Typical,
+    /// More than [`UPDATE_RATIO_FACTOR`] above it.
+    TooLarge,
+}
+
+/// Which lines of the Distributions chart show a tensor's move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// The inner band (6.7 %…93.3 %) moved by at least [`VISIBLE_FRACTION`] of the chart.
+    InnerBand,
+    /// Only the min/max lines did: the bulk of the chart looks frozen.
+    OuterOnly,
+    /// Neither did.
+    Invisible,
+}
+
+impl Visibility {
     /// The verdict in words.
     pub const fn as_str(self) -> &'static str {
         match self {
-            Self::LearnedVisible => "learned, visible",
-            Self::LearnedInvisible => "learned, invisible in Distributions",
-            Self::NotLearning => "not learning",
+            Self::InnerBand => "visible (inner band)",
+            Self::OuterOnly => "min/max lines only",
+            Self::Invisible => "invisible",
         }
     }
 }
@@ -61,24 +104,40 @@ pub struct TensorDiagnosis {
     pub rms_move: f64,
     /// Mean of the update ratios over the summaries.
     pub mean_update_ratio: f64,
-    /// `max_i |p_i(last) − p_i(first)|`.
-    pub percentile_move: f64,
-    /// `max_t p_8(t) − min_t p_0(t)`.
+    /// `max_{i=1..7} |p_i(last) − p_i(first)|`: the inner lines' largest move.
+    pub inner_move: f64,
+    /// `max_{i∈{0,8}} |p_i(last) − p_i(first)|`: the min/max lines' largest move.
+    pub outer_move: f64,
+    /// `max_t p_8(t) − min_t p_0(t)`: the chart's vertical range.
     pub chart_range: f64,
     /// First and last summary step.
     pub steps: (u64, u64),
-    /// The verdict.
-    pub verdict: Verdict,
+    /// Is it receiving updates?
+    pub updates: Updates,
+    /// Its update ratio against the rule of thumb.
+    pub update_size: UpdateSize,
+    /// Which lines of the chart show it.
+    pub visibility: Visibility,
 }
 
 impl TensorDiagnosis {
-    /// `percentile_move / chart_range` (0 for a chart of zero height: nothing moved).
-    pub fn visible_fraction(&self) -> f64 {
+    /// `move / chart_range`, 0 for a chart of zero height (nothing moved).
+    fn of_range(&self, m: f64) -> f64 {
         if self.chart_range > 0.0 {
-            self.percentile_move / self.chart_range
+            m / self.chart_range
         } else {
             0.0
         }
+    }
+
+    /// The inner lines' move as a fraction of the chart's range.
+    pub fn inner_fraction(&self) -> f64 {
+        self.of_range(self.inner_move)
+    }
+
+    /// The min/max lines' move as a fraction of the chart's range.
+    pub fn outer_fraction(&self) -> f64 {
+        self.of_range(self.outer_move)
     }
 }
 
@@ -95,6 +154,11 @@ pub struct TensorInfo {
     pub initial_spread: f64,
 }
 
+/// The largest `|b_i − a_i|` over the percentile indices `idx`.
+fn largest_move(a: &[f64; 9], b: &[f64; 9], idx: impl Iterator<Item = usize>) -> f64 {
+    idx.map(|i| (b[i] - a[i]).abs()).fold(0.0, f64::max)
+}
+
 /// Diagnoses every tensor of `tensors` (in that order) from its records; a tensor with no record
 /// is left out.
 pub fn diagnose(tensors: &[TensorInfo], records: &[Record]) -> Vec<TensorDiagnosis> {
@@ -104,12 +168,6 @@ pub fn diagnose(tensors: &[TensorInfo], records: &[Record]) -> Vec<TensorDiagnos
         let (Some(first), Some(last)) = (mine.first(), mine.last()) else {
             continue;
         };
-        let percentile_move = first
-            .w
-            .iter()
-            .zip(&last.w)
-            .map(|(a, b)| (b - a).abs())
-            .fold(0.0, f64::max);
         let top = mine.iter().map(|r| r.w[8]).fold(f64::MIN, f64::max);
         let bottom = mine.iter().map(|r| r.w[0]).fold(f64::MAX, f64::min);
         let mean_update_ratio =
@@ -122,225 +180,163 @@ pub fn diagnose(tensors: &[TensorInfo], records: &[Record]) -> Vec<TensorDiagnos
             drift: last.drift,
             rms_move: last.rms_move,
             mean_update_ratio,
-            percentile_move,
+            inner_move: largest_move(&first.w, &last.w, 1..8),
+            outer_move: largest_move(&first.w, &last.w, [0, 8].into_iter()),
             chart_range: (top - bottom).max(0.0),
             steps: (first.step, last.step),
-            verdict: Verdict::NotLearning,
+            updates: Updates::NotReceiving,
+            update_size: UpdateSize::Typical,
+            visibility: Visibility::Invisible,
         };
-        d.verdict = if d.drift < LEARNED_DRIFT {
-            Verdict::NotLearning
-        } else if d.visible_fraction() >= VISIBLE_FRACTION {
-            Verdict::LearnedVisible
+        // `>=` is false for NaN: a diverged tensor does not count as receiving updates.
+        d.updates = if d.drift >= RECEIVING_DRIFT {
+            Updates::Receiving
         } else {
-            Verdict::LearnedInvisible
+            Updates::NotReceiving
+        };
+        d.update_size = if mean_update_ratio * UPDATE_RATIO_FACTOR < TYPICAL_UPDATE_RATIO {
+            UpdateSize::TooSmall
+        } else if mean_update_ratio > TYPICAL_UPDATE_RATIO * UPDATE_RATIO_FACTOR {
+            UpdateSize::TooLarge
+        } else {
+            UpdateSize::Typical
+        };
+        d.visibility = if d.inner_fraction() >= VISIBLE_FRACTION {
+            Visibility::InnerBand
+        } else if d.outer_fraction() >= VISIBLE_FRACTION {
+            Visibility::OuterOnly
+        } else {
+            Visibility::Invisible
         };
         out.push(d);
     }
     out
 }
 
-fn pct(x: f64) -> String {
-    format!("{:.2} %", 100.0 * x)
+/// What the held-out evaluation at the end of a run found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HeldOut {
+    /// `Σ c·|p − y| / Σ c` of the trained network.
+    pub error: f64,
+    /// The same for the best constant predictor (the confidence-weighted median).
+    pub constant_error: f64,
+    /// Mean confidence of the held-out frames: the training loss, `mean(c·|p − y|)`, is in
+    /// units of `error × mean confidence`.
+    pub mean_confidence: f64,
 }
 
-/// The table as plain text (what the trainer prints at the end of a run).
-pub fn table(diags: &[TensorDiagnosis]) -> String {
-    let mut s = format!(
-        "{:<18} {:>10} {:>9} {:>10} {:>11} {:>10}  {}\n",
-        "tensor", "σ(W₀)", "drift", "rms move", "upd ratio", "pct move", "verdict"
-    );
-    for d in diags {
-        let _ = writeln!(
-            s,
-            "{:<18} {:>10.3e} {:>9} {:>10.2e} {:>11.2e} {:>10}  {}",
-            d.tag,
-            d.initial_spread,
-            pct(d.drift),
-            d.rms_move,
-            d.mean_update_ratio,
-            pct(d.visible_fraction()),
-            d.verdict.as_str()
-        );
+/// How a run ended: the plain input of the run's verdict, whoever trained it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunOutcome {
+    /// The first step whose loss (or parameters) went non-finite, if any.
+    pub diverged_at: Option<u64>,
+    /// `(step, loss)` of every step of the run that was seen, in step order.
+    pub loss: Vec<(u64, f32)>,
+    /// The held-out evaluation; `None` when there was none (a diverged run is not evaluated).
+    pub held_out: Option<HeldOut>,
+}
+
+/// Is the model improving?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// It beats the constant predictor (or, without a held-out error, its loss fell).
+    Improving,
+    /// It does not.
+    NotImproving,
+    /// The loss went non-finite at this step.
+    Diverged(u64),
+}
+
+/// The run's verdict and the numbers it rests on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunDiagnosis {
+    /// The verdict.
+    pub progress: Progress,
+    /// Mean loss over the first tenth of the steps seen (at least one step), and over the last
+    /// tenth; `None` without a finite loss.
+    pub loss_trend: Option<(f64, f64)>,
+    /// The held-out evaluation.
+    pub held_out: Option<HeldOut>,
+}
+
+impl RunDiagnosis {
+    /// `error / constant_error` of the held-out evaluation.
+    pub fn held_out_ratio(&self) -> Option<f64> {
+        self.held_out.map(|h| h.error / h.constant_error)
     }
-    s
 }
 
-fn range_of(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
-    values.fold(None, |acc, x| match acc {
-        None => Some((x, x)),
-        Some((lo, hi)) => Some((lo.min(x), hi.max(x))),
-    })
-}
-
-fn span(r: Option<(f64, f64)>, f: impl Fn(f64) -> String) -> String {
-    match r {
-        None => "—".to_owned(),
-        Some((lo, hi)) if f(lo) == f(hi) => f(lo),
-        Some((lo, hi)) => format!("{}–{}", f(lo), f(hi)),
-    }
-}
-
-/// The plain-language answer to "did the weights learn, and why do they look frozen while the
-/// biases move?", generated from the numbers.
-pub fn answer(diags: &[TensorDiagnosis]) -> String {
-    let weights: Vec<&TensorDiagnosis> = diags.iter().filter(|d| d.is_weight).collect();
-    let biases: Vec<&TensorDiagnosis> = diags.iter().filter(|d| !d.is_weight).collect();
-    let count = |v: &[&TensorDiagnosis], verdict: Verdict| {
-        v.iter().filter(|d| d.verdict == verdict).count()
+/// The run's verdict: diverged, improving or not (see the module's criteria).
+pub fn diagnose_run(outcome: &RunOutcome) -> RunDiagnosis {
+    let first_bad = outcome
+        .loss
+        .iter()
+        .find(|(_, l)| !l.is_finite())
+        .map(|&(s, _)| s);
+    let diverged = match (outcome.diverged_at, first_bad) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     };
-    let learned: Vec<&TensorDiagnosis> = weights
+    let finite: Vec<f64> = outcome
+        .loss
         .iter()
-        .copied()
-        .filter(|d| d.verdict != Verdict::NotLearning)
+        .take_while(|(_, l)| l.is_finite())
+        .map(|&(_, l)| f64::from(l))
         .collect();
-    let invisible: Vec<&TensorDiagnosis> = weights
-        .iter()
-        .copied()
-        .filter(|d| d.verdict == Verdict::LearnedInvisible)
-        .collect();
-    let mut s = String::new();
-    let yes = match learned.len() {
-        0 => "No",
-        n if n == weights.len() => "Yes",
-        _ => "Partly",
+    let loss_trend = (!finite.is_empty()).then(|| {
+        let k = (finite.len() / 10).max(1);
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        (mean(&finite[..k]), mean(&finite[finite.len() - k..]))
+    });
+    let progress = if let Some(step) = diverged {
+        Progress::Diverged(step)
+    } else {
+        let ratio = match (outcome.held_out, loss_trend) {
+            (Some(h), _) => h.error / h.constant_error,
+            (None, Some((start, end))) => end / start,
+            (None, None) => f64::NAN,
+        };
+        if ratio <= IMPROVING_RATIO {
+            Progress::Improving
+        } else {
+            Progress::NotImproving
+        }
     };
-    let _ = write!(
-        s,
-        "**Did the weights learn?** {yes}: {} of {} weight tensors moved by at least {} of their norm \
-         (drift {}; each step changes a tensor by {} of its norm on average).",
-        learned.len(),
-        weights.len(),
-        pct(LEARNED_DRIFT),
-        span(range_of(learned.iter().map(|d| d.drift)), pct),
-        span(
-            range_of(learned.iter().map(|d| d.mean_update_ratio)),
-            |x| format!("{x:.1e}")
-        ),
-    );
-    if !invisible.is_empty() {
-        let names: Vec<&str> = invisible.iter().map(|d| d.tag.as_str()).collect();
-        let _ = write!(
-            s,
-            "\n\n**Why do they look frozen?** In {} ({}), a typical weight moved by {} (RMS of \
-             W − W₀) while the weights started spread with σ = {}: the move is {} of the spread, \
-             so the nine percentile lines of the Distributions chart shift by only {} of the \
-             chart's height — less than the {} (about 10 px) an eye notices. Adam's steps are about \
-             `lr` per weight and change sign from step to step, so the net move grows like √T·lr, \
-             not T·lr.",
-            if invisible.len() == weights.len() {
-                "every weight tensor".to_owned()
-            } else {
-                format!("{} of {} weight tensors", invisible.len(), weights.len())
-            },
-            names.join(", "),
-            span(range_of(invisible.iter().map(|d| d.rms_move)), |x| format!(
-                "{x:.1e}"
-            )),
-            span(
-                range_of(invisible.iter().map(|d| d.initial_spread)),
-                |x| format!("{x:.3}")
-            ),
-            span(
-                range_of(
-                    invisible
-                        .iter()
-                        .map(|d| d.rms_move / d.initial_spread.max(f64::MIN_POSITIVE))
-                ),
-                pct
-            ),
-            span(range_of(invisible.iter().map(|d| d.visible_fraction())), pct),
-            pct(VISIBLE_FRACTION),
-        );
+    RunDiagnosis {
+        progress,
+        loss_trend,
+        held_out: outcome.held_out,
     }
-    let visible_w: Vec<&str> = weights
-        .iter()
-        .filter(|d| d.verdict == Verdict::LearnedVisible)
-        .map(|d| d.tag.as_str())
-        .collect();
-    if !visible_w.is_empty() {
-        let _ = write!(
-            s,
-            " Visible weight tensors: {} (a narrow start, such as softmax_weights' σ = 1/1024, \
-             leaves the same moves room to show).",
-            visible_w.join(", ")
-        );
-    }
-    let _ = write!(
-        s,
-        "\n\n**Why do the biases move?** {} of {} bias tensors show their learning in the \
-         Distributions chart. A bias tensor starts as a spike — every value exactly 0.1 (or 0 for \
-         softmax_biases) — so the chart's range at the start is zero and is made of the moves \
-         alone: the same lr-sized steps open a fan that fills the chart.",
-        count(&biases, Verdict::LearnedVisible),
-        biases.len()
-    );
-    let _ = write!(
-        s,
-        "\n\n**What to look at instead:** the `<tag>/delta_from_init` histograms (W − W₀, centred on \
-         zero, so the chart's range is the moves themselves), the `drift/<tag>` and \
-         `update_ratio/<tag>` scalars, and the plots below."
-    );
-    s
 }
 
-/// `diagnosis.md`: the criteria, the table, a plot per weight tensor and the answer.
-///
-/// `plots` lists `(tag, path relative to diagnosis.md)` of the weight plots.
-pub fn markdown(run: &str, diags: &[TensorDiagnosis], plots: &[(String, String)]) -> String {
-    let mut s = format!("# Learning diagnosis — {run}\n\n");
-    let steps = diags.first().map_or((0, 0), |d| d.steps);
-    let _ = writeln!(
-        s,
-        "Summaries from step {} to step {}. Per parameter tensor: σ(W₀), the spread it started \
-         with; drift ‖W − W₀‖/‖W₀‖ at the last summary (for a tensor that starts at zero, \
-         ‖W − W₀‖/‖W‖); the RMS move per value ‖W − W₀‖/√n; the mean update ratio ‖ΔW‖/‖W‖ of \
-         one step; and *pct move*, how far the nine Distributions percentiles moved between the \
-         first and the last summary, as a fraction of the chart's vertical range \
-         (max p₁₀₀ − min p₀ over the run).\n\n\
-         Verdicts: *learned* when the drift is at least {}; *visible* when the percentile move \
-         is at least {} of the chart's range (≈ 10 px of TensorBoard's ≈ 200-px chart).\n",
-        steps.0,
-        steps.1,
-        pct(LEARNED_DRIFT),
-        pct(VISIBLE_FRACTION)
-    );
-    s.push_str(
-        "| tensor | values | σ(W₀) | drift | RMS move | mean update ratio | pct move / chart range | verdict |\n\
-         |---|---:|---:|---:|---:|---:|---:|---|\n",
-    );
-    for d in diags {
-        let _ = writeln!(
-            s,
-            "| `{}` | {} | {:.3e} | {} | {:.2e} | {:.2e} | {} | {} |",
-            d.tag,
-            d.len,
-            d.initial_spread,
-            pct(d.drift),
-            d.rms_move,
-            d.mean_update_ratio,
-            pct(d.visible_fraction()),
-            d.verdict.as_str()
-        );
+/// One ReLU layer's health at the last summary.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LayerHealth {
+    /// The layer (`conv1` … `local2`).
+    pub layer: &'static str,
+    /// Fraction of exact zeros after the ReLU over the summary batch.
+    pub zero_fraction: f64,
+    /// Fraction of channels or units that were zero for every frame of the summary batch.
+    pub dead_fraction: f64,
+}
+
+impl LayerHealth {
+    /// `true` if the dead fraction reaches [`DEAD_FLAG`].
+    pub fn flagged(&self) -> bool {
+        self.dead_fraction >= DEAD_FLAG
     }
-    s.push_str("\n## The answer\n\n");
-    s.push_str(&answer(diags));
-    s.push_str("\n\n## Plots\n\nEach plot shows, over the summary steps, the nine percentile bands of W as TensorBoard's Distributions chart draws them (top) and the same bands of W − W₀ (bottom).\n\n");
-    for (tag, path) in plots {
-        let _ = writeln!(s, "### `{tag}`\n\n![{tag}]({path})\n");
-    }
-    s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn rec(step: u64, tag: &str, w: [f64; 9], drift: f64) -> Record {
+    fn rec(step: u64, tag: &str, w: [f64; 9], drift: f64, update_ratio: f64) -> Record {
         Record {
             step,
             tag: tag.to_owned(),
             drift,
-            update_ratio: 1e-3,
+            update_ratio,
             rms_move: drift * 0.02,
             w,
             delta: [0.0; 9],
@@ -351,56 +347,155 @@ mod tests {
         core::array::from_fn(|i| lo + (hi - lo) * i as f64 / 8.0)
     }
 
+    fn info(tag: &'static str, is_weight: bool) -> TensorInfo {
+        TensorInfo {
+            tag,
+            is_weight,
+            len: 100,
+            initial_spread: 0.02,
+        }
+    }
+
     #[test]
-    fn verdicts_follow_the_thresholds() {
+    fn inner_band_and_min_max_lines_are_judged_apart() {
         let tensors = [
-            TensorInfo {
-                tag: "w_frozen_look",
-                is_weight: true,
-                len: 100,
-                initial_spread: 0.02,
-            },
-            TensorInfo {
-                tag: "b_spike",
-                is_weight: false,
-                len: 10,
-                initial_spread: 0.0,
-            },
-            TensorInfo {
-                tag: "w_dead",
-                is_weight: true,
-                len: 100,
-                initial_spread: 0.02,
-            },
+            info("w_outer", true),
+            info("w_inner", true),
+            info("w_still", true),
+            info("b_spike", false),
         ];
+        let mut outer_last = spread(-0.04, 0.04);
+        // Only the max line moves: 0.04 → 0.06, on a chart from -0.04 to 0.06 (20 %); the
+        // inner lines move 0.0008 (0.8 %).
+        outer_last[8] = 0.06;
+        for p in &mut outer_last[1..8] {
+            *p += 0.0008;
+        }
         let records = vec![
-            rec(0, "w_frozen_look", spread(-0.04, 0.04), 0.0),
-            rec(0, "b_spike", [0.1; 9], 0.0),
-            rec(0, "w_dead", spread(-0.04, 0.04), 0.0),
-            // Shifted by 0.0008; the chart spans -0.04 to 0.0408 over the run.
-            rec(9, "w_frozen_look", spread(-0.0392, 0.0408), 0.03),
-            rec(9, "b_spike", spread(0.099, 0.101), 0.01),
-            rec(9, "w_dead", spread(-0.04, 0.04), 1e-4),
+            rec(0, "w_outer", spread(-0.04, 0.04), 0.0, 1e-3),
+            rec(0, "w_inner", spread(-0.04, 0.04), 0.0, 1e-3),
+            rec(0, "w_still", spread(-0.04, 0.04), 0.0, 1e-6),
+            rec(0, "b_spike", [0.1; 9], 0.0, 2e-2),
+            rec(9, "w_outer", outer_last, 0.03, 1e-3),
+            // Every line shifts by 0.008: 0.008 / 0.088 = 9.1 % of the chart.
+            rec(9, "w_inner", spread(-0.032, 0.048), 0.05, 1e-3),
+            rec(9, "w_still", spread(-0.04, 0.04), 5e-4, 1e-6),
+            rec(9, "b_spike", spread(0.099, 0.101), 0.01, 2e-2),
         ];
         let d = diagnose(&tensors, &records);
-        assert_eq!(d.len(), 3);
-        assert_eq!(d[0].verdict, Verdict::LearnedInvisible);
-        assert!((d[0].visible_fraction() - 0.0008 / 0.0808).abs() < 1e-9);
-        assert_eq!(d[1].verdict, Verdict::LearnedVisible);
-        // The spike's range is the fan itself: a 0.001 move over a 0.002 range.
-        assert!((d[1].visible_fraction() - 0.5).abs() < 1e-9);
-        assert_eq!(d[2].verdict, Verdict::NotLearning);
+        assert_eq!(d.len(), 4);
+        assert_eq!(d[0].visibility, Visibility::OuterOnly);
+        assert!((d[0].outer_fraction() - 0.02 / 0.1).abs() < 1e-9);
+        assert!((d[0].inner_fraction() - 0.0008 / 0.1).abs() < 1e-9);
+        assert_eq!(d[1].visibility, Visibility::InnerBand);
+        assert!((d[1].inner_fraction() - 0.008 / 0.088).abs() < 1e-9);
+        assert_eq!(d[2].visibility, Visibility::Invisible);
+        assert_eq!(d[2].updates, Updates::NotReceiving);
+        assert_eq!(d[2].update_size, UpdateSize::TooSmall);
+        // The spike's range is the fan itself: the inner lines move 0.00075 of a 0.002 range.
+        assert_eq!(d[3].visibility, Visibility::InnerBand);
+        assert!((d[3].inner_fraction() - 0.375).abs() < 1e-9);
+        assert_eq!(d[3].update_size, UpdateSize::TooLarge);
+        assert_eq!(d[0].updates, Updates::Receiving);
+        assert_eq!(d[0].update_size, UpdateSize::Typical);
         assert_eq!(d[0].steps, (0, 9));
-        let a = answer(&d);
+    }
+
+    fn losses(values: &[f32]) -> Vec<(u64, f32)> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| (i as u64, l))
+            .collect()
+    }
+
+    #[test]
+    fn moving_tensors_do_not_make_an_improving_model() {
+        // A falling loss but a held-out error equal to the constant predictor's (the --steps 60
+        // case): not improving.
+        let flat = RunOutcome {
+            diverged_at: None,
+            loss: (0..20).map(|i| (i, 0.5 - 0.001 * i as f32)).collect(),
+            held_out: Some(HeldOut {
+                error: 0.507,
+                constant_error: 0.505,
+                mean_confidence: 0.6,
+            }),
+        };
+        let r = diagnose_run(&flat);
+        assert_eq!(r.progress, Progress::NotImproving);
+        let (a, b) = r.loss_trend.unwrap();
+        // Means of the first and the last two of 20 steps.
         assert!(
-            a.starts_with("**Did the weights learn?** Partly: 1 of 2"),
-            "{a}"
+            (a - 0.4995).abs() < 1e-6 && (b - 0.4815).abs() < 1e-6,
+            "{a} {b}"
         );
-        assert!(a.contains("w_frozen_look"), "{a}");
-        assert!(a.contains("1 of 1 bias tensors"), "{a}");
-        let md = markdown("r", &d, &[("w".into(), "diagnosis/w.png".into())]);
-        assert!(md.contains("| `b_spike` | 10 |"), "{md}");
-        assert!(md.contains("![w](diagnosis/w.png)"), "{md}");
-        assert!(table(&d).lines().count() == 4);
+        let better = RunOutcome {
+            held_out: Some(HeldOut {
+                error: 0.179,
+                constant_error: 0.505,
+                mean_confidence: 0.6,
+            }),
+            ..flat.clone()
+        };
+        assert_eq!(diagnose_run(&better).progress, Progress::Improving);
+        assert!((diagnose_run(&better).held_out_ratio().unwrap() - 0.179 / 0.505).abs() < 1e-12);
+        // Without a held-out error the loss trend decides: 10 steps, first and last step.
+        let no_eval = RunOutcome {
+            diverged_at: None,
+            loss: losses(&[1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]),
+            held_out: None,
+        };
+        let r = diagnose_run(&no_eval);
+        assert_eq!(r.progress, Progress::Improving);
+        assert_eq!(r.loss_trend, Some((1.0, f64::from(0.1f32))));
+    }
+
+    #[test]
+    fn a_non_finite_loss_is_a_divergence_at_its_step() {
+        let nan = RunOutcome {
+            diverged_at: None,
+            loss: losses(&[0.5, 0.4, f32::NAN, f32::NAN]),
+            held_out: None,
+        };
+        let r = diagnose_run(&nan);
+        assert_eq!(r.progress, Progress::Diverged(2));
+        assert_eq!(
+            r.loss_trend,
+            Some((0.5, f64::from(0.4f32))),
+            "finite steps only"
+        );
+        // The trainer's own report wins when it saw the divergence first (its parameters).
+        let said = RunOutcome {
+            diverged_at: Some(1),
+            ..nan.clone()
+        };
+        assert_eq!(diagnose_run(&said).progress, Progress::Diverged(1));
+        let inf_first = RunOutcome {
+            diverged_at: None,
+            loss: losses(&[f32::INFINITY]),
+            held_out: None,
+        };
+        let r = diagnose_run(&inf_first);
+        assert_eq!(r.progress, Progress::Diverged(0));
+        assert_eq!(r.loss_trend, None);
+        // A diverged tensor (NaN drift) is not "receiving updates".
+        let d = diagnose(
+            &[info("w", true)],
+            &[rec(0, "w", spread(-1.0, 1.0), f64::NAN, f64::NAN)],
+        );
+        assert_eq!(d[0].updates, Updates::NotReceiving);
+    }
+
+    #[test]
+    fn a_layer_is_flagged_from_a_fifth_of_dead_units() {
+        let h = |dead| LayerHealth {
+            layer: "conv2",
+            zero_fraction: 0.77,
+            dead_fraction: dead,
+        };
+        assert!(!h(0.0).flagged(), "many zeros, no dead unit");
+        assert!(!h(0.19).flagged());
+        assert!(h(0.2).flagged());
     }
 }

@@ -1,7 +1,7 @@
-//! [`HistogramObserver`]: the activation histograms and dead-ReLU counts of a summary step.
+//! [`HistogramObserver`]: the activation histograms and ReLU health of a summary step.
 
 use kernels::histogram::Histogram;
-use kernels::net::{Observer, Probe};
+use kernels::net::{Observer, Probe, ValenceConfig};
 use rayon::ThreadPool;
 
 use super::fill::fill;
@@ -13,17 +13,55 @@ pub struct ProbeStats {
     pub hist: Box<Histogram>,
     /// Values seen, finite or not.
     pub size: u64,
-    /// Exact zeros seen (`0.0` or `-0.0`).
+    /// Exact zeros seen (`0.0` or `-0.0`); counted after a ReLU only.
     pub zeros: u64,
+    /// The layer, for a post-ReLU probe (`conv1` … `local2`).
+    pub relu_layer: Option<&'static str>,
+    /// After a ReLU: per channel (conv) or unit (dense), whether it output anything but zero
+    /// for some frame of the summary batch. Empty for other probes.
+    pub alive: Vec<bool>,
 }
 
 impl ProbeStats {
-    /// Fraction of exact zeros: after a ReLU, the units that are off ("dead") for these inputs.
+    /// Fraction of exact zeros after a ReLU (`relu_zero_fraction/<layer>`): units that are off
+    /// for *some* inputs, which is how a ReLU normally works — not a sign of dead units.
     pub fn zero_fraction(&self) -> f64 {
         if self.size == 0 {
             0.0
         } else {
             self.zeros as f64 / self.size as f64
+        }
+    }
+
+    /// Fraction of channels (conv) or units (dense) that output zero for every frame of the
+    /// summary batch (`dead_units/<layer>`): no gradient reaches their weights through the ReLU,
+    /// so they stay dead. 0 for a probe that is not a ReLU output.
+    pub fn dead_fraction(&self) -> f64 {
+        if self.alive.is_empty() {
+            0.0
+        } else {
+            self.alive.iter().filter(|&&a| !a).count() as f64 / self.alive.len() as f64
+        }
+    }
+}
+
+/// Marks in `alive` (one flag per channel) every channel with a non-zero value in `values`, an
+/// NHWC tensor (or `[batch, units]`) whose innermost dimension is `alive.len()`.
+///
+/// # Panics
+/// If `values.len()` is not a multiple of `alive.len()`, or `alive` is empty: the network hands
+/// over whole tensors of the layer whose width `alive` has.
+pub fn mark_alive(alive: &mut [bool], values: &[f32]) {
+    assert!(
+        !alive.is_empty() && values.len() % alive.len() == 0,
+        "{} values are not whole rows of {} channels",
+        values.len(),
+        alive.len()
+    );
+    for row in values.chunks_exact(alive.len()) {
+        for (a, &v) in alive.iter_mut().zip(row) {
+            // NaN counts as alive: it is reported apart, as non_finite/<tag>.
+            *a |= v != 0.0;
         }
     }
 }
@@ -36,6 +74,7 @@ impl ProbeStats {
 #[derive(Debug)]
 pub struct HistogramObserver<'p> {
     pool: &'p ThreadPool,
+    config: ValenceConfig,
     seen: Vec<Option<ProbeStats>>,
 }
 
@@ -48,10 +87,12 @@ fn index(probe: Probe) -> usize {
 }
 
 impl<'p> HistogramObserver<'p> {
-    /// An observer that has seen nothing yet, filling histograms on `pool`.
-    pub fn new(pool: &'p ThreadPool) -> Self {
+    /// An observer of the network `config` that has seen nothing yet, filling histograms on
+    /// `pool`.
+    pub fn new(pool: &'p ThreadPool, config: &ValenceConfig) -> Self {
         Self {
             pool,
+            config: *config,
             seen: vec![None; Probe::ALL.len()],
         }
     }
@@ -73,39 +114,35 @@ impl<'p> HistogramObserver<'p> {
 impl Observer for HistogramObserver<'_> {
     fn observe(&mut self, probe: Probe, values: &[f32]) {
         let filled = fill(self.pool, values);
-        let zeros = if probe.is_relu_output() {
-            filled.zeros
-        } else {
-            0
-        };
-        let slot = &mut self.seen[index(probe)];
-        match slot {
-            Some(s) => {
-                s.hist.merge(&filled.hist);
-                s.size += values.len() as u64;
-                s.zeros += zeros;
-            }
-            None => {
-                *slot = Some(ProbeStats {
-                    hist: filled.hist,
-                    size: values.len() as u64,
-                    zeros,
-                })
-            }
+        let relu = relu_layer(&self.config, probe);
+        let zeros = if relu.is_some() { filled.zeros } else { 0 };
+        let slot = self.seen[index(probe)].get_or_insert_with(|| ProbeStats {
+            hist: Box::new(Histogram::new()),
+            size: 0,
+            zeros: 0,
+            relu_layer: relu.map(|(layer, _)| layer),
+            alive: vec![false; relu.map_or(0, |(_, width)| width)],
+        });
+        slot.hist.merge(&filled.hist);
+        slot.size += values.len() as u64;
+        slot.zeros += zeros;
+        if !slot.alive.is_empty() {
+            mark_alive(&mut slot.alive, values);
         }
     }
 }
 
-/// The layer name of a post-ReLU probe, for the `dead_relu/<layer>` scalars.
-pub fn relu_layer(probe: Probe) -> Option<&'static str> {
+/// The layer name and width (channels or units) of a post-ReLU probe of `config`, for the
+/// `relu_zero_fraction/<layer>` and `dead_units/<layer>` scalars; `None` for other probes.
+pub fn relu_layer(config: &ValenceConfig, probe: Probe) -> Option<(&'static str, usize)> {
     Some(match probe {
-        Probe::Conv1Output => "conv1",
-        Probe::Conv2Output => "conv2",
-        Probe::Conv3Output => "conv3",
-        Probe::Conv4Output => "conv4",
-        Probe::Conv5Output => "conv5",
-        Probe::Local1Output => "local1",
-        Probe::Local2Output => "local2",
+        Probe::Conv1Output => ("conv1", config.conv[0]),
+        Probe::Conv2Output => ("conv2", config.conv[1]),
+        Probe::Conv3Output => ("conv3", config.conv[2]),
+        Probe::Conv4Output => ("conv4", config.conv[3]),
+        Probe::Conv5Output => ("conv5", config.conv[4]),
+        Probe::Local1Output => ("local1", config.dense[0]),
+        Probe::Local2Output => ("local2", config.dense[1]),
         _ => return None,
     })
 }
@@ -120,7 +157,12 @@ mod tests {
             .num_threads(1)
             .build()
             .unwrap();
-        let mut obs = HistogramObserver::new(&pool);
+        // Two channels, so that the hand-made tensors below are whole rows.
+        let cfg = ValenceConfig {
+            conv: [2, 8, 16, 16, 16],
+            ..ValenceConfig::TINY
+        };
+        let mut obs = HistogramObserver::new(&pool, &cfg);
         obs.observe(Probe::Conv1BeforeRelu, &[0.0, -1.0, f32::NAN, 2.0]);
         obs.observe(Probe::Conv1Output, &[0.0, 0.0, f32::NAN, 2.0]);
         obs.observe(Probe::Conv1Output, &[f32::INFINITY, 0.0]);
@@ -138,7 +180,49 @@ mod tests {
         assert_eq!(rows.iter().map(|r| r[2]).sum::<f64>(), 4.0);
         assert!(obs.get(Probe::SoftmaxOutput).is_none());
         assert_eq!(obs.iter().count(), 2);
-        assert_eq!(relu_layer(Probe::Local2Output), Some("local2"));
-        assert_eq!(relu_layer(Probe::Pool1Output), None);
+        assert_eq!(after.dead_fraction(), 0.0, "NaN and inf are not dead");
+        assert_eq!(before.dead_fraction(), 0.0);
+        let tiny = ValenceConfig::TINY;
+        assert_eq!(relu_layer(&tiny, Probe::Local2Output), Some(("local2", 16)));
+        assert_eq!(relu_layer(&tiny, Probe::Conv3Output), Some(("conv3", 16)));
+        assert_eq!(relu_layer(&tiny, Probe::Pool1Output), None);
+    }
+
+    #[test]
+    fn a_dead_unit_is_zero_for_every_frame_and_pixel_of_the_batch() {
+        // Hand-made NHWC ReLU output: 2 frames × 2 pixels × 4 channels. Channel 0 is zero
+        // everywhere (dead); channel 1 fires once, in frame 1's second pixel (alive); channel 2
+        // fires everywhere; channel 3 is zero in frame 0 and fires in frame 1 (alive).
+        #[rustfmt::skip]
+        let frame0 = [
+            0.0, 0.0, 0.5, 0.0,
+            0.0, 0.0, 0.1, 0.0,
+        ];
+        #[rustfmt::skip]
+        let frame1 = [
+            0.0, 0.0, 0.3, 0.2,
+            -0.0, 1e-30, 0.7, 0.0,
+        ];
+        let mut alive = vec![false; 4];
+        mark_alive(&mut alive, &frame0);
+        assert_eq!(alive, [false, false, true, false], "frame 0 alone");
+        mark_alive(&mut alive, &frame1);
+        assert_eq!(alive, [false, true, true, true]);
+        // Through the observer, the two frames arriving as two micro-batches: the exact-zero
+        // fraction is 10 of 16, but only one channel of four is dead.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let cfg = ValenceConfig {
+            dense: [4, 16],
+            ..ValenceConfig::TINY
+        };
+        let mut obs = HistogramObserver::new(&pool, &cfg);
+        obs.observe(Probe::Local1Output, &frame0);
+        obs.observe(Probe::Local1Output, &frame1);
+        let s = obs.get(Probe::Local1Output).unwrap();
+        assert_eq!(s.zero_fraction(), 10.0 / 16.0);
+        assert_eq!(s.dead_fraction(), 0.25);
     }
 }

@@ -135,7 +135,7 @@ impl ParamTracker {
 }
 
 /// ‖v‖ in f64, summed in index order.
-fn norm_of(v: &[f32]) -> f64 {
+pub fn norm_of(v: &[f32]) -> f64 {
     v.iter()
         .map(|&x| f64::from(x) * f64::from(x))
         .sum::<f64>()

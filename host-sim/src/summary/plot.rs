@@ -1,30 +1,39 @@
-//! The PNG plots of the diagnosis: per weight tensor, the Distributions bands of W and of
-//! W − W₀ over the summary steps, drawn directly into an RGB buffer with an 8×8 bitmap font
-//! (no system fonts, no font files: it works on a fresh machine).
+//! The per-tensor band plots of the diagnosis: the Distributions bands of W and of W − W₀ over
+//! the summary steps, each panel with its legend and zero line.
 
 use std::io;
 use std::path::Path;
 
 use image::{Rgb, RgbImage};
 
+use super::canvas::{self, dashed_hline, hline, rect, text, vline, CHAR_W, GRID, INK, WHITE};
+
 const WIDTH: u32 = 720;
-const PANEL: u32 = 250;
+const PANEL: u32 = 268;
 const LEFT: u32 = 88;
 const RIGHT: u32 = 16;
 const TOP: u32 = 22;
 const PLOT_H: u32 = 190;
 
-const WHITE: Rgb<u8> = Rgb([255, 255, 255]);
-const INK: Rgb<u8> = Rgb([40, 40, 40]);
-const GRID: Rgb<u8> = Rgb([215, 215, 215]);
-/// TensorBoard-like orange, outer band (p0–p8) lightest to inner band (p3–p5) darkest.
-const BANDS: [Rgb<u8>; 4] = [
+/// TensorBoard-like orange, outer band (min–max) lightest to inner band (p3–p5) darkest.
+pub const BANDS: [Rgb<u8>; 4] = [
     Rgb([255, 224, 196]),
     Rgb([255, 196, 145]),
     Rgb([250, 160, 90]),
     Rgb([235, 125, 45]),
 ];
 const MEDIAN: Rgb<u8> = Rgb([150, 60, 0]);
+/// The zero line, drawn over the bands so it shows through them.
+pub const ZERO: Rgb<u8> = Rgb([30, 90, 200]);
+/// What each colour is: the bands between TensorBoard's basis points.
+const LEGEND: [(&str, Rgb<u8>); 6] = [
+    ("min-max", BANDS[0]),
+    ("6.7-93.3%", BANDS[1]),
+    ("15.9-84.1%", BANDS[2]),
+    ("30.9-69.1%", BANDS[3]),
+    ("median", MEDIAN),
+    ("zero", ZERO),
+];
 
 /// One panel: a title and the nine percentiles at each step.
 #[derive(Debug, Clone)]
@@ -46,15 +55,15 @@ pub fn write_png(path: &Path, panels: &[Panel<'_>]) -> io::Result<()> {
     for (i, p) in panels.iter().enumerate() {
         draw_panel(&mut img, PANEL * i as u32, p);
     }
-    img.save(path).map_err(io::Error::other)
+    canvas::save(&img, path)
 }
 
 fn draw_panel(img: &mut RgbImage, y0: u32, p: &Panel<'_>) {
-    draw_text(img, LEFT, y0 + 6, p.title, INK);
+    text(img, LEFT, y0 + 6, p.title, INK);
     let (x0, plot_w) = (LEFT, WIDTH - LEFT - RIGHT);
     let (top, bottom) = (y0 + TOP, y0 + TOP + PLOT_H - 1);
     if p.steps.is_empty() || p.steps.len() != p.percentiles.len() {
-        draw_text(img, x0, top + 20, "no data", INK);
+        text(img, x0, top + 20, "no data", INK);
         return;
     }
     let lo = p.percentiles.iter().map(|q| q[0]).fold(f64::MAX, f64::min);
@@ -66,20 +75,11 @@ fn draw_panel(img: &mut RgbImage, y0: u32, p: &Panel<'_>) {
     };
     let (lo, hi) = (lo - pad, hi + pad);
     let to_y = |v: f64| -> f64 { f64::from(bottom) - (v - lo) / (hi - lo) * f64::from(PLOT_H - 1) };
-    // Grid: the bottom, middle and top values, labelled; zero if inside.
+    // Grid: the bottom, middle and top values, labelled.
     for v in [lo, 0.5 * (lo + hi), hi] {
         let y = to_y(v).round() as u32;
         hline(img, x0, x0 + plot_w, y, GRID);
-        draw_text(img, 4, y.saturating_sub(4), &format!("{v:+.2e}"), INK);
-    }
-    if lo < 0.0 && hi > 0.0 {
-        hline(
-            img,
-            x0,
-            x0 + plot_w,
-            to_y(0.0).round() as u32,
-            Rgb([170, 170, 170]),
-        );
+        text(img, 4, y.saturating_sub(4), &format!("{v:+.2e}"), INK);
     }
     let (s0, s1) = (p.steps[0] as f64, p.steps[p.steps.len() - 1] as f64);
     for px in 0..plot_w {
@@ -97,14 +97,35 @@ fn draw_panel(img: &mut RgbImage, y0: u32, p: &Panel<'_>) {
         let ym = to_y(q[4]).round() as u32;
         vline(img, x, ym.saturating_sub(1), ym, MEDIAN);
     }
-    // Axes and step labels.
+    if lo <= 0.0 && hi >= 0.0 {
+        let y = to_y(0.0).round() as u32;
+        dashed_hline(img, x0, x0 + plot_w, y, ZERO, 0);
+        text(img, x0 + plot_w - CHAR_W, y.saturating_sub(10), "0", ZERO);
+    } else {
+        let where_ = if lo > 0.0 { "below" } else { "above" };
+        text(
+            img,
+            x0 + 4,
+            top + 4,
+            &format!("(zero is {where_} the chart)"),
+            ZERO,
+        );
+    }
+    // Axes, step labels and the legend.
     hline(img, x0, x0 + plot_w, bottom + 1, INK);
     vline(img, x0.saturating_sub(1), top, bottom + 1, INK);
     let first = format!("step {}", p.steps[0]);
     let last = format!("step {}", p.steps[p.steps.len() - 1]);
-    draw_text(img, x0, bottom + 6, &first, INK);
-    let w = 8 * last.len() as u32;
-    draw_text(img, (x0 + plot_w).saturating_sub(w), bottom + 6, &last, INK);
+    text(img, x0, bottom + 6, &first, INK);
+    let w = CHAR_W * last.len() as u32;
+    text(img, (x0 + plot_w).saturating_sub(w), bottom + 6, &last, INK);
+    let mut x = x0;
+    let y = bottom + 22;
+    for (label, color) in LEGEND {
+        rect(img, x, y, 14, 8, color);
+        text(img, x + 18, y, label, INK);
+        x += 18 + CHAR_W * label.len() as u32 + 12;
+    }
 }
 
 /// The percentiles at step `s`, linear between the two summaries around it.
@@ -119,43 +140,6 @@ fn interpolate(steps: &[u64], q: &[[f64; 9]], s: f64) -> [f64; 9] {
     let (a, b) = (steps[i - 1] as f64, steps[i] as f64);
     let t = if b > a { (s - a) / (b - a) } else { 0.0 };
     core::array::from_fn(|k| q[i - 1][k] + t * (q[i][k] - q[i - 1][k]))
-}
-
-fn put(img: &mut RgbImage, x: u32, y: u32, c: Rgb<u8>) {
-    if x < img.width() && y < img.height() {
-        img.put_pixel(x, y, c);
-    }
-}
-
-fn hline(img: &mut RgbImage, x0: u32, x1: u32, y: u32, c: Rgb<u8>) {
-    for x in x0..x1 {
-        put(img, x, y, c);
-    }
-}
-
-fn vline(img: &mut RgbImage, x: u32, y0: u32, y1: u32, c: Rgb<u8>) {
-    for y in y0.min(y1)..=y0.max(y1) {
-        put(img, x, y, c);
-    }
-}
-
-/// ASCII text in font8x8's public-domain 8×8 glyphs, top-left corner at (`x`, `y`).
-fn draw_text(img: &mut RgbImage, x: u32, y: u32, text: &str, c: Rgb<u8>) {
-    for (i, ch) in text.chars().enumerate() {
-        let code = if ch.is_ascii() {
-            ch as usize
-        } else {
-            b'?' as usize
-        };
-        let glyph = font8x8::legacy::BASIC_LEGACY[code];
-        for (row, bits) in glyph.iter().enumerate() {
-            for col in 0..8 {
-                if bits >> col & 1 == 1 {
-                    put(img, x + 8 * i as u32 + col, y + row as u32, c);
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -173,7 +157,7 @@ mod tests {
     }
 
     #[test]
-    fn a_plot_is_a_png_of_the_expected_size_with_bands_drawn() {
+    fn a_plot_has_bands_a_zero_line_and_a_legend() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.png");
         let steps = [0, 5, 10];
@@ -197,5 +181,20 @@ mod tests {
         assert_eq!(img.dimensions(), (WIDTH, 2 * PANEL));
         let orange = img.pixels().filter(|p| BANDS.contains(p)).count();
         assert!(orange > 10_000, "{orange} band pixels");
+        // The percentiles are symmetric about 0, so the zero line is the plot's middle row
+        // (y = 22 + 189 − 94.5 = 116.5, rounded to 117): dashes across the plot, over the bands.
+        let y = TOP + PLOT_H / 2;
+        let row = (LEFT..WIDTH - RIGHT)
+            .filter(|&x| img.get_pixel(x, y) == &ZERO)
+            .count();
+        assert!(row > 250, "{row} zero-line pixels on row {y}");
+        // The legend's swatches: each colour in a 14×8 box under the plot.
+        let legend_y = TOP + PLOT_H - 1 + 22;
+        for c in [BANDS[0], BANDS[3], MEDIAN, ZERO] {
+            let n = (LEFT..WIDTH)
+                .filter(|&x| img.get_pixel(x, legend_y + 2) == &c)
+                .count();
+            assert!(n >= 14, "{c:?}: {n}");
+        }
     }
 }

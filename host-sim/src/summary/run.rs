@@ -12,11 +12,15 @@ use crate::tensorboard::proto::summary::Value;
 use crate::tensorboard::summary as values;
 use crate::tensorboard::EventWriter;
 
-use super::diagnosis::{self, TensorDiagnosis, TensorInfo};
+use super::diagnosis::{
+    self, HeldOut, LayerHealth, RunDiagnosis, RunOutcome, TensorDiagnosis, TensorInfo,
+};
 use super::history::{History, Record};
-use super::observer::{relu_layer, HistogramObserver};
+use super::observer::HistogramObserver;
+use super::overview::{self, Drift, Overview};
 use super::params::ParamTracker;
 use super::plot::{self, Panel};
+use super::report::{self, Report};
 
 /// Frames of the batch shown per summary step as `frame_resized/image/<i>`.
 pub const MAX_IMAGES: usize = 8;
@@ -26,6 +30,8 @@ pub const INITIAL_DIR: &str = "initial";
 pub const DIAGNOSIS_DIR: &str = "diagnosis";
 /// The diagnosis report, in the run directory.
 pub const DIAGNOSIS_FILE: &str = "diagnosis.md";
+/// The overview picture at the top of the report, in [`DIAGNOSIS_DIR`].
+pub const OVERVIEW_FILE: &str = "overview.png";
 
 /// Where W₀ comes from for a run starting at `first_step` with parameters `params`: a fresh run
 /// (step 0) saves them as `<run>/initial/`; a resumed one loads that. Returns W₀ and whether it
@@ -101,6 +107,19 @@ pub struct RunLog {
     every: u64,
     steps: u64,
     frame_side: usize,
+    /// `(step, loss)` of every step of this session, for the run's verdict and overview.
+    losses: Vec<(u64, f32)>,
+    /// The ReLU layers at the last summary.
+    relu: Vec<LayerHealth>,
+}
+
+/// What [`RunLog::finish`] found: the tensors' diagnoses and the run's verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finished {
+    /// Per tensor.
+    pub tensors: Vec<TensorDiagnosis>,
+    /// The run.
+    pub run: RunDiagnosis,
 }
 
 fn push_histogram(out: &mut Vec<Value>, tag: &str, hist: &Histogram) {
@@ -147,6 +166,8 @@ impl RunLog {
             every: every.max(1),
             steps,
             frame_side,
+            losses: Vec::new(),
+            relu: Vec::new(),
         })
     }
 
@@ -165,6 +186,7 @@ impl RunLog {
     /// # Errors
     /// The writer's error.
     pub fn loss(&mut self, step: u64, loss: f32) -> Result<()> {
+        self.losses.push((step, loss));
         Ok(self.writer.scalar(step, "loss/loss", loss)?)
     }
 
@@ -175,8 +197,10 @@ impl RunLog {
 
     /// Logs summary step `step`: the activations `obs` saw, W and W − W₀ of the parameters
     /// captured by [`capture_before`](Self::capture_before), update ratios (from `after`, the
-    /// parameters after the step's update), drift, dead ReLUs, the first frames of `frames`, the
-    /// scalars; then flushes the file.
+    /// parameters after the step's update), drift, ReLU zeros and dead units, the first frames of
+    /// `frames`, the scalars; then flushes the file. W − W₀ is left out while it is all zero (at
+    /// step 0): its spike would flatten every later slice of the Histograms tab, and W₀ is in
+    /// `<run>/initial/`.
     ///
     /// # Errors
     /// Writer and history I/O errors.
@@ -193,24 +217,38 @@ impl RunLog {
             values::scalar("train/learning_rate", scalars.learning_rate),
             values::scalar("train/frames_per_second", scalars.frames_per_second as f32),
         ];
+        let mut relu = Vec::new();
         for (probe, stats) in obs.iter() {
             push_histogram(&mut out, probe.tag(), &stats.hist);
-            if let Some(layer) = relu_layer(probe) {
+            if let Some(layer) = stats.relu_layer {
+                let health = LayerHealth {
+                    layer,
+                    zero_fraction: stats.zero_fraction(),
+                    dead_fraction: stats.dead_fraction(),
+                };
                 out.push(values::scalar(
-                    &format!("dead_relu/{layer}"),
-                    stats.zero_fraction() as f32,
+                    &format!("relu_zero_fraction/{layer}"),
+                    health.zero_fraction as f32,
                 ));
+                out.push(values::scalar(
+                    &format!("dead_units/{layer}"),
+                    health.dead_fraction as f32,
+                ));
+                relu.push(health);
             }
         }
         let stats = self.tracker.measure(pool, after);
         let mut records = Vec::with_capacity(stats.len());
         for s in &stats {
             push_histogram(&mut out, s.tag, &s.hist);
-            push_histogram(
-                &mut out,
-                &format!("{}/delta_from_init", s.tag),
-                &s.delta_hist,
-            );
+            let all_zero = s.delta_hist.min() == Some(0.0) && s.delta_hist.max() == Some(0.0);
+            if !all_zero {
+                push_histogram(
+                    &mut out,
+                    &format!("{}/delta_from_init", s.tag),
+                    &s.delta_hist,
+                );
+            }
             out.push(values::scalar(
                 &format!("update_ratio/{}", s.tag),
                 s.update_ratio as f32,
@@ -242,27 +280,32 @@ impl RunLog {
         self.writer.summary(step, out)?;
         self.writer.flush()?;
         self.history.append(records)?;
+        self.relu = relu;
         Ok(())
     }
 
-    /// Logs the held-out results at `step` (the step count of the finished run), flushes, and
-    /// writes `diagnosis.md` with one plot per weight tensor. Returns the diagnosis.
+    /// Logs the held-out results (if any) at `step` (the step count of the finished run),
+    /// flushes, and writes `diagnosis.md` with the overview picture and one band plot per
+    /// tensor. `diverged_at` is the first step whose loss was not finite, if any.
     ///
     /// # Errors
     /// Writer, plot and report I/O errors.
     pub fn finish(
         &mut self,
         step: u64,
-        held_out_error: f64,
-        constant_error: f64,
-    ) -> Result<Vec<TensorDiagnosis>> {
-        self.writer.summary(
-            step,
-            vec![
-                values::scalar("eval/held_out_error", held_out_error as f32),
-                values::scalar("eval/constant_error", constant_error as f32),
-            ],
-        )?;
+        diverged_at: Option<u64>,
+        held_out: Option<HeldOut>,
+    ) -> Result<Finished> {
+        if let Some(h) = held_out {
+            self.writer.summary(
+                step,
+                vec![
+                    values::scalar("eval/held_out_error", h.error as f32),
+                    values::scalar("eval/constant_error", h.constant_error as f32),
+                    values::scalar("eval/mean_confidence", h.mean_confidence as f32),
+                ],
+            )?;
+        }
         self.writer.flush()?;
         let spreads = self.tracker.initial_spreads();
         let tensors: Vec<TensorInfo> = self
@@ -276,47 +319,106 @@ impl RunLog {
                 initial_spread,
             })
             .collect();
-        let records = self.history.records();
-        let diags = diagnosis::diagnose(&tensors, records);
-        let dir = self.run_dir.join(DIAGNOSIS_DIR);
-        std::fs::create_dir_all(&dir)?;
-        let mut plots = Vec::new();
-        for s in self.specs.iter().filter(|s| s.is_weight) {
-            let mine: Vec<&Record> = records.iter().filter(|r| r.tag == s.tag).collect();
-            if mine.is_empty() {
-                continue;
-            }
-            let steps: Vec<u64> = mine.iter().map(|r| r.step).collect();
-            let w: Vec<[f64; 9]> = mine.iter().map(|r| r.w).collect();
-            let d: Vec<[f64; 9]> = mine.iter().map(|r| r.delta).collect();
-            let title_w = format!("{}: W (the Distributions chart)", s.tag);
-            let title_d = format!("{}/delta_from_init: W - W0", s.tag);
-            let file = format!("{}.png", s.tag);
-            plot::write_png(
-                &dir.join(&file),
-                &[
-                    Panel {
-                        title: &title_w,
-                        steps: &steps,
-                        percentiles: &w,
-                    },
-                    Panel {
-                        title: &title_d,
-                        steps: &steps,
-                        percentiles: &d,
-                    },
-                ],
-            )?;
-            plots.push((s.tag.to_owned(), format!("{DIAGNOSIS_DIR}/{file}")));
-        }
-        let name = self
-            .run_dir
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let md = diagnosis::markdown(&name, &diags, &plots);
-        std::fs::write(self.run_dir.join(DIAGNOSIS_FILE), md)?;
-        Ok(diags)
+        let outcome = RunOutcome {
+            diverged_at,
+            loss: std::mem::take(&mut self.losses),
+            held_out,
+        };
+        write_report(
+            &self.run_dir,
+            &tensors,
+            self.history.records(),
+            &outcome,
+            &self.relu,
+        )
     }
+}
+
+/// Diagnoses `tensors` from `records`, `outcome` and `relu`, and writes `diagnosis.md`, one band
+/// plot per tensor and the overview into `run_dir` (what the end of a run and
+/// `host-sim diagnose` share).
+///
+/// # Errors
+/// Plot and report I/O errors.
+pub fn write_report(
+    run_dir: &Path,
+    tensors: &[TensorInfo],
+    records: &[Record],
+    outcome: &RunOutcome,
+    relu: &[LayerHealth],
+) -> Result<Finished> {
+    let diags = diagnosis::diagnose(tensors, records);
+    let run = diagnosis::diagnose_run(outcome);
+    let dir = run_dir.join(DIAGNOSIS_DIR);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut plots = Vec::new();
+    let mut drift = Vec::new();
+    for t in tensors {
+        let mine: Vec<&Record> = records.iter().filter(|r| r.tag == t.tag).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let steps: Vec<u64> = mine.iter().map(|r| r.step).collect();
+        let w: Vec<[f64; 9]> = mine.iter().map(|r| r.w).collect();
+        let d: Vec<[f64; 9]> = mine.iter().map(|r| r.delta).collect();
+        let title_w = format!("{}: W (the Distributions chart)", t.tag);
+        let title_d = format!("{}/delta_from_init: W - W0", t.tag);
+        let file = format!("{}.png", t.tag);
+        plot::write_png(
+            &dir.join(&file),
+            &[
+                Panel {
+                    title: &title_w,
+                    steps: &steps,
+                    percentiles: &w,
+                },
+                Panel {
+                    title: &title_d,
+                    steps: &steps,
+                    percentiles: &d,
+                },
+            ],
+        )
+        .with_context(|| format!("writing {}", dir.join(&file).display()))?;
+        plots.push((t.tag.to_owned(), format!("{DIAGNOSIS_DIR}/{file}")));
+        drift.push(Drift {
+            tag: t.tag,
+            is_weight: t.is_weight,
+            points: mine.iter().map(|r| (r.step, r.drift)).collect(),
+        });
+    }
+    let overview_file = dir.join(OVERVIEW_FILE);
+    overview::write_png(
+        &overview_file,
+        &Overview {
+            loss: &outcome.loss,
+            held_out: outcome.held_out,
+            diverged_at: match run.progress {
+                diagnosis::Progress::Diverged(step) => Some(step),
+                _ => None,
+            },
+            drift: &drift,
+        },
+    )
+    .with_context(|| format!("writing {}", overview_file.display()))?;
+    let name = run_dir
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let overview_path = format!("{DIAGNOSIS_DIR}/{OVERVIEW_FILE}");
+    let md = report::markdown(&Report {
+        run: &name,
+        tensors: &diags,
+        verdict: &run,
+        relu,
+        overview: Some(&overview_path),
+        plots: &plots,
+    });
+    let md_file = run_dir.join(DIAGNOSIS_FILE);
+    std::fs::write(&md_file, md).with_context(|| format!("writing {}", md_file.display()))?;
+    Ok(Finished {
+        tensors: diags,
+        run,
+    })
 }
 
 #[cfg(test)]
@@ -363,9 +465,12 @@ mod tests {
             .num_threads(1)
             .build()
             .unwrap();
-        let mut obs = HistogramObserver::new(&pool);
+        let mut obs = HistogramObserver::new(&pool, &ValenceConfig::TINY);
         obs.observe(Probe::Conv1BeforeRelu, &[1.0, f32::NAN, -2.0, f32::NAN]);
-        obs.observe(Probe::Conv1Output, &[1.0, 0.0, 0.0, 0.0]);
+        // conv1 of TINY has 8 channels: two pixels, channel 0 fires once, 7 channels dead.
+        let mut relu = [0.0f32; 16];
+        relu[0] = 1.0;
+        obs.observe(Probe::Conv1Output, &relu);
         log.capture_before(&w0);
         let mut after = w0.clone();
         after[0] += 0.5;
@@ -392,7 +497,18 @@ mod tests {
         assert!(!values
             .iter()
             .any(|(_, v)| v.tag == "non_finite/con1_output_distribution"));
-        assert_eq!(find("dead_relu/conv1").kind, Some(Kind::SimpleValue(0.75)));
+        assert_eq!(
+            find("relu_zero_fraction/conv1").kind,
+            Some(Kind::SimpleValue(15.0 / 16.0))
+        );
+        assert_eq!(
+            find("dead_units/conv1").kind,
+            Some(Kind::SimpleValue(7.0 / 8.0))
+        );
+        // W − W₀ is all zero at step 0: no delta_from_init histogram.
+        assert!(!values
+            .iter()
+            .any(|(_, v)| v.tag.ends_with("/delta_from_init")));
         let Some(Kind::Tensor(t)) = find("con1_before_relu").kind else {
             panic!("not a histogram tensor")
         };
@@ -414,9 +530,20 @@ mod tests {
             panic!()
         };
         assert!((f64::from(r) - 0.5 / norm).abs() < 1e-6 * (0.5 / norm));
-        let diags = log.finish(1, 0.5, 0.6).unwrap();
-        assert_eq!(diags.len(), 16);
-        assert!(dir.join(DIAGNOSIS_FILE).is_file());
-        assert!(dir.join(DIAGNOSIS_DIR).join("weights_conv1.png").is_file());
+        let held_out = HeldOut {
+            error: 0.5,
+            constant_error: 0.6,
+            mean_confidence: 0.5,
+        };
+        let done = log.finish(1, None, Some(held_out)).unwrap();
+        assert_eq!(done.tensors.len(), 16);
+        let md = std::fs::read_to_string(dir.join(DIAGNOSIS_FILE)).unwrap();
+        assert!(
+            md.contains("| conv1 | 93.75 % | 87.50 % | **high** |"),
+            "{md}"
+        );
+        for file in ["weights_conv1.png", "biases_conv1.png", OVERVIEW_FILE] {
+            assert!(dir.join(DIAGNOSIS_DIR).join(file).is_file(), "{file}");
+        }
     }
 }

@@ -9,8 +9,9 @@
 //!
 //! Each run, fresh or resumed, opens a new event file in the run directory and logs a
 //! `SessionLog START` at its first step; a fresh run saves its initial parameters in
-//! `<run>/initial/` so a resumed run still measures drift from W₀. When stderr is not a terminal
-//! the progress bar is hidden and each summary step prints one plain line.
+//! `<run>/initial/` so a resumed run still measures drift from W₀. A non-finite loss stops the
+//! run: the learning report calls it diverged at that step, and the command fails. When stderr
+//! is not a terminal the progress bar is hidden and each summary step prints one plain line.
 
 pub mod data;
 pub mod eval;
@@ -31,6 +32,7 @@ use crate::checkpoint::{Checkpoint, OptimizerKind};
 use crate::checksum::params_crc32;
 use crate::cli::{ConfigName, OptimizerName, TrainArgs};
 use crate::fast_gemm::FastGemm;
+use crate::summary::diagnosis::HeldOut;
 use crate::summary::{self, run::StepScalars, HistogramObserver, RunLog};
 use data::{Batch, Source};
 
@@ -187,7 +189,7 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
     let mut log = RunLog::start(
         &run_dir,
         first_step,
-        args.summary_every,
+        args.summary_interval(),
         args.steps,
         &specs,
         w0,
@@ -205,12 +207,13 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
     };
     let started = Instant::now();
     let mut last_loss = f32::NAN;
+    let mut diverged_at = None;
     for step in first_step..args.steps {
         pool.install(|| source.fill_train(step, args.batch, frame_len, &mut batch))?;
         net.zero_grads();
         let summarise = log.is_summary_step(step);
         // Summary steps only: ordinary steps pass `()` and pay nothing for the histograms.
-        let mut obs = summarise.then(|| HistogramObserver::new(&pool));
+        let mut obs = summarise.then(|| HistogramObserver::new(&pool, &cfg));
         last_loss = match obs.as_mut() {
             Some(o) => net.train_step(
                 &*gemm,
@@ -230,6 +233,11 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
             )?,
         };
         log.loss(step, last_loss)?;
+        if !last_loss.is_finite() {
+            // Nothing after a non-finite loss means anything: stop, and report the divergence.
+            diverged_at = Some(step);
+            break;
+        }
         if summarise {
             log.capture_before(net.params());
         }
@@ -265,29 +273,54 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
     }
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
-    let trained = (args.steps - first_step) as f64 * args.batch as f64;
+    let done = diverged_at.map_or(args.steps, |s| s + 1);
+    let trained = (done - first_step) as f64 * args.batch as f64;
     println!(
         "trained {} steps in {elapsed:.1} s ({:.0} frames/s); last loss {last_loss:.5}",
-        args.steps - first_step,
+        done - first_step,
         trained / elapsed
     );
 
-    let (held_out_error, constant_error) =
-        evaluate(&mut net, &*gemm, &source, &pool, args.batch, frame_len)?;
-    println!(
-        "held-out weighted error: {held_out_error:.4}  (best constant predictor, the weighted median: {constant_error:.4}; ratio {:.2})",
-        held_out_error / constant_error
-    );
-    let diags = log.finish(args.steps, held_out_error, constant_error)?;
+    // A diverged network's predictions are not finite: nothing to evaluate.
+    let held_out = match diverged_at {
+        Some(_) => None,
+        None => Some(evaluate(
+            &mut net, &*gemm, &source, &pool, args.batch, frame_len,
+        )?),
+    };
+    if let Some(h) = held_out {
+        println!(
+            "held-out weighted error: {:.4}  (best constant predictor, the weighted median: {:.4}; ratio {:.2})",
+            h.error,
+            h.constant_error,
+            h.error / h.constant_error
+        );
+    }
+    let done_report = log.finish(args.steps, diverged_at, held_out)?;
     println!(
         "\nlearning diagnosis:\n{}",
-        summary::diagnosis::table(&diags)
+        summary::report::table(&done_report.tensors, &done_report.run)
     );
-    println!("{}\n", summary::diagnosis::answer(&diags));
     println!(
-        "diagnosis report: {}",
-        run_dir.join(summary::run::DIAGNOSIS_FILE).display()
+        "{}\n",
+        summary::report::answer(&done_report.tensors, &done_report.run)
     );
+    let report_path = run_dir.join(summary::run::DIAGNOSIS_FILE);
+    println!("diagnosis report: {}", report_path.display());
+    // Only a diverged run goes unevaluated: its last step is the one whose loss broke.
+    let Some(HeldOut {
+        error: held_out_error,
+        constant_error,
+        ..
+    }) = held_out
+    else {
+        anyhow::bail!(
+            "training diverged at step {}: the loss is {last_loss}; try a lower --lr (learning \
+             diagnosis: {})",
+            done - 1,
+            report_path.display()
+        );
+    };
     println!(
         "TensorBoard logs: {}  (view: tensorboard --logdir {})",
         run_dir.display(),
@@ -332,7 +365,7 @@ fn evaluate(
     pool: &rayon::ThreadPool,
     batch: usize,
     frame_len: usize,
-) -> Result<(f64, f64)> {
+) -> Result<HeldOut> {
     let total = source.held_out_len();
     let (mut pred, mut target, mut confidence) = (Vec::new(), Vec::new(), Vec::new());
     let mut b = Batch::default();
@@ -346,10 +379,17 @@ fn evaluate(
         start += n;
     }
     let constant = eval::weighted_median(&target, &confidence);
-    Ok((
-        eval::weighted_abs_error(&pred, &target, &confidence),
-        eval::weighted_abs_error(&vec![constant; target.len()], &target, &confidence),
-    ))
+    let mean_confidence =
+        confidence.iter().map(|&c| f64::from(c)).sum::<f64>() / confidence.len().max(1) as f64;
+    Ok(HeldOut {
+        error: eval::weighted_abs_error(&pred, &target, &confidence),
+        constant_error: eval::weighted_abs_error(
+            &vec![constant; target.len()],
+            &target,
+            &confidence,
+        ),
+        mean_confidence,
+    })
 }
 
 /// `true` if `dir` holds a checkpoint (used by `--resume` error messages and tests).
