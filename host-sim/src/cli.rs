@@ -25,6 +25,8 @@ pub const DEFAULT_LOGDIR: &str = "runs";
 pub const DEFAULT_SUMMARY_EVERY: u64 = 100;
 /// Default number of steps between two checkpoints (0 = never).
 pub const DEFAULT_CHECKPOINT_EVERY: u64 = 100;
+/// Default fraction of a data directory's frames held out for evaluation.
+pub const DEFAULT_HOLDOUT: f64 = 0.1;
 
 /// Train the valence network on a desktop, or move its weights in and out of checkpoints.
 #[derive(Debug, Clone, PartialEq, Parser)]
@@ -143,6 +145,17 @@ pub struct TrainArgs {
     /// Continue the run saved in the checkpoint directory DIR [default: start afresh].
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+    /// Fraction of --data's frames held out for evaluation, in [0, 1); 0 trains on every frame.
+    #[arg(long, value_name = "FRACTION", allow_negative_numbers = true, default_value_t = DEFAULT_HOLDOUT, value_parser = holdout_fraction)]
+    pub holdout: f64,
+    /// Evaluate on DIR/labels.csv's frames and train on all of --data's [default: --holdout].
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "data",
+        conflicts_with = "holdout"
+    )]
+    pub val_data: Option<PathBuf>,
 }
 
 impl TrainArgs {
@@ -171,12 +184,15 @@ pub struct ImportArgs {
     /// Directory holding one `<name>.npy` per seed variable (weights1 … bias_softmax).
     #[arg(long, value_name = "DIR")]
     pub from: PathBuf,
-    /// Checkpoint directory to write (created if missing).
+    /// Checkpoint directory to write: new or empty, unless --force.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Network the weights belong to, recorded in the checkpoint.
+    /// Network the weights belong to: each file must have its parameter's exact shape.
     #[arg(long, value_enum, default_value_t = ConfigName::Full)]
     pub config: ConfigName,
+    /// Write into --out even if it holds a run or other files (its checkpoint is replaced).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Default number of training frames the activation ranges are calibrated on.
@@ -233,6 +249,14 @@ fn positive_usize(s: &str) -> Result<usize, String> {
     }
 }
 
+fn holdout_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
+        Ok(_) => Err("must be at least 0 and less than 1".into()),
+        Err(e) => Err(format!("not a number: {e}")),
+    }
+}
+
 fn positive_f32(s: &str) -> Result<f32, String> {
     match s.parse::<f32>() {
         Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
@@ -281,6 +305,8 @@ mod tests {
         assert_eq!(t.summary_every, DEFAULT_SUMMARY_EVERY);
         assert_eq!(t.checkpoint_every, DEFAULT_CHECKPOINT_EVERY);
         assert_eq!(t.resume, None);
+        assert_eq!(t.holdout.to_bits(), DEFAULT_HOLDOUT.to_bits());
+        assert_eq!(t.val_data, None);
         assert!(t.threads_or_all_cores() >= 1);
     }
 
@@ -314,6 +340,8 @@ mod tests {
             "0",
             "--resume",
             "r",
+            "--holdout",
+            "0",
         ];
         let t = train(&flags);
         let expected = TrainArgs {
@@ -331,6 +359,8 @@ mod tests {
             summary_every: 5,
             checkpoint_every: 0,
             resume: Some("r".into()),
+            holdout: 0.0,
+            val_data: None,
         };
         assert_eq!(t, expected);
         assert_eq!(t.threads_or_all_cores(), 2);
@@ -357,6 +387,14 @@ mod tests {
             (&["--seed", "x"][..], "--seed"),
             (&["--seed", "-1"][..], "--seed"),
             (&["--checkpoint-every", "-1"][..], "--checkpoint-every"),
+            (&["--holdout", "1"][..], "--holdout"),
+            (&["--holdout", "-0.1"][..], "--holdout"),
+            (&["--holdout", "NaN"][..], "--holdout"),
+            (&["--val-data", "v"][..], "--data"),
+            (
+                &["--data", "d", "--val-data", "v", "--holdout", "0"][..],
+                "--holdout",
+            ),
         ] {
             let err = parse(args).expect_err("must fail");
             let msg = err.to_string();
@@ -378,7 +416,8 @@ mod tests {
             Command::Import(ImportArgs {
                 from: "f".into(),
                 out: "o".into(),
-                config: ConfigName::Tiny
+                config: ConfigName::Tiny,
+                force: false,
             })
         );
         assert!(parse(&["export", "--out", "o"]).is_err());

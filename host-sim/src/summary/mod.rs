@@ -28,10 +28,12 @@
 //! * [`params`]: [`ParamTracker`], W₀ and the learning scalars.
 //! * [`history`]: the per-tensor record the diagnosis is computed from, kept on disk.
 //! * [`diagnosis`]: the verdicts, the table, `diagnosis.md` and the answer in words.
+//! * [`divergence`]: the report of a run whose loss or parameters stopped being finite.
 //! * [`plot`]: PNG band plots of W and W − W₀.
 //! * [`run`]: [`RunLog`], which ties them to one run directory.
 
 pub mod diagnosis;
+pub mod divergence;
 pub mod fill;
 pub mod history;
 pub mod observer;
@@ -39,6 +41,7 @@ pub mod params;
 pub mod plot;
 pub mod run;
 
+pub use divergence::Divergence;
 pub use observer::HistogramObserver;
 pub use params::ParamTracker;
 pub use run::RunLog;

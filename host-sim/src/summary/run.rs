@@ -13,6 +13,7 @@ use crate::tensorboard::summary as values;
 use crate::tensorboard::EventWriter;
 
 use super::diagnosis::{self, TensorDiagnosis, TensorInfo};
+use super::divergence::Divergence;
 use super::history::{History, Record};
 use super::observer::{relu_layer, HistogramObserver};
 use super::params::ParamTracker;
@@ -26,10 +27,13 @@ pub const INITIAL_DIR: &str = "initial";
 pub const DIAGNOSIS_DIR: &str = "diagnosis";
 /// The diagnosis report, in the run directory.
 pub const DIAGNOSIS_FILE: &str = "diagnosis.md";
+/// The per-tensor learning record, in [`DIAGNOSIS_DIR`].
+pub const HISTORY_FILE: &str = "history.tsv";
 
-/// Where W₀ comes from for a run starting at `first_step` with parameters `params`: a fresh run
-/// (step 0) saves them as `<run>/initial/`; a resumed one loads that. Returns W₀ and whether it
-/// is the true start of the run (`false`: no `initial/`, drift counts from the resume).
+/// Where W₀ comes from for a run starting at `first_step` with parameters `params`: a run at
+/// step 0 without `<run>/initial/` saves them there; any other loads it, so `initial/` is written
+/// once and never rewritten. Returns W₀ and whether it is the true start of the run (`false`:
+/// no `initial/`, drift counts from the resume).
 ///
 /// # Errors
 /// I/O and format errors of the `initial/` checkpoint.
@@ -41,7 +45,7 @@ pub fn initial_params(
     config: &str,
 ) -> Result<(Vec<f32>, bool)> {
     let dir = run_dir.join(INITIAL_DIR);
-    if first_step == 0 || !crate::train::has_checkpoint(&dir) {
+    if !crate::train::has_checkpoint(&dir) {
         if first_step == 0 {
             let mut tensors = Vec::with_capacity(specs.len());
             for s in specs {
@@ -133,11 +137,22 @@ impl RunLog {
         w0: Vec<f32>,
         frame_side: usize,
     ) -> Result<Self> {
+        // The history first: a resume that fails on it leaves no new event file behind.
+        let path = run_dir.join(DIAGNOSIS_DIR).join(HISTORY_FILE);
+        let history =
+            History::open(&path, first_step).with_context(|| format!("{}", path.display()))?;
         let mut writer = EventWriter::create(run_dir)
             .with_context(|| format!("creating an event file in {}", run_dir.display()))?;
-        writer.session_start(first_step)?;
-        writer.flush()?;
-        let history = History::open(&run_dir.join(DIAGNOSIS_DIR).join("history.tsv"), first_step)?;
+        if let Err(e) = writer
+            .session_start(first_step)
+            .and_then(|()| writer.flush())
+        {
+            let path = writer.path().to_owned();
+            drop(writer);
+            // Best effort: a file holding only its version record is no use to anyone.
+            let _ = std::fs::remove_file(&path);
+            return Err(e).with_context(|| format!("{}", path.display()));
+        }
         Ok(Self {
             writer,
             tracker: ParamTracker::new(specs, w0),
@@ -163,9 +178,25 @@ impl RunLog {
     /// Logs `loss/loss` (every step; reaches the file at the next flush).
     ///
     /// # Errors
-    /// The writer's error.
+    /// The writer's error, naming the event file.
     pub fn loss(&mut self, step: u64, loss: f32) -> Result<()> {
-        Ok(self.writer.scalar(step, "loss/loss", loss)?)
+        let r = self.writer.scalar(step, "loss/loss", loss);
+        self.named(r)
+    }
+
+    /// Writes everything logged so far to disk. Called before each checkpoint, so a run resumed
+    /// from it finds every earlier step's loss in the file.
+    ///
+    /// # Errors
+    /// The writer's error, naming the event file.
+    pub fn flush(&mut self) -> Result<()> {
+        let r = self.writer.flush();
+        self.named(r)
+    }
+
+    /// `r` with the event file's name on its error.
+    fn named<T>(&self, r: std::io::Result<T>) -> Result<T> {
+        r.with_context(|| format!("{}", self.writer.path().display()))
     }
 
     /// Remembers the parameters before the optimiser step of a summary step.
@@ -239,31 +270,36 @@ impl RunLog {
                 )?);
             }
         }
-        self.writer.summary(step, out)?;
-        self.writer.flush()?;
-        self.history.append(records)?;
-        Ok(())
+        let r = self.writer.summary(step, out);
+        self.named(r)?;
+        self.flush()?;
+        self.history
+            .append(records)
+            .with_context(|| format!("{}", self.history.path().display()))
     }
 
-    /// Logs the held-out results at `step` (the step count of the finished run), flushes, and
-    /// writes `diagnosis.md` with one plot per weight tensor. Returns the diagnosis.
+    /// Logs the held-out results `(held-out error, constant predictor's error)` at `step` (the
+    /// step count of the finished run; none when nothing was held out), flushes, and writes
+    /// `diagnosis.md` with one plot per weight tensor. Returns the diagnosis.
     ///
     /// # Errors
-    /// Writer, plot and report I/O errors.
+    /// Writer, plot and report I/O errors, naming the file.
     pub fn finish(
         &mut self,
         step: u64,
-        held_out_error: f64,
-        constant_error: f64,
+        held_out: Option<(f64, f64)>,
     ) -> Result<Vec<TensorDiagnosis>> {
-        self.writer.summary(
-            step,
-            vec![
-                values::scalar("eval/held_out_error", held_out_error as f32),
-                values::scalar("eval/constant_error", constant_error as f32),
-            ],
-        )?;
-        self.writer.flush()?;
+        if let Some((held_out_error, constant_error)) = held_out {
+            let r = self.writer.summary(
+                step,
+                vec![
+                    values::scalar("eval/held_out_error", held_out_error as f32),
+                    values::scalar("eval/constant_error", constant_error as f32),
+                ],
+            );
+            self.named(r)?;
+        }
+        self.flush()?;
         let spreads = self.tracker.initial_spreads();
         let tensors: Vec<TensorInfo> = self
             .specs
@@ -279,7 +315,7 @@ impl RunLog {
         let records = self.history.records();
         let diags = diagnosis::diagnose(&tensors, records);
         let dir = self.run_dir.join(DIAGNOSIS_DIR);
-        std::fs::create_dir_all(&dir)?;
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut plots = Vec::new();
         for s in self.specs.iter().filter(|s| s.is_weight) {
             let mine: Vec<&Record> = records.iter().filter(|r| r.tag == s.tag).collect();
@@ -292,8 +328,9 @@ impl RunLog {
             let title_w = format!("{}: W (the Distributions chart)", s.tag);
             let title_d = format!("{}/delta_from_init: W - W0", s.tag);
             let file = format!("{}.png", s.tag);
+            let png = dir.join(&file);
             plot::write_png(
-                &dir.join(&file),
+                &png,
                 &[
                     Panel {
                         title: &title_w,
@@ -306,16 +343,35 @@ impl RunLog {
                         percentiles: &d,
                     },
                 ],
-            )?;
+            )
+            .with_context(|| format!("{}", png.display()))?;
             plots.push((s.tag.to_owned(), format!("{DIAGNOSIS_DIR}/{file}")));
         }
-        let name = self
-            .run_dir
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let md = diagnosis::markdown(&name, &diags, &plots);
-        std::fs::write(self.run_dir.join(DIAGNOSIS_FILE), md)?;
+        let md = diagnosis::markdown(&self.name(), &diags, &plots);
+        self.write_report(&md)?;
         Ok(diags)
+    }
+
+    /// Ends a run that diverged: flushes the event file and writes `diagnosis.md` saying where
+    /// it diverged, with no learning verdict.
+    ///
+    /// # Errors
+    /// Writer and report I/O errors, naming the file.
+    pub fn finish_diverged(&mut self, divergence: &Divergence) -> Result<()> {
+        self.flush()?;
+        self.write_report(&divergence.markdown(&self.name()))
+    }
+
+    /// The run directory's name.
+    fn name(&self) -> String {
+        self.run_dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    }
+
+    fn write_report(&self, md: &str) -> Result<()> {
+        let path = self.run_dir.join(DIAGNOSIS_FILE);
+        std::fs::write(&path, md).with_context(|| format!("{}", path.display()))
     }
 }
 
@@ -414,7 +470,7 @@ mod tests {
             panic!()
         };
         assert!((f64::from(r) - 0.5 / norm).abs() < 1e-6 * (0.5 / norm));
-        let diags = log.finish(1, 0.5, 0.6).unwrap();
+        let diags = log.finish(1, Some((0.5, 0.6))).unwrap();
         assert_eq!(diags.len(), 16);
         assert!(dir.join(DIAGNOSIS_FILE).is_file());
         assert!(dir.join(DIAGNOSIS_DIR).join("weights_conv1.png").is_file());
