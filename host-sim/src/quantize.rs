@@ -100,7 +100,7 @@ fn load(dir: &Path) -> Result<Loaded> {
         seed,
         data,
         holdout,
-        val_data: attr("val-data").map(PathBuf::from),
+        val_data: attr("val-data").filter(|v| v != "none").map(PathBuf::from),
     })
 }
 

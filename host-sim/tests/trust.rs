@@ -265,6 +265,42 @@ fn errors_name_their_file_once() {
     assert_eq!(event_files(&run), before, "no stray event file");
 }
 
+/// A disk that fills up while a checkpoint is written (its temporary file made a link to
+/// `/dev/full`): the error names the file, and the previous checkpoint stays.
+#[test]
+fn a_full_disk_is_named_and_the_last_checkpoint_kept() {
+    if !Path::new("/dev/full").exists() {
+        eprintln!("not checked: a full disk (this system has no /dev/full)");
+        return;
+    }
+    let logdir = tempfile::tempdir().unwrap();
+    let l = logdir.path().to_str().unwrap();
+    ok(&tiny(&[
+        "--steps",
+        "2",
+        "--checkpoint-every",
+        "2",
+        "--logdir",
+        l,
+    ]));
+    let run = run_dir(logdir.path());
+    let tmp = run.join(host_sim::checkpoint::TEMP_FILE);
+    std::os::unix::fs::symlink("/dev/full", &tmp).unwrap();
+    let out = tiny(&[
+        "--steps",
+        "3",
+        "--checkpoint-every",
+        "1",
+        "--resume",
+        run.to_str().unwrap(),
+    ]);
+    assert_error(
+        &out,
+        &[host_sim::checkpoint::TEMP_FILE, "No space left on device"],
+    );
+    assert_eq!(Checkpoint::load(&run).unwrap().step, 2);
+}
+
 #[test]
 fn data_paths_are_canonical_and_the_held_out_split_is_a_flag() {
     let data = common::data_dir(14);
@@ -328,18 +364,32 @@ fn data_paths_are_canonical_and_the_held_out_split_is_a_flag() {
     // --val-data: too few held-out frames are said so, never as `ratio inf`.
     let val = common::data_dir(2);
     let v = val.path().to_str().unwrap();
-    let out = ok(&tiny(&[
+    let val_logdir = tempfile::tempdir().unwrap();
+    let vl = val_logdir.path().to_str().unwrap();
+    let args = [
         "--steps",
-        "1",
+        "2",
         "--data",
         abs,
         "--val-data",
         v,
         "--logdir",
-        l,
-    ]));
+        vl,
+    ];
+    let out = ok(&tiny(&args));
     assert!(out.contains("on only 2 frame(s), too few"), "{out}");
     assert!(!out.contains("inf"), "{out}");
+    // Resuming it without --val-data would change which frames train: refused.
+    let val_run = run_dir(val_logdir.path());
+    let out = tiny(&[
+        "--steps",
+        "3",
+        "--data",
+        abs,
+        "--resume",
+        val_run.to_str().unwrap(),
+    ]);
+    assert_error(&out, &["--holdout none", "--holdout 0.1"]);
     // The split is a setting of the run: a resume cannot change it.
     let out = tiny(&[
         "--steps",

@@ -11,6 +11,10 @@
 //! `SessionLog START` at its first step; a fresh run saves its initial parameters in
 //! `<run>/initial/` so a resumed run still measures drift from W₀. When stderr is not a terminal
 //! the progress bar is hidden and each summary step prints one plain line.
+//!
+//! A run never damages itself: the event file is flushed before each checkpoint (a resume finds
+//! every earlier loss), a loss or parameter that stops being finite ends the run before the next
+//! checkpoint ([`Divergence`]), and `initial/` is written once.
 
 pub mod data;
 pub mod eval;
@@ -68,7 +72,7 @@ pub const fn config_of(name: ConfigName) -> ValenceConfig {
 
 /// The data directories of a run, canonical (absolute, no `.`, `..` or symbolic links), so a
 /// run records the same `--data` however it was spelled and from whichever directory.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct DataDirs {
     data: Option<PathBuf>,
     val_data: Option<PathBuf>,
@@ -104,10 +108,13 @@ fn settings(args: &TrainArgs, dirs: &DataDirs) -> Vec<(String, String)> {
         ("exact".to_owned(), args.exact.to_string()),
     ];
     // Which frames train; synthetic runs draw their held-out frames from a stream of their own.
-    match &dirs.val_data {
-        Some(v) => s.push(("val-data".to_owned(), v.display().to_string())),
-        None if dirs.data.is_some() => s.push(("holdout".to_owned(), args.holdout.to_string())),
-        None => {}
+    if dirs.data.is_some() {
+        let (holdout, val) = match &dirs.val_data {
+            Some(v) => ("none".to_owned(), v.display().to_string()),
+            None => (args.holdout.to_string(), "none".to_owned()),
+        };
+        s.push(("holdout".to_owned(), holdout));
+        s.push(("val-data".to_owned(), val));
     }
     // The cosine schedule's shape depends on the run's length.
     if args.lr_schedule == crate::cli::LrSchedule::Cosine {
