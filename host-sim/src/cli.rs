@@ -142,7 +142,7 @@ pub struct TrainArgs {
     /// Steps between two checkpoints; 0 writes none.
     #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = DEFAULT_CHECKPOINT_EVERY)]
     pub checkpoint_every: u64,
-    /// Continue the run saved in the checkpoint directory DIR [default: start afresh].
+    /// Continue the run in run directory DIR (never its initial/) [default: start afresh].
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
     /// Fraction of --data's frames held out for evaluation, in [0, 1); 0 trains on every frame.
@@ -207,7 +207,7 @@ pub struct QuantizeArgs {
     /// Model file to write (replaced if it exists).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Training frames to calibrate the activation ranges on (at least 1).
+    /// Training frames to calibrate the activation ranges on (at least 1; at most the data's).
     #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = DEFAULT_CALIBRATION_FRAMES, value_parser = positive_usize)]
     pub frames: usize,
     /// Calibrate on DIR/labels.csv's frames [default: the checkpoint's data].

@@ -301,6 +301,54 @@ fn a_full_disk_is_named_and_the_last_checkpoint_kept() {
     assert_eq!(Checkpoint::load(&run).unwrap().step, 2);
 }
 
+/// An event file that cannot grow (a file-size limit of 80 KiB, past the 31 KB `initial/`
+/// checkpoint; SIGXFSZ ignored so the write fails with EFBIG as on a full disk): the run stops
+/// naming the event file, once.
+#[test]
+fn an_event_file_that_cannot_grow_is_named() {
+    let logdir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "trap '' XFSZ; ulimit -f 80; exec \"$@\"", "sh"])
+        .arg(env!("CARGO_BIN_EXE_host-sim"))
+        .args(TINY)
+        .args([
+            "--steps",
+            "50",
+            "--summary-every",
+            "1",
+            "--checkpoint-every",
+            "0",
+        ])
+        .arg("--logdir")
+        .arg(logdir.path());
+    let out = cmd.output().expect("sh runs");
+    assert_error(&out, &["events.out.tfevents.", "File too large"]);
+
+    // A resume whose new event file cannot take its first record leaves no file behind.
+    let l = logdir.path().join("ok");
+    ok(&tiny(&[
+        "--steps",
+        "2",
+        "--checkpoint-every",
+        "2",
+        "--logdir",
+        l.to_str().unwrap(),
+    ]));
+    let run = run_dir(&l);
+    std::fs::remove_file(run.join("diagnosis/history.tsv")).unwrap();
+    let before = event_files(&run);
+    let out = Command::new("sh")
+        .args(["-c", "trap '' XFSZ; ulimit -f 0; exec \"$@\"", "sh"])
+        .arg(env!("CARGO_BIN_EXE_host-sim"))
+        .args(TINY)
+        .args(["--steps", "4", "--resume"])
+        .arg(&run)
+        .output()
+        .expect("sh runs");
+    assert_error(&out, &["creating an event file in", "File too large"]);
+    assert_eq!(event_files(&run), before, "no stray event file");
+}
+
 #[test]
 fn data_paths_are_canonical_and_the_held_out_split_is_a_flag() {
     let data = common::data_dir(14);
