@@ -202,7 +202,7 @@ pub enum FormatError {
 #[non_exhaustive]
 pub enum CheckpointError {
     /// A file-system operation failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file or directory.
         path: PathBuf,
@@ -210,7 +210,7 @@ pub enum CheckpointError {
         source: std::io::Error,
     },
     /// The file's content is wrong.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Format {
         /// The file.
         path: PathBuf,
@@ -796,9 +796,13 @@ mod tests {
             .to_string();
         assert!(missing.contains(CHECKPOINT_FILE), "{missing}");
         std::fs::write(&path, b"VALCKPT\0\x01\0\0\0").unwrap();
-        let msg = Checkpoint::load(&ckpt).unwrap_err().to_string();
+        // The path, then the cause: anyhow's `{:#}` joins them as `error:` prints them.
+        let msg = format!(
+            "{:#}",
+            anyhow::Error::from(Checkpoint::load(&ckpt).unwrap_err())
+        );
         assert!(
-            msg.contains(CHECKPOINT_FILE) && msg.contains("truncated"),
+            msg.contains(&format!("{CHECKPOINT_FILE}: truncated")),
             "{msg}"
         );
     }

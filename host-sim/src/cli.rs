@@ -37,6 +37,8 @@ pub const fn default_summary_every(steps: u64) -> u64 {
 }
 /// Default number of steps between two checkpoints (0 = never).
 pub const DEFAULT_CHECKPOINT_EVERY: u64 = 100;
+/// Default fraction of a data directory's frames held out for evaluation.
+pub const DEFAULT_HOLDOUT: f64 = 0.1;
 
 /// Train the valence network on a desktop, or move its weights in and out of checkpoints.
 #[derive(Debug, Clone, PartialEq, Parser)]
@@ -163,9 +165,20 @@ pub struct TrainArgs {
     /// Steps between two checkpoints; 0 writes none.
     #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = DEFAULT_CHECKPOINT_EVERY)]
     pub checkpoint_every: u64,
-    /// Continue the run saved in the checkpoint directory DIR [default: start afresh].
+    /// Continue the run in run directory DIR (never its initial/) [default: start afresh].
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
+    /// Fraction of --data's frames held out for evaluation, in [0, 1); 0 trains on every frame.
+    #[arg(long, value_name = "FRACTION", allow_negative_numbers = true, default_value_t = DEFAULT_HOLDOUT, value_parser = holdout_fraction)]
+    pub holdout: f64,
+    /// Evaluate on DIR/labels.csv's frames and train on all of --data's [default: --holdout].
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "data",
+        conflicts_with = "holdout"
+    )]
+    pub val_data: Option<PathBuf>,
 }
 
 impl TrainArgs {
@@ -200,12 +213,15 @@ pub struct ImportArgs {
     /// Directory holding one `<name>.npy` per seed variable (weights1 … bias_softmax).
     #[arg(long, value_name = "DIR")]
     pub from: PathBuf,
-    /// Checkpoint directory to write (created if missing).
+    /// Checkpoint directory to write: new or empty, unless --force.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Network the weights belong to, recorded in the checkpoint.
+    /// Network the weights belong to: each file must have its parameter's exact shape.
     #[arg(long, value_enum, default_value_t = ConfigName::Full)]
     pub config: ConfigName,
+    /// Write into --out even if it holds a run or other files (its checkpoint is replaced).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Default number of training frames the activation ranges are calibrated on.
@@ -220,7 +236,7 @@ pub struct QuantizeArgs {
     /// Model file to write (replaced if it exists).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Training frames to calibrate the activation ranges on (at least 1).
+    /// Training frames to calibrate the activation ranges on (at least 1; at most the data's).
     #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = DEFAULT_CALIBRATION_FRAMES, value_parser = positive_usize)]
     pub frames: usize,
     /// Calibrate on DIR/labels.csv's frames [default: the checkpoint's data].
@@ -259,6 +275,14 @@ fn positive_usize(s: &str) -> Result<usize, String> {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),
         Err(e) => Err(format!("not a whole number: {e}")),
+    }
+}
+
+fn holdout_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
+        Ok(_) => Err("must be at least 0 and less than 1".into()),
+        Err(e) => Err(format!("not a number: {e}")),
     }
 }
 
@@ -311,6 +335,8 @@ mod tests {
         assert_eq!(t.summary_interval(), 100);
         assert_eq!(t.checkpoint_every, DEFAULT_CHECKPOINT_EVERY);
         assert_eq!(t.resume, None);
+        assert_eq!(t.holdout.to_bits(), DEFAULT_HOLDOUT.to_bits());
+        assert_eq!(t.val_data, None);
         assert!(t.threads_or_all_cores() >= 1);
     }
 
@@ -344,6 +370,8 @@ mod tests {
             "0",
             "--resume",
             "r",
+            "--holdout",
+            "0",
         ];
         let t = train(&flags);
         let expected = TrainArgs {
@@ -361,6 +389,8 @@ mod tests {
             summary_every: Some(5),
             checkpoint_every: 0,
             resume: Some("r".into()),
+            holdout: 0.0,
+            val_data: None,
         };
         assert_eq!(t, expected);
         assert_eq!(t.threads_or_all_cores(), 2);
@@ -388,6 +418,14 @@ mod tests {
             (&["--seed", "x"][..], "--seed"),
             (&["--seed", "-1"][..], "--seed"),
             (&["--checkpoint-every", "-1"][..], "--checkpoint-every"),
+            (&["--holdout", "1"][..], "--holdout"),
+            (&["--holdout", "-0.1"][..], "--holdout"),
+            (&["--holdout", "NaN"][..], "--holdout"),
+            (&["--val-data", "v"][..], "--data"),
+            (
+                &["--data", "d", "--val-data", "v", "--holdout", "0"][..],
+                "--holdout",
+            ),
         ] {
             let err = parse(args).expect_err("must fail");
             let msg = err.to_string();
@@ -439,7 +477,8 @@ mod tests {
             Command::Import(ImportArgs {
                 from: "f".into(),
                 out: "o".into(),
-                config: ConfigName::Tiny
+                config: ConfigName::Tiny,
+                force: false,
             })
         );
         assert!(parse(&["export", "--out", "o"]).is_err());

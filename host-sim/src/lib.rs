@@ -2,10 +2,11 @@
 //! on the boards' portable path (`--exact`), checkpoints, and `.npy` export and import.
 //!
 //! Modules, one concept each: [`cli`] (the flags), [`fast_gemm`] (the threaded SIMD
-//! [`kernels::Gemm`]), [`dataset`] (real frames from disk), [`npy`] (numpy's file format),
-//! [`checkpoint`] (the resumable training state), [`checksum`] (the parameters' CRC-32),
-//! [`weights`] (checkpoint ↔ `.npy`), [`quantize`] (int8 model files), [`tensorboard`] (event
-//! files), [`summary`] (what a run logs and the learning diagnosis) and [`train`] (the trainer).
+//! [`kernels::Gemm`]), [`memory`] (buffers sized by flags), [`dataset`] (real frames from disk),
+//! [`npy`] (numpy's file format), [`checkpoint`] (the resumable training state), [`checksum`]
+//! (the parameters' CRC-32), [`weights`] (checkpoint ↔ `.npy`), [`quantize`] (int8 model
+//! files), [`tensorboard`] (event files), [`summary`] (what a run logs and the learning
+//! diagnosis) and [`train`] (the trainer).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -14,6 +15,7 @@ pub mod checksum;
 pub mod cli;
 pub mod dataset;
 pub mod fast_gemm;
+pub mod memory;
 pub mod npy;
 pub mod quantize;
 pub mod summary;
@@ -39,7 +41,7 @@ pub fn run(args: Args) -> Result<()> {
             Ok(())
         }
         Command::Import(i) => {
-            let (path, crc) = weights::import(&i.from, &i.out, i.config)?;
+            let (path, crc) = weights::import(&i.from, &i.out, i.config, i.force)?;
             println!("wrote {}", path.display());
             println!("parameters CRC-32: {crc:08x}");
             Ok(())

@@ -1,9 +1,11 @@
 //! `host-sim quantize` and `host-sim eval`: a checkpoint's f32 network to an int8 model file
 //! (`kernels::quant::net`), and the two networks side by side on the held-out frames.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
 use kernels::net::{ArenaLayout, Net, ValenceConfig};
 use kernels::quant::net::{
     model_len, quantize_model, QuantLayout, QuantModel, QuantNet, RangeObserver, ACTIVATION_NAMES,
@@ -12,9 +14,9 @@ use kernels::quant::QuantizedMultiplier;
 use rayon::prelude::*;
 
 use crate::checkpoint::Checkpoint;
-use crate::cli::{ConfigName, EvalArgs, QuantizeArgs};
+use crate::cli::{ConfigName, EvalArgs, QuantizeArgs, DEFAULT_HOLDOUT};
 use crate::fast_gemm::FastGemm;
-use crate::train::data::{Batch, Source};
+use crate::train::data::{Batch, Holdout, Source};
 use crate::train::{config_of, eval as metrics};
 
 /// Frames per forward call of both networks.
@@ -65,6 +67,9 @@ struct Loaded {
     params: Vec<f32>,
     seed: u64,
     data: Option<PathBuf>,
+    /// The run's held-out fraction of `data` (the default for checkpoints that predate it).
+    holdout: f64,
+    val_data: Option<PathBuf>,
 }
 
 fn load(dir: &Path) -> Result<Loaded> {
@@ -85,12 +90,17 @@ fn load(dir: &Path) -> Result<Loaded> {
     };
     let seed = attr("seed").and_then(|s| s.parse().ok()).unwrap_or(0);
     let data = attr("data").filter(|d| d != "synthetic").map(PathBuf::from);
+    let holdout = attr("holdout")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_HOLDOUT);
     Ok(Loaded {
         cfg,
         name: name.as_str(),
         params,
         seed,
         data,
+        holdout,
+        val_data: attr("val-data").filter(|v| v != "none").map(PathBuf::from),
     })
 }
 
@@ -101,13 +111,32 @@ fn source(
     pool: &rayon::ThreadPool,
 ) -> Result<Source> {
     let seed = seed.unwrap_or(l.seed);
+    let load = |dir: &Path| pool.install(|| crate::dataset::load_dir(dir, l.cfg.input));
     match data.or(l.data.as_ref()) {
         None => Source::synthetic(l.cfg.input, seed),
-        Some(dir) => Source::real(
-            pool.install(|| crate::dataset::load_dir(dir, l.cfg.input))?,
-            seed,
-        ),
+        Some(dir) => {
+            let held_out = match &l.val_data {
+                Some(v) => Holdout::Separate(load(v)?),
+                None => Holdout::Fraction(l.holdout),
+            };
+            Source::real(load(dir)?, held_out, seed)
+        }
     }
+}
+
+/// A progress bar over `frames` calibration frames on a terminal, nothing otherwise.
+fn progress(frames: usize) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(frames as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} calibrating: frame {pos}/{len}  [{elapsed_precise}, {eta} left]",
+        )
+        .expect("the template is valid"),
+    );
+    bar
 }
 
 fn threads(t: Option<usize>) -> usize {
@@ -133,24 +162,38 @@ pub fn quantize(args: &QuantizeArgs) -> Result<QuantizeReport> {
     let pool = pool(threads)?;
     let gemm = FastGemm::new(threads).context("starting the GEMM threads")?;
     let src = source(&l, args.data.as_ref(), args.seed, &pool)?;
-    let chunk = CHUNK.min(args.frames);
+    // More frames than the data set's training frames would only see them again.
+    let frames = match src.train_len() {
+        Some(n) if n < args.frames => {
+            println!(
+                "note: calibrating on all {n} training frames of the data (--frames {} asks for more)",
+                args.frames
+            );
+            n
+        }
+        _ => args.frames,
+    };
+    let chunk = CHUNK.min(frames);
     let mut arena = vec![0.0f32; ArenaLayout::inference(&l.cfg, chunk)?.arena_len()];
     let mut net = Net::inference(&l.cfg, chunk, &mut arena)?;
     net.params_mut().copy_from_slice(&l.params);
     let frame_len = l.cfg.frame_len()?;
     let mut ranges = RangeObserver::new();
     let mut batch = Batch::default();
+    let bar = progress(frames);
     let mut done = 0;
     // Training batch `step` of `chunk` frames holds frames step·chunk ..: the first `frames`.
     for step in 0.. {
-        if done >= args.frames {
+        if done >= frames {
             break;
         }
         pool.install(|| src.fill_train(step, chunk, frame_len, &mut batch))?;
-        let n = chunk.min(args.frames - done);
+        let n = chunk.min(frames - done);
         net.forward(&gemm, &batch.frames[..n * frame_len], &mut ranges)?;
         done += n;
+        bar.set_position(done as u64);
     }
+    bar.finish_and_clear();
     let mut file = vec![0u8; model_len(&l.cfg)?];
     let crc = quantize_model(&l.cfg, &l.params, &ranges, &mut file)
         .with_context(|| format!("quantising {}", args.checkpoint.display()))?;
@@ -208,6 +251,11 @@ pub fn eval(args: &EvalArgs) -> Result<EvalReport> {
     let gemm = FastGemm::new(threads).context("starting the GEMM threads")?;
     let src = source(&l, args.data.as_ref(), args.seed, &pool)?;
     let total = src.held_out_len();
+    ensure!(
+        total > 0,
+        "{} was trained with --holdout 0: there are no held-out frames to evaluate on",
+        args.checkpoint.display()
+    );
     let frame_len = l.cfg.frame_len()?;
 
     let mut all = Batch::default();

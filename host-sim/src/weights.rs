@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 
 use crate::checkpoint::{Checkpoint, NamedTensor, OptimizerKind};
 use crate::checksum::params_crc32;
@@ -62,24 +62,47 @@ pub fn export(checkpoint_dir: &Path, out: &Path) -> Result<(Vec<PathBuf>, u32)> 
     Ok((written, checksum(&ckpt)))
 }
 
-/// Reads `from/<name>.npy` for every name of [`SEED_PARAMETER_NAMES`] and saves them as a
+/// Reads `from/<name>.npy` for every parameter of `config`'s network and saves them as a
 /// checkpoint in `out`: step 0, no optimiser state, no RNG state (a run resumed from it starts
 /// its optimiser afresh). Other files in `from` are ignored. Returns the checkpoint's path and
 /// the parameters' checksum ([`params_crc32`]).
 ///
-/// The shapes are recorded as found; the trainer checks them against the network when it loads
-/// the checkpoint.
+/// Every file is checked before anything is written: `<f4`, C order, the parameter's exact
+/// shape in the network, finite values. `out` must be new or an empty directory unless `force`
+/// (then its checkpoint is replaced).
 ///
 /// # Errors
-/// If a file is missing or is not a valid `<f4` `.npy` file, or the checkpoint cannot be saved.
-pub fn import(from: &Path, out: &Path, config: ConfigName) -> Result<(PathBuf, u32)> {
-    let params = SEED_PARAMETER_NAMES
+/// A file that is missing or fails a check (the message names it, the expected and the found
+/// shape), an `out` that holds files without `force`, or a checkpoint that cannot be saved.
+pub fn import(from: &Path, out: &Path, config: ConfigName, force: bool) -> Result<(PathBuf, u32)> {
+    let specs = crate::train::config_of(config).params()?;
+    let params = specs
         .iter()
-        .map(|name| {
-            let a = npy::read(&from.join(format!("{name}.npy")))?;
-            Ok(NamedTensor::new(*name, a.shape, a.data)?)
+        .map(|s| {
+            let path = from.join(format!("{}.npy", s.name));
+            let a = npy::read(&path)?;
+            ensure!(
+                a.shape == s.dims(),
+                "{}: shape {:?} found, `{}` of the {} network needs {:?}",
+                path.display(),
+                a.shape,
+                s.name,
+                config.as_str(),
+                s.dims()
+            );
+            if let Some(i) = a.data.iter().position(|x| !x.is_finite()) {
+                bail!(
+                    "{}: element {i} is {}; parameters must be finite",
+                    path.display(),
+                    a.data[i]
+                );
+            }
+            Ok(NamedTensor::new(s.name, a.shape, a.data)?)
         })
         .collect::<Result<Vec<_>>>()?;
+    if !force {
+        check_empty(out)?;
+    }
     let ckpt = Checkpoint {
         config: config.as_str().to_string(),
         step: 0,
@@ -93,6 +116,26 @@ pub fn import(from: &Path, out: &Path, config: ConfigName) -> Result<(PathBuf, u
     Ok((ckpt.save(out)?, checksum(&ckpt)))
 }
 
+/// `Ok` if `dir` does not exist or is an empty directory.
+fn check_empty(dir: &Path) -> Result<()> {
+    let mut entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => bail!("{}: {e}", dir.display()),
+    };
+    match entries.next() {
+        None => Ok(()),
+        Some(_) if crate::train::has_checkpoint(dir) => bail!(
+            "{} holds a checkpoint; pass --force to replace it, or choose a new --out",
+            dir.display()
+        ),
+        Some(_) => bail!(
+            "{} is not empty; pass --force to write into it, or choose a new --out",
+            dir.display()
+        ),
+    }
+}
+
 fn checksum(ckpt: &Checkpoint) -> u32 {
     params_crc32(ckpt.params.iter().map(|t| t.data.as_slice()))
 }
@@ -102,18 +145,16 @@ mod tests {
     use super::*;
 
     fn seed_like_checkpoint() -> Checkpoint {
-        let params = SEED_PARAMETER_NAMES
+        let params = ValenceConfig::TINY
+            .params()
+            .unwrap()
             .iter()
             .enumerate()
-            .map(|(i, name)| {
-                let shape = if name.starts_with("weights") {
-                    vec![3, 3, 2, i + 1]
-                } else {
-                    vec![i + 1]
-                };
-                let n = shape.iter().product::<usize>();
-                let data = (0..n).map(|j| (i * 1000 + j) as f32 / 7.0 - 3.0).collect();
-                NamedTensor::new(*name, shape, data).unwrap()
+            .map(|(i, s)| {
+                let data = (0..s.len)
+                    .map(|j| (i * 1000 + j) as f32 / 7.0 - 3.0)
+                    .collect();
+                NamedTensor::new(s.name, s.dims().to_vec(), data).unwrap()
             })
             .collect();
         Checkpoint {
@@ -140,6 +181,7 @@ mod tests {
             &dir.path().join("npy"),
             &dir.path().join("back"),
             ConfigName::Tiny,
+            false,
         )
         .unwrap();
         assert_eq!(crc_in, crc_out);
@@ -163,7 +205,8 @@ mod tests {
             import(
                 &dir.path().join("npy"),
                 &dir.path().join("x"),
-                ConfigName::Full
+                ConfigName::Tiny,
+                false
             )
             .unwrap_err()
         );
@@ -174,7 +217,8 @@ mod tests {
             import(
                 &dir.path().join("npy"),
                 &dir.path().join("x"),
-                ConfigName::Full
+                ConfigName::Tiny,
+                false
             )
             .unwrap_err()
         );
@@ -187,6 +231,98 @@ mod tests {
             .join("x")
             .join(crate::checkpoint::CHECKPOINT_FILE)
             .exists());
+    }
+
+    /// Writes `name.npy` with `shape` and `data` into `dir`.
+    fn put(dir: &Path, name: &str, shape: &[usize], data: &[f32]) {
+        npy::write(&dir.join(format!("{name}.npy")), shape, data).unwrap();
+    }
+
+    #[test]
+    fn import_checks_every_file_against_the_parameter_table() {
+        let dir = tempfile::tempdir().unwrap();
+        seed_like_checkpoint().save(dir.path()).unwrap();
+        let npy = dir.path().join("npy");
+        export(dir.path(), &npy).unwrap();
+        let spec = ValenceConfig::TINY.params().unwrap()[2];
+        let good = npy::read(&npy.join(format!("{}.npy", spec.name))).unwrap();
+        let mut nan = good.data.clone();
+        nan[2] = f32::NAN;
+        let file = format!("{}.npy", spec.name);
+        let dims = format!("{:?}", spec.dims());
+        for (shape, data, needles) in [
+            (vec![], vec![1.0], vec!["shape [] found", dims.as_str()]),
+            (vec![0], vec![], vec!["shape [0] found", dims.as_str()]),
+            (
+                vec![good.data.len()],
+                good.data.clone(),
+                vec!["found", dims.as_str()],
+            ),
+            (good.shape.clone(), nan, vec!["element 2 is NaN"]),
+        ] {
+            put(&npy, spec.name, &shape, &data);
+            let out = dir.path().join("out");
+            let msg = format!(
+                "{:#}",
+                import(&npy, &out, ConfigName::Tiny, false).unwrap_err()
+            );
+            assert!(msg.contains(&file), "{msg}");
+            for n in needles {
+                assert!(msg.contains(n), "{n:?} not in {msg}");
+            }
+            assert!(!out.exists(), "nothing written");
+        }
+        put(&npy, spec.name, &good.shape, &good.data);
+        // The FULL network's shapes differ from TINY's.
+        let msg = format!(
+            "{:#}",
+            import(&npy, &dir.path().join("o"), ConfigName::Full, false).unwrap_err()
+        );
+        assert!(msg.contains("of the full network needs"), "{msg}");
+    }
+
+    #[test]
+    fn import_refuses_a_run_or_a_non_empty_directory_unless_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let mut trained = seed_like_checkpoint();
+        trained.params[0].data[0] = 42.0;
+        trained.save(&run).unwrap();
+        let npy = dir.path().join("npy");
+        seed_like_checkpoint()
+            .save(&dir.path().join("src"))
+            .unwrap();
+        export(&dir.path().join("src"), &npy).unwrap();
+        let msg = format!(
+            "{:#}",
+            import(&npy, &run, ConfigName::Tiny, false).unwrap_err()
+        );
+        assert!(
+            msg.contains("holds a checkpoint") && msg.contains("--force"),
+            "{msg}"
+        );
+        assert_eq!(
+            Checkpoint::load(&run).unwrap(),
+            trained,
+            "the run is untouched"
+        );
+        let other = dir.path().join("other");
+        std::fs::create_dir(&other).unwrap();
+        std::fs::write(other.join("notes.txt"), "mine").unwrap();
+        let msg = format!(
+            "{:#}",
+            import(&npy, &other, ConfigName::Tiny, false).unwrap_err()
+        );
+        assert!(msg.contains("is not empty"), "{msg}");
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        import(&npy, &empty, ConfigName::Tiny, false).unwrap();
+        import(&npy, &run, ConfigName::Tiny, true).unwrap();
+        assert_eq!(
+            Checkpoint::load(&run).unwrap().step,
+            0,
+            "replaced with --force"
+        );
     }
 
     #[test]

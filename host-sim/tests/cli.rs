@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 
 use host_sim::checkpoint::{Checkpoint, NamedTensor, OptimizerKind};
 use host_sim::weights::SEED_PARAMETER_NAMES;
+use kernels::net::ValenceConfig;
 
 fn host_sim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_host-sim"))
@@ -106,25 +107,27 @@ fn a_missing_checkpoint_is_named() {
 }
 
 fn seed_like_checkpoint() -> Checkpoint {
-    let params = SEED_PARAMETER_NAMES
+    // The TINY network's shapes: import checks each file against the network's table.
+    let params = ValenceConfig::TINY
+        .params()
+        .unwrap()
         .iter()
         .enumerate()
-        .map(|(i, name)| {
-            let shape = if name.contains("bias") {
-                vec![i + 2]
-            } else {
-                vec![2, 3, i + 1]
-            };
-            let n: usize = shape.iter().product();
+        .map(|(i, s)| {
+            let n = s.len;
             // Bit patterns that a lossy path would disturb: subnormals, signed zeros, odd mantissas.
             let data = (0..n as u32)
-                .map(|j| f32::from_bits((j * 0x0101_0101 + i as u32 * 977) & 0xbf7f_ffff))
+                .map(|j| {
+                    f32::from_bits(
+                        j.wrapping_mul(0x0101_0101).wrapping_add(i as u32 * 977) & 0xbf7f_ffff,
+                    )
+                })
                 .collect();
-            NamedTensor::new(*name, shape, data).unwrap()
+            NamedTensor::new(s.name, s.dims().to_vec(), data).unwrap()
         })
         .collect();
     Checkpoint {
-        config: "full".into(),
+        config: "tiny".into(),
         step: 250,
         optimizer: OptimizerKind::Adam,
         rng: vec![7, 8],
@@ -178,6 +181,8 @@ fn export_then_import_through_npy_is_exact() {
         &npy,
         Path::new("--out"),
         &back,
+        Path::new("--config"),
+        Path::new("tiny"),
     ]);
     assert_eq!(crc(&said), format!("{expected:08x}"));
 
@@ -199,6 +204,8 @@ fn export_then_import_through_npy_is_exact() {
         npy.to_str().unwrap(),
         "--out",
         back.to_str().unwrap(),
+        "--config",
+        "tiny",
     ]);
     assert_clean_failure(&out, "weights3.npy");
 }

@@ -2,6 +2,8 @@
 //! per-step loss bits, `.npy` export read by numpy, bad real data; and the FULL network's loss
 //! falling on a fixed batch.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -188,12 +190,27 @@ fn exported_weights_are_read_by_numpy_with_the_checkpoints_values() {
     ]);
     assert!(stdout(&out).contains(&format!("parameters CRC-32: {trained}")));
 
+    let back = tempfile::tempdir().unwrap();
+    let out = host_sim(&[
+        "import",
+        "--from",
+        npy.path().to_str().unwrap(),
+        "--out",
+        back.path().to_str().unwrap(),
+        "--config",
+        "tiny",
+    ]);
+    assert!(stdout(&out).contains(&format!("parameters CRC-32: {trained}")));
+
     // numpy reads every file; it reports each array's shape and exact f64 sum.
     let script = "import sys, glob, os, numpy as np\nfor f in sorted(glob.glob(os.path.join(sys.argv[1], '*.npy'))):\n    a = np.load(f)\n    print(os.path.basename(f)[:-4], a.dtype, list(a.shape), repr(float(a.astype(np.float64).sum())))\n";
-    let py = Command::new("python3")
+    let Some(mut py) = common::python(&["numpy"], "numpy reading the exported .npy files") else {
+        return;
+    };
+    let py = py
         .args(["-c", script, npy.path().to_str().unwrap()])
         .output()
-        .expect("python3 runs (pip install -r .ci/requirements.txt)");
+        .expect("python3 ran a moment ago");
     assert!(
         py.status.success(),
         "numpy failed: {}",
@@ -224,36 +241,6 @@ fn exported_weights_are_read_by_numpy_with_the_checkpoints_values() {
             "{line}: Rust sum {sum}"
         );
     }
-
-    let back = tempfile::tempdir().unwrap();
-    let out = host_sim(&[
-        "import",
-        "--from",
-        npy.path().to_str().unwrap(),
-        "--out",
-        back.path().to_str().unwrap(),
-        "--config",
-        "tiny",
-    ]);
-    assert!(stdout(&out).contains(&format!("parameters CRC-32: {trained}")));
-}
-
-/// Writes a labelled data directory of `n` 8×8 PNG frames.
-fn data_dir(n: usize) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let mut csv = String::from("file,valence,confidence\n");
-    for i in 0..n {
-        let img = image::RgbImage::from_fn(8, 8, |x, y| {
-            image::Rgb([(x * 30) as u8, (y * 30) as u8, i as u8])
-        });
-        img.save(dir.path().join(format!("f{i}.png"))).unwrap();
-        csv.push_str(&format!(
-            "f{i}.png,{},0.5\n",
-            (i as f32 / n as f32) * 2.0 - 1.0
-        ));
-    }
-    std::fs::write(dir.path().join("labels.csv"), csv).unwrap();
-    dir
 }
 
 fn train_on(data: &Path) -> Output {
@@ -283,14 +270,14 @@ fn assert_fails_naming(out: &Output, needles: &[&str]) {
 
 #[test]
 fn real_data_trains_and_bad_data_stops_the_run_with_a_message() {
-    let good = data_dir(12);
+    let good = common::data_dir(12);
     let text = stdout(&train_on(good.path()));
     assert!(text.contains("held-out weighted error"), "{text}");
 
     let missing_csv = tempfile::tempdir().unwrap();
     assert_fails_naming(&train_on(missing_csv.path()), &["labels.csv"]);
 
-    let malformed = data_dir(12);
+    let malformed = common::data_dir(12);
     let csv: Vec<String> = std::fs::read_to_string(malformed.path().join("labels.csv"))
         .unwrap()
         .lines()
@@ -310,14 +297,14 @@ fn real_data_trains_and_bad_data_stops_the_run_with_a_message() {
     // The header is line 1, so f3.png's row is line 5.
     assert_fails_naming(&train_on(malformed.path()), &["labels.csv:5:", "abc"]);
 
-    let missing_file = data_dir(12);
+    let missing_file = common::data_dir(12);
     std::fs::remove_file(missing_file.path().join("f7.png")).unwrap();
     assert_fails_naming(
         &train_on(missing_file.path()),
         &["f7.png not found", "labels.csv:9"],
     );
 
-    let unreadable = data_dir(12);
+    let unreadable = common::data_dir(12);
     std::fs::write(unreadable.path().join("f2.png"), b"not an image").unwrap();
     assert_fails_naming(
         &train_on(unreadable.path()),

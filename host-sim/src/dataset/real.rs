@@ -14,6 +14,8 @@
 //!   line that is not blank or a comment.
 //! * Blank lines and lines starting with `#` are skipped; `\r\n` endings and a UTF-8 byte-order
 //!   mark are accepted.
+//! * A file is named once: a row repeating an earlier row's file (same labels or conflicting
+//!   ones) is refused, as is an absolute path or one that leaves the directory through `..`.
 //!
 //! The format of a frame is read from its content, not its extension. Each frame is converted to
 //! RGB and resized to `size × size` (stretched, as `tf.image.resize` does, with a triangle
@@ -40,7 +42,7 @@ pub enum DataError {
     )]
     MissingLabels(PathBuf),
     /// `labels.csv` could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -68,7 +70,7 @@ pub enum DataError {
         line: usize,
     },
     /// A frame could not be read or decoded.
-    #[error("{file} (named at {csv}:{line}) cannot be read as an image: {source}")]
+    #[error("{file} (named at {csv}:{line}) cannot be read as an image")]
     Image {
         /// The frame's path.
         file: PathBuf,
@@ -198,7 +200,9 @@ fn load_frame(dir: &Path, csv: &Path, side: u32, row: Row) -> Result<Example, Da
 /// Parses the text of `labels.csv` into rows, or `(line, reason)` for the first bad line.
 fn parse_labels(text: &str) -> Result<Vec<Row>, (usize, String)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut rows = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
+    // The file's path without `.` components → the index of its row.
+    let mut seen = std::collections::HashMap::new();
     let mut first = true;
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
@@ -217,9 +221,53 @@ fn parse_labels(text: &str) -> Result<Vec<Row>, (usize, String)> {
         if is_header {
             continue;
         }
-        rows.push(parse_row(line, &fields).map_err(|reason| (line, reason))?);
+        let row = parse_row(line, &fields).map_err(|reason| (line, reason))?;
+        let key = inside_path(&row.file).map_err(|reason| (line, reason))?;
+        if let Some(&k) = seen.get(&key) {
+            let before: &Row = &rows[k];
+            let how = if (before.valence, before.confidence) == (row.valence, row.confidence) {
+                "repeats"
+            } else {
+                "conflicts with"
+            };
+            return Err((
+                line,
+                format!(
+                    "{} {how} line {} (each file is listed once)",
+                    row.file, before.line
+                ),
+            ));
+        }
+        seen.insert(key, rows.len());
+        rows.push(row);
     }
     Ok(rows)
+}
+
+/// `file` as components joined by `/`, without `.` components; an error if it is absolute or
+/// leaves the data directory (`..`).
+fn inside_path(file: &str) -> Result<String, String> {
+    use std::path::Component;
+    let mut parts = Vec::new();
+    // Backslashes too: a Windows-style `..\x` would leave the directory on Windows.
+    for c in Path::new(&file.replace('\\', "/")).components() {
+        match c {
+            Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                return Err(format!("{file} leaves the data directory (`..`)"));
+            }
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(format!(
+                    "{file} is absolute; name frames relative to the data directory"
+                ));
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Err(format!("{file} names no file"));
+    }
+    Ok(parts.join("/"))
 }
 
 fn parse_row(line: usize, fields: &[&str]) -> Result<Row, String> {
@@ -296,7 +344,7 @@ mod tests {
     }
 
     fn error(dir: &Path) -> String {
-        let msg = load_dir(dir, 8).unwrap_err().to_string();
+        let msg = format!("{:#}", anyhow::Error::from(load_dir(dir, 8).unwrap_err()));
         assert!(!msg.contains('\n'), "one line: {msg}");
         msg
     }
@@ -462,6 +510,13 @@ mod tests {
             ("a.png,0,0", "confidence 0 is outside (0, 1]"),
             ("a.png,0,-0.5", "outside (0, 1]"),
             ("a.png,0,1.0001", "outside (0, 1]"),
+            ("b.jpg,0,1", "b.jpg repeats line 3"),
+            ("./b.jpg,0,1", "./b.jpg repeats line 3"),
+            ("b.jpg,0.5,1", "b.jpg conflicts with line 3"),
+            ("sub/../a.png,0,1", "sub/../a.png leaves the data directory"),
+            ("../x/a.png,0,1", "leaves the data directory"),
+            ("/etc/a.png,0,1", "/etc/a.png is absolute"),
+            (".,0,1", "names no file"),
         ] {
             write_labels(
                 dir.path(),

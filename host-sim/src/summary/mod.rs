@@ -29,6 +29,7 @@
 //! * [`params`]: [`ParamTracker`], W₀ and the learning scalars.
 //! * [`history`]: the per-tensor record the diagnosis is computed from, kept on disk.
 //! * [`diagnosis`]: the numbers and verdicts — receiving updates, improving, visible, dead units.
+//! * [`divergence`]: where and how a run's loss or parameters stopped being finite.
 //! * [`report`]: the verdicts in words: the table, the answer, the advice, `diagnosis.md`.
 //! * [`canvas`], [`plot`], [`overview`]: the PNG pictures — per tensor the bands of W and
 //!   W − W₀, and the run's overview (loss and drift).
@@ -37,6 +38,7 @@
 
 pub mod canvas;
 pub mod diagnosis;
+pub mod divergence;
 pub mod fill;
 pub mod history;
 pub mod observer;
@@ -47,6 +49,7 @@ pub mod rebuild;
 pub mod report;
 pub mod run;
 
+pub use divergence::Divergence;
 pub use observer::HistogramObserver;
 pub use params::ParamTracker;
 pub use run::RunLog;

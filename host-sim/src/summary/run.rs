@@ -32,10 +32,13 @@ pub const DIAGNOSIS_DIR: &str = "diagnosis";
 pub const DIAGNOSIS_FILE: &str = "diagnosis.md";
 /// The overview picture at the top of the report, in [`DIAGNOSIS_DIR`].
 pub const OVERVIEW_FILE: &str = "overview.png";
+/// The per-tensor learning record, in [`DIAGNOSIS_DIR`].
+pub const HISTORY_FILE: &str = "history.tsv";
 
-/// Where W₀ comes from for a run starting at `first_step` with parameters `params`: a fresh run
-/// (step 0) saves them as `<run>/initial/`; a resumed one loads that. Returns W₀ and whether it
-/// is the true start of the run (`false`: no `initial/`, drift counts from the resume).
+/// Where W₀ comes from for a run starting at `first_step` with parameters `params`: a run at
+/// step 0 without `<run>/initial/` saves them there; any other loads it, so `initial/` is written
+/// once and never rewritten. Returns W₀ and whether it is the true start of the run (`false`:
+/// no `initial/`, drift counts from the resume).
 ///
 /// # Errors
 /// I/O and format errors of the `initial/` checkpoint.
@@ -47,7 +50,7 @@ pub fn initial_params(
     config: &str,
 ) -> Result<(Vec<f32>, bool)> {
     let dir = run_dir.join(INITIAL_DIR);
-    if first_step == 0 || !crate::train::has_checkpoint(&dir) {
+    if !crate::train::has_checkpoint(&dir) {
         if first_step == 0 {
             let mut tensors = Vec::with_capacity(specs.len());
             for s in specs {
@@ -152,11 +155,22 @@ impl RunLog {
         w0: Vec<f32>,
         frame_side: usize,
     ) -> Result<Self> {
+        // The history first: a resume that fails on it leaves no new event file behind.
+        let path = run_dir.join(DIAGNOSIS_DIR).join(HISTORY_FILE);
+        let history =
+            History::open(&path, first_step).with_context(|| format!("{}", path.display()))?;
         let mut writer = EventWriter::create(run_dir)
             .with_context(|| format!("creating an event file in {}", run_dir.display()))?;
-        writer.session_start(first_step)?;
-        writer.flush()?;
-        let history = History::open(&run_dir.join(DIAGNOSIS_DIR).join("history.tsv"), first_step)?;
+        if let Err(e) = writer
+            .session_start(first_step)
+            .and_then(|()| writer.flush())
+        {
+            let path = writer.path().to_owned();
+            drop(writer);
+            // Best effort: a file holding only its version record is no use to anyone.
+            let _ = std::fs::remove_file(&path);
+            return Err(e).with_context(|| format!("{}", path.display()));
+        }
         Ok(Self {
             writer,
             tracker: ParamTracker::new(specs, w0),
@@ -184,10 +198,26 @@ impl RunLog {
     /// Logs `loss/loss` (every step; reaches the file at the next flush).
     ///
     /// # Errors
-    /// The writer's error.
+    /// The writer's error, naming the event file.
     pub fn loss(&mut self, step: u64, loss: f32) -> Result<()> {
         self.losses.push((step, loss));
-        Ok(self.writer.scalar(step, "loss/loss", loss)?)
+        let r = self.writer.scalar(step, "loss/loss", loss);
+        self.named(r)
+    }
+
+    /// Writes everything logged so far to disk. Called before each checkpoint, so a run resumed
+    /// from it finds every earlier step's loss in the file.
+    ///
+    /// # Errors
+    /// The writer's error, naming the event file.
+    pub fn flush(&mut self) -> Result<()> {
+        let r = self.writer.flush();
+        self.named(r)
+    }
+
+    /// `r` with the event file's name on its error.
+    fn named<T>(&self, r: std::io::Result<T>) -> Result<T> {
+        r.with_context(|| format!("{}", self.writer.path().display()))
     }
 
     /// Remembers the parameters before the optimiser step of a summary step.
@@ -277,19 +307,22 @@ impl RunLog {
                 )?);
             }
         }
-        self.writer.summary(step, out)?;
-        self.writer.flush()?;
-        self.history.append(records)?;
+        let r = self.writer.summary(step, out);
+        self.named(r)?;
+        self.flush()?;
+        self.history
+            .append(records)
+            .with_context(|| format!("{}", self.history.path().display()))?;
         self.relu = relu;
         Ok(())
     }
 
     /// Logs the held-out results (if any) at `step` (the step count of the finished run),
     /// flushes, and writes `diagnosis.md` with the overview picture and one band plot per
-    /// tensor. `diverged_at` is the first step whose loss was not finite, if any.
+    /// tensor. `diverged_at` is the first step whose loss or parameters were not finite, if any.
     ///
     /// # Errors
-    /// Writer, plot and report I/O errors.
+    /// Writer, plot and report I/O errors, naming the file.
     pub fn finish(
         &mut self,
         step: u64,
@@ -297,16 +330,17 @@ impl RunLog {
         held_out: Option<HeldOut>,
     ) -> Result<Finished> {
         if let Some(h) = held_out {
-            self.writer.summary(
+            let r = self.writer.summary(
                 step,
                 vec![
                     values::scalar("eval/held_out_error", h.error as f32),
                     values::scalar("eval/constant_error", h.constant_error as f32),
                     values::scalar("eval/mean_confidence", h.mean_confidence as f32),
                 ],
-            )?;
+            );
+            self.named(r)?;
         }
-        self.writer.flush()?;
+        self.flush()?;
         let spreads = self.tracker.initial_spreads();
         let tensors: Vec<TensorInfo> = self
             .specs

@@ -61,7 +61,8 @@ impl EventWriter {
     /// resumed run's file must sort after the one it continues even within the same second.
     ///
     /// # Errors
-    /// Any error creating the directory or the file, or writing the first record.
+    /// Any error creating the directory or the file, or writing the first record (the file is
+    /// removed then).
     pub fn create(run_dir: &Path) -> io::Result<Self> {
         Self::with_clock(run_dir, system_wall_time)
     }
@@ -102,7 +103,13 @@ impl EventWriter {
             step: 0,
             what: Some(What::FileVersion(FILE_VERSION.to_owned())),
         });
-        writer.flush()?;
+        if let Err(e) = writer.flush() {
+            // A file without its version record is no event file: leave nothing behind (best
+            // effort; the write error is the one worth reporting).
+            writer.pending.clear();
+            let _ = std::fs::remove_file(&writer.path);
+            return Err(e);
+        }
         Ok(writer)
     }
 

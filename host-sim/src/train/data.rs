@@ -11,9 +11,16 @@ use crate::dataset::RealDataset;
 /// Held-out frames of a synthetic run (drawn from the held-out seed, never trained on).
 pub const SYNTHETIC_HELD_OUT: usize = 512;
 
-/// Every `REAL_HELD_OUT_EVERY`-th example of a real data set (1-based: the 10th, 20th, …) is held
-/// out; the rest train.
-pub const REAL_HELD_OUT_EVERY: usize = 10;
+/// Which frames of a real data set are held out for evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Holdout {
+    /// This fraction of the directory's rows, in [0, 1), spread evenly over `labels.csv`: row `i`
+    /// (0-based) is held out when `⌊(i + 1)·f⌋ > ⌊i·f⌋`, so 0.1 holds out the 10th, 20th, … row
+    /// and 0 none.
+    Fraction(f64),
+    /// A second data set; every frame of the first one trains.
+    Separate(RealDataset),
+}
 
 /// A batch of frames with their labels, in the network's input format.
 #[derive(Debug, Clone, Default)]
@@ -75,23 +82,42 @@ impl Source {
         })
     }
 
-    /// Real frames, split by [`REAL_HELD_OUT_EVERY`].
+    /// Real frames, split as `held_out` says.
+    ///
+    /// Row 0 always trains, so a non-empty data set always has a training frame.
     ///
     /// # Errors
-    /// If the directory holds fewer than [`REAL_HELD_OUT_EVERY`] examples (no held-out frame).
-    pub fn real(data: RealDataset, seed: u64) -> Result<Self> {
+    /// If a fraction is outside [0, 1).
+    pub fn real(mut data: RealDataset, held_out: Holdout, seed: u64) -> Result<Self> {
         let n = data.examples.len();
-        ensure!(
-            n >= REAL_HELD_OUT_EVERY,
-            "the data directory lists {n} frames; at least {REAL_HELD_OUT_EVERY} are needed (every {REAL_HELD_OUT_EVERY}th is held out)"
-        );
-        let (held_out, train) = (0..n).partition(|i| (i + 1) % REAL_HELD_OUT_EVERY == 0);
+        let (held_out, train): (Vec<usize>, Vec<usize>) = match held_out {
+            Holdout::Fraction(f) => {
+                ensure!(
+                    (0.0..1.0).contains(&f),
+                    "the held-out fraction must be in [0, 1), got {f}"
+                );
+                // f64 holds every row index exactly; the products are compared, not rounded.
+                (0..n).partition(|&i| ((i + 1) as f64 * f).floor() > (i as f64 * f).floor())
+            }
+            Holdout::Separate(val) => {
+                data.examples.extend(val.examples);
+                ((n..data.examples.len()).collect(), (0..n).collect())
+            }
+        };
         Ok(Self::Real {
             data,
             train,
             held_out,
             seed,
         })
+    }
+
+    /// Number of distinct training examples; `None` for the endless synthetic stream.
+    pub fn train_len(&self) -> Option<usize> {
+        match self {
+            Self::Synthetic { .. } => None,
+            Self::Real { train, .. } => Some(train.len()),
+        }
     }
 
     /// Number of held-out examples.
@@ -242,7 +268,7 @@ mod tests {
 
     #[test]
     fn real_data_holds_out_every_tenth_and_visits_each_training_example_once_per_epoch() {
-        let src = Source::real(real(25), 1).unwrap();
+        let src = Source::real(real(25), Holdout::Fraction(0.1), 1).unwrap();
         assert_eq!(src.held_out_len(), 2);
         let Source::Real {
             train, held_out, ..
@@ -262,6 +288,42 @@ mod tests {
             want.sort_unstable();
             assert_eq!(seen, want, "epoch {step}");
         }
-        assert!(Source::real(real(9), 1).is_err());
+    }
+
+    #[test]
+    fn the_held_out_fraction_and_a_separate_set_choose_the_held_out_rows() {
+        let held = |f: f64, n: usize| match Source::real(real(n), Holdout::Fraction(f), 1).unwrap()
+        {
+            Source::Real { held_out, .. } => held_out,
+            Source::Synthetic { .. } => unreachable!(),
+        };
+        assert_eq!(
+            held(0.0, 30),
+            Vec::<usize>::new(),
+            "--holdout 0 trains on every row"
+        );
+        assert_eq!(held(0.25, 8), vec![3, 7]);
+        assert_eq!(held(0.5, 5), vec![1, 3]);
+        // 9 rows at 0.1: none held out (the report says there are too few), training still works.
+        assert_eq!(held(0.1, 9), Vec::<usize>::new());
+        assert!(Source::real(real(3), Holdout::Fraction(1.0), 1).is_err());
+        let src = Source::real(real(4), Holdout::Separate(real(3)), 1).unwrap();
+        let Source::Real {
+            data,
+            train,
+            held_out,
+            ..
+        } = &src
+        else {
+            unreachable!()
+        };
+        assert_eq!(
+            (train.clone(), held_out.clone()),
+            (vec![0, 1, 2, 3], vec![4, 5, 6])
+        );
+        assert_eq!(
+            data.examples[5].file, "1.png",
+            "the second set's second row"
+        );
     }
 }

@@ -9,20 +9,25 @@
 //!
 //! Each run, fresh or resumed, opens a new event file in the run directory and logs a
 //! `SessionLog START` at its first step; a fresh run saves its initial parameters in
-//! `<run>/initial/` so a resumed run still measures drift from W₀. A non-finite loss stops the
-//! run: the learning report calls it diverged at that step, and the command fails. When stderr
-//! is not a terminal the progress bar is hidden and each summary step prints one plain line.
+//! `<run>/initial/` so a resumed run still measures drift from W₀. When stderr is not a terminal
+//! the progress bar is hidden and each summary step prints one plain line.
+//!
+//! A run never damages itself: the event file is flushed before each checkpoint (a resume finds
+//! every earlier loss), a loss or parameter that stops being finite ends the run before the next
+//! checkpoint ([`Divergence`]): the learning report calls it diverged at that step, and the
+//! command fails; `initial/` is written once.
 
 pub mod data;
 pub mod eval;
 pub mod schedule;
 pub mod state;
 
+use std::ffi::OsStr;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use kernels::net::{ArenaLayout, Net, OptimizerKind as NetOptimizer, ValenceConfig};
 use kernels::optim::Adam;
@@ -33,8 +38,8 @@ use crate::checksum::params_crc32;
 use crate::cli::{ConfigName, OptimizerName, TrainArgs};
 use crate::fast_gemm::FastGemm;
 use crate::summary::diagnosis::HeldOut;
-use crate::summary::{self, run::StepScalars, HistogramObserver, RunLog};
-use data::{Batch, Source};
+use crate::summary::{self, run::StepScalars, Divergence, HistogramObserver, RunLog};
+use data::{Batch, Holdout, Source};
 
 /// What a finished run reports.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,15 +48,21 @@ pub struct RunReport {
     pub run_dir: PathBuf,
     /// Steps done in total (including those before a resume).
     pub steps: u64,
-    /// The loss of the last step.
+    /// The loss of the last step (NaN when a resume only finished the evaluation).
     pub last_loss: f32,
-    /// Held-out `Σ c·|p − y| / Σ c` of the trained network.
+    /// Number of held-out frames evaluated.
+    pub held_out_frames: usize,
+    /// Held-out `Σ c·|p − y| / Σ c` of the trained network (NaN without held-out frames).
     pub held_out_error: f64,
     /// The same for the best constant predictor (the held-out confidence-weighted median).
     pub constant_error: f64,
     /// CRC-32 of all parameters' little-endian bytes.
     pub params_crc32: u32,
 }
+
+/// Fewer held-out frames than this give no error ratio: the weighted median of a handful of
+/// frames fits them almost exactly (of one frame, exactly: the ratio would be infinite).
+pub const MIN_HELD_OUT_FRAMES: usize = 10;
 
 /// The network configuration a flag names.
 pub const fn config_of(name: ConfigName) -> ValenceConfig {
@@ -61,9 +72,25 @@ pub const fn config_of(name: ConfigName) -> ValenceConfig {
     }
 }
 
+/// The data directories of a run, canonical (absolute, no `.`, `..` or symbolic links), so a
+/// run records the same `--data` however it was spelled and from whichever directory.
+#[derive(Debug, Clone)]
+struct DataDirs {
+    data: Option<PathBuf>,
+    val_data: Option<PathBuf>,
+}
+
+/// `dir` made canonical, or an error naming `flag`.
+///
+/// # Errors
+/// If `dir` does not exist or cannot be resolved.
+pub fn canonical_dir(flag: &str, dir: &Path) -> Result<PathBuf> {
+    std::fs::canonicalize(dir).with_context(|| format!("{flag} {}", dir.display()))
+}
+
 /// The flags a resumed run must share with the run it continues.
-fn settings(args: &TrainArgs) -> Vec<(String, String)> {
-    let data = args
+fn settings(args: &TrainArgs, dirs: &DataDirs) -> Vec<(String, String)> {
+    let data = dirs
         .data
         .as_ref()
         .map_or_else(|| "synthetic".to_owned(), |d| d.display().to_string());
@@ -82,6 +109,15 @@ fn settings(args: &TrainArgs) -> Vec<(String, String)> {
         ("data".to_owned(), data),
         ("exact".to_owned(), args.exact.to_string()),
     ];
+    // Which frames train; synthetic runs draw their held-out frames from a stream of their own.
+    if dirs.data.is_some() {
+        let (holdout, val) = match &dirs.val_data {
+            Some(v) => ("none".to_owned(), v.display().to_string()),
+            None => (args.holdout.to_string(), "none".to_owned()),
+        };
+        s.push(("holdout".to_owned(), holdout));
+        s.push(("val-data".to_owned(), val));
+    }
     // The cosine schedule's shape depends on the run's length.
     if args.lr_schedule == crate::cli::LrSchedule::Cosine {
         s.push(("steps".to_owned(), args.steps.to_string()));
@@ -105,10 +141,39 @@ fn new_run_dir(args: &TrainArgs) -> PathBuf {
     dir
 }
 
-/// Trains as the flags say and prints progress, the held-out result and the checksum.
+/// The run directory `--resume DIR` names, canonical. Only a run's own directory is accepted:
+/// never its `initial/` (W₀, which every drift figure is measured from) nor any directory
+/// inside a run.
 ///
 /// # Errors
-/// Bad data, an unusable checkpoint, or an I/O failure, as a one-line message.
+/// If `dir` does not exist, is named `initial`, or lies inside a directory holding a checkpoint.
+fn resumable_run_dir(dir: &Path) -> Result<PathBuf> {
+    let canonical = canonical_dir("--resume", dir)?;
+    ensure!(
+        canonical.file_name() != Some(OsStr::new(summary::run::INITIAL_DIR)),
+        "--resume {}: this is a run's initial parameters (W₀), not a run; resume the run directory above it",
+        dir.display()
+    );
+    if let Some(run) = canonical.ancestors().skip(1).find(|a| has_checkpoint(a)) {
+        bail!(
+            "--resume {}: this is inside the run {}; resume that directory",
+            dir.display(),
+            run.display()
+        );
+    }
+    Ok(canonical)
+}
+
+/// Trains as the flags say and prints progress, the held-out result and the checksum.
+///
+/// Everything a resume checks (the checkpoint, the settings, the data) is checked before any
+/// file is written. A run killed after its last step and before its report is finished by
+/// `--resume` with the same `--steps`.
+///
+/// # Errors
+/// Bad data, an unusable checkpoint, memory that cannot be had, an I/O failure (naming its
+/// file), or a loss or parameter that stops being finite ("diverged at step N", after the
+/// report is written), as a one-line message.
 pub fn train(args: &TrainArgs) -> Result<RunReport> {
     let cfg = config_of(args.config);
     let threads = args.threads_or_all_cores();
@@ -121,29 +186,51 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
     } else {
         Box::new(FastGemm::new(threads).context("starting the GEMM threads")?)
     };
-    let source = match &args.data {
-        None => Source::synthetic(cfg.input, args.seed)?,
-        Some(dir) => Source::real(
-            pool.install(|| crate::dataset::load_dir(dir, cfg.input))?,
-            args.seed,
-        )?,
+    let dirs = DataDirs {
+        data: args
+            .data
+            .as_deref()
+            .map(|d| canonical_dir("--data", d))
+            .transpose()?,
+        val_data: args
+            .val_data
+            .as_deref()
+            .map(|d| canonical_dir("--val-data", d))
+            .transpose()?,
     };
     let (net_opt, ckpt_opt) = match args.optimizer {
         OptimizerName::Adam => (NetOptimizer::Adam, OptimizerKind::Adam),
         OptimizerName::Sgd => (NetOptimizer::Sgd, OptimizerKind::Sgd),
     };
     let layout = ArenaLayout::training(&cfg, args.batch, net_opt)?;
-    let mut arena = vec![0.0f32; layout.arena_len()];
+    let mut arena = crate::memory::zeroed(
+        layout.arena_len(),
+        &format!("the training arena of --batch {}", args.batch),
+    )?;
+    let source = match &dirs.data {
+        None => Source::synthetic(cfg.input, args.seed)?,
+        Some(dir) => {
+            let data = pool.install(|| crate::dataset::load_dir(dir, cfg.input))?;
+            let held_out = match &dirs.val_data {
+                Some(v) => {
+                    Holdout::Separate(pool.install(|| crate::dataset::load_dir(v, cfg.input))?)
+                }
+                None => Holdout::Fraction(args.holdout),
+            };
+            Source::real(data, held_out, args.seed)?
+        }
+    };
     let mut net = Net::training(&cfg, args.batch, net_opt, &mut arena)?;
-    let settings = settings(args);
+    let settings = settings(args, &dirs);
     let config = args.config.as_str();
 
     let (run_dir, first_step) = match &args.resume {
         Some(dir) => {
-            let ckpt = Checkpoint::load(dir)?;
+            let run = resumable_run_dir(dir)?;
+            let ckpt = Checkpoint::load(&run)?;
             let step = state::restore(&mut net, &ckpt, config, ckpt_opt, &settings)
-                .with_context(|| format!("cannot resume from {}", dir.display()))?;
-            (dir.clone(), step)
+                .with_context(|| format!("cannot resume {}", run.display()))?;
+            (run, step)
         }
         None => {
             net.init_params(args.seed)?;
@@ -151,7 +238,7 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         }
     };
     ensure!(
-        first_step < args.steps,
+        first_step <= args.steps,
         "the checkpoint already has {first_step} steps; ask for more with --steps"
     );
     ensure!(
@@ -207,7 +294,8 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
     };
     let started = Instant::now();
     let mut last_loss = f32::NAN;
-    let mut diverged_at = None;
+    let mut last_checkpoint = (first_step > 0).then_some(first_step);
+    let mut diverged = None;
     for step in first_step..args.steps {
         pool.install(|| source.fill_train(step, args.batch, frame_len, &mut batch))?;
         net.zero_grads();
@@ -235,7 +323,7 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         log.loss(step, last_loss)?;
         if !last_loss.is_finite() {
             // Nothing after a non-finite loss means anything: stop, and report the divergence.
-            diverged_at = Some(step);
+            diverged = Some((step, format!("the loss is {last_loss}")));
             break;
         }
         if summarise {
@@ -246,6 +334,14 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
             // t = step + 1: TF1's Adam counts from 1; `steps ≤ u32::MAX` was checked above.
             OptimizerName::Adam => net.adam_step(&Adam::tf1(lr), (step + 1) as u32)?,
             OptimizerName::Sgd => net.sgd_step(lr)?,
+        }
+        if let Some(s) = specs.iter().find(|s| {
+            !net.params()[s.offset..s.offset + s.len]
+                .iter()
+                .all(|x| x.is_finite())
+        }) {
+            diverged = Some((step, format!("`{}` is not finite after the update", s.name)));
+            break;
         }
         let done = step + 1;
         if args.exact {
@@ -268,35 +364,60 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         bar.set_message(format!("loss {last_loss:.4}  {fps:.0} frames/s"));
         bar.set_position(done);
         if args.checkpoint_every > 0 && (done % args.checkpoint_every == 0 || done == args.steps) {
+            // Every loss up to `done` reaches the file before the checkpoint that resumes there.
+            log.flush()?;
             state::capture(&net, config, done, ckpt_opt, &settings)?.save(&run_dir)?;
+            last_checkpoint = Some(done);
         }
     }
     bar.finish_and_clear();
-    let elapsed = started.elapsed().as_secs_f64();
-    let done = diverged_at.map_or(args.steps, |s| s + 1);
-    let trained = (done - first_step) as f64 * args.batch as f64;
-    println!(
-        "trained {} steps in {elapsed:.1} s ({:.0} frames/s); last loss {last_loss:.5}",
-        done - first_step,
-        trained / elapsed
-    );
+    let diverged = diverged.map(|(step, what)| Divergence {
+        step,
+        what,
+        last_checkpoint,
+    });
+    if first_step < args.steps {
+        let elapsed = started.elapsed().as_secs_f64();
+        let done = diverged.as_ref().map_or(args.steps, |d| d.step + 1);
+        let trained = (done - first_step) as f64 * args.batch as f64;
+        println!(
+            "trained {} steps in {elapsed:.1} s ({:.0} frames/s); last loss {last_loss:.5}",
+            done - first_step,
+            trained / elapsed
+        );
+    } else {
+        println!(
+            "all {} steps were done; finishing the evaluation and the report",
+            args.steps
+        );
+    }
 
     // A diverged network's predictions are not finite: nothing to evaluate.
-    let held_out = match diverged_at {
+    let held_out_frames = source.held_out_len();
+    let held_out = match diverged {
         Some(_) => None,
-        None => Some(evaluate(
-            &mut net, &*gemm, &source, &pool, args.batch, frame_len,
-        )?),
+        None => evaluate(&mut net, &*gemm, &source, &pool, args.batch, frame_len)?,
     };
-    if let Some(h) = held_out {
-        println!(
+    // Too few held-out frames say nothing about the constant predictor: the report then judges
+    // the run by its loss trend.
+    let comparable = held_out.filter(|_| held_out_frames >= MIN_HELD_OUT_FRAMES);
+    match held_out {
+        None if diverged.is_none() => {
+            println!("held-out evaluation: no held-out frames (--holdout 0); nothing measured");
+        }
+        None => {}
+        Some(h) if comparable.is_none() => println!(
+            "held-out weighted error: {:.4} on only {held_out_frames} frame(s), too few to compare with the constant predictor (at least {MIN_HELD_OUT_FRAMES}: raise --holdout or pass --val-data)",
+            h.error
+        ),
+        Some(h) => println!(
             "held-out weighted error: {:.4}  (best constant predictor, the weighted median: {:.4}; ratio {:.2})",
             h.error,
             h.constant_error,
             h.error / h.constant_error
-        );
+        ),
     }
-    let done_report = log.finish(args.steps, diverged_at, held_out)?;
+    let done_report = log.finish(args.steps, diverged.as_ref().map(|d| d.step), comparable)?;
     println!(
         "\nlearning diagnosis:\n{}",
         summary::report::table(&done_report.tensors, &done_report.run)
@@ -307,20 +428,14 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
     );
     let report_path = run_dir.join(summary::run::DIAGNOSIS_FILE);
     println!("diagnosis report: {}", report_path.display());
-    // Only a diverged run goes unevaluated: its last step is the one whose loss broke.
-    let Some(HeldOut {
-        error: held_out_error,
-        constant_error,
-        ..
-    }) = held_out
-    else {
+    if let Some(d) = diverged {
         anyhow::bail!(
-            "training diverged at step {}: the loss is {last_loss}; try a lower --lr (learning \
-             diagnosis: {})",
-            done - 1,
+            "{d}; try a lower --lr (learning diagnosis: {})",
             report_path.display()
         );
-    };
+    }
+    let (held_out_error, constant_error) =
+        held_out.map_or((f64::NAN, f64::NAN), |h| (h.error, h.constant_error));
     println!(
         "TensorBoard logs: {}  (view: tensorboard --logdir {})",
         run_dir.display(),
@@ -339,6 +454,7 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         run_dir,
         steps: args.steps,
         last_loss,
+        held_out_frames,
         held_out_error,
         constant_error,
         params_crc32: crc,
@@ -357,7 +473,8 @@ fn progress_bar(steps: u64, first: u64) -> ProgressBar {
     bar
 }
 
-/// Held-out error of the network and of the best constant predictor.
+/// Held-out error of the network and of the best constant predictor; `None` without held-out
+/// frames.
 fn evaluate(
     net: &mut Net<'_>,
     gemm: &dyn Backend,
@@ -365,8 +482,11 @@ fn evaluate(
     pool: &rayon::ThreadPool,
     batch: usize,
     frame_len: usize,
-) -> Result<HeldOut> {
+) -> Result<Option<HeldOut>> {
     let total = source.held_out_len();
+    if total == 0 {
+        return Ok(None);
+    }
     let (mut pred, mut target, mut confidence) = (Vec::new(), Vec::new(), Vec::new());
     let mut b = Batch::default();
     let mut start = 0;
@@ -381,7 +501,7 @@ fn evaluate(
     let constant = eval::weighted_median(&target, &confidence);
     let mean_confidence =
         confidence.iter().map(|&c| f64::from(c)).sum::<f64>() / confidence.len().max(1) as f64;
-    Ok(HeldOut {
+    Ok(Some(HeldOut {
         error: eval::weighted_abs_error(&pred, &target, &confidence),
         constant_error: eval::weighted_abs_error(
             &vec![constant; target.len()],
@@ -389,7 +509,7 @@ fn evaluate(
             &confidence,
         ),
         mean_confidence,
-    })
+    }))
 }
 
 /// `true` if `dir` holds a checkpoint (used by `--resume` error messages and tests).
