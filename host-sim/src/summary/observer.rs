@@ -1,7 +1,7 @@
 //! [`HistogramObserver`]: the activation histograms and dead-ReLU counts of a summary step.
 
 use kernels::histogram::Histogram;
-use kernels::net::{Observer, Probe};
+use kernels::net::{Observer, Probe, Stage, MAX_LAYERS};
 use rayon::ThreadPool;
 
 use super::fill::fill;
@@ -36,15 +36,13 @@ impl ProbeStats {
 #[derive(Debug)]
 pub struct HistogramObserver<'p> {
     pool: &'p ThreadPool,
-    seen: Vec<Option<ProbeStats>>,
+    seen: Vec<Option<(Probe, ProbeStats)>>,
 }
 
-/// The position of `probe` in [`Probe::ALL`].
+/// The place of `probe` in forward order: its layer's two stages, before and after the
+/// activation.
 fn index(probe: Probe) -> usize {
-    Probe::ALL
-        .iter()
-        .position(|&p| p == probe)
-        .expect("Probe::ALL lists every probe")
+    2 * probe.index + usize::from(probe.stage == Stage::Output)
 }
 
 impl<'p> HistogramObserver<'p> {
@@ -52,21 +50,22 @@ impl<'p> HistogramObserver<'p> {
     pub fn new(pool: &'p ThreadPool) -> Self {
         Self {
             pool,
-            seen: vec![None; Probe::ALL.len()],
+            seen: vec![None; 2 * MAX_LAYERS],
         }
     }
 
     /// What `probe` saw, `None` if it was not reached.
     pub fn get(&self, probe: Probe) -> Option<&ProbeStats> {
-        self.seen[index(probe)].as_ref()
+        self.seen
+            .get(index(probe))?
+            .as_ref()
+            .filter(|(p, _)| *p == probe)
+            .map(|(_, s)| s)
     }
 
     /// Every probe that saw something, in forward order.
     pub fn iter(&self) -> impl Iterator<Item = (Probe, &ProbeStats)> {
-        Probe::ALL
-            .iter()
-            .zip(&self.seen)
-            .filter_map(|(&p, s)| s.as_ref().map(|s| (p, s)))
+        self.seen.iter().flatten().map(|(p, s)| (*p, s))
     }
 }
 
@@ -80,17 +79,20 @@ impl Observer for HistogramObserver<'_> {
         };
         let slot = &mut self.seen[index(probe)];
         match slot {
-            Some(s) => {
+            Some((_, s)) => {
                 s.hist.merge(&filled.hist);
                 s.size += values.len() as u64;
                 s.zeros += zeros;
             }
             None => {
-                *slot = Some(ProbeStats {
-                    hist: filled.hist,
-                    size: values.len() as u64,
-                    zeros,
-                })
+                *slot = Some((
+                    probe,
+                    ProbeStats {
+                        hist: filled.hist,
+                        size: values.len() as u64,
+                        zeros,
+                    },
+                ))
             }
         }
     }
@@ -98,21 +100,20 @@ impl Observer for HistogramObserver<'_> {
 
 /// The layer name of a post-ReLU probe, for the `dead_relu/<layer>` scalars.
 pub fn relu_layer(probe: Probe) -> Option<&'static str> {
-    Some(match probe {
-        Probe::Conv1Output => "conv1",
-        Probe::Conv2Output => "conv2",
-        Probe::Conv3Output => "conv3",
-        Probe::Conv4Output => "conv4",
-        Probe::Conv5Output => "conv5",
-        Probe::Local1Output => "local1",
-        Probe::Local2Output => "local2",
-        _ => return None,
-    })
+    probe.is_relu_output().then_some(probe.layer)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use kernels::net::ValenceConfig;
+
+    /// TINY's probe tagged `tag`.
+    pub(crate) fn probe(tag: &str) -> Probe {
+        let plan = ValenceConfig::TINY.plan().unwrap();
+        let probe = plan.probes().find(|p| p.tag == tag).unwrap();
+        probe
+    }
 
     #[test]
     fn nan_and_inf_are_counted_not_histogrammed_and_zeros_only_after_relu() {
@@ -121,14 +122,17 @@ mod tests {
             .build()
             .unwrap();
         let mut obs = HistogramObserver::new(&pool);
-        obs.observe(Probe::Conv1BeforeRelu, &[0.0, -1.0, f32::NAN, 2.0]);
-        obs.observe(Probe::Conv1Output, &[0.0, 0.0, f32::NAN, 2.0]);
-        obs.observe(Probe::Conv1Output, &[f32::INFINITY, 0.0]);
-        let before = obs.get(Probe::Conv1BeforeRelu).unwrap();
+        obs.observe(probe("con1_before_relu"), &[0.0, -1.0, f32::NAN, 2.0]);
+        obs.observe(
+            probe("con1_output_distribution"),
+            &[0.0, 0.0, f32::NAN, 2.0],
+        );
+        obs.observe(probe("con1_output_distribution"), &[f32::INFINITY, 0.0]);
+        let before = obs.get(probe("con1_before_relu")).unwrap();
         assert_eq!(before.hist.non_finite(), 1);
         assert_eq!(before.hist.num(), 3, "NaN is not in the histogram");
         assert_eq!(before.zeros, 0, "zeros count only after a ReLU");
-        let after = obs.get(Probe::Conv1Output).unwrap();
+        let after = obs.get(probe("con1_output_distribution")).unwrap();
         assert_eq!((after.size, after.zeros), (6, 3));
         assert_eq!(after.hist.non_finite(), 2);
         assert_eq!(after.hist.num(), 4);
@@ -136,9 +140,12 @@ mod tests {
         let rows: Vec<[f64; 3]> = after.hist.rows().collect();
         assert!(rows.iter().flatten().all(|x| x.is_finite()), "{rows:?}");
         assert_eq!(rows.iter().map(|r| r[2]).sum::<f64>(), 4.0);
-        assert!(obs.get(Probe::SoftmaxOutput).is_none());
+        assert!(obs.get(probe("softmax_output_distribution")).is_none());
         assert_eq!(obs.iter().count(), 2);
-        assert_eq!(relu_layer(Probe::Local2Output), Some("local2"));
-        assert_eq!(relu_layer(Probe::Pool1Output), None);
+        assert_eq!(
+            relu_layer(probe("local2_output_distribution")),
+            Some("local2")
+        );
+        assert_eq!(relu_layer(probe("pool1_output_distribution")), None);
     }
 }

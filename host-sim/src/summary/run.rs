@@ -322,11 +322,12 @@ impl RunLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::summary::observer::tests::probe;
     use crate::tensorboard::proto::event::What;
     use crate::tensorboard::proto::summary::value::Kind;
     use crate::tensorboard::proto::Event;
     use crate::tensorboard::read_records;
-    use kernels::net::{Observer, Probe, ValenceConfig};
+    use kernels::net::{Observer, ValenceConfig};
     use prost::Message;
 
     /// Every summary value in the run's event file, as (step, value).
@@ -364,8 +365,8 @@ mod tests {
             .build()
             .unwrap();
         let mut obs = HistogramObserver::new(&pool);
-        obs.observe(Probe::Conv1BeforeRelu, &[1.0, f32::NAN, -2.0, f32::NAN]);
-        obs.observe(Probe::Conv1Output, &[1.0, 0.0, 0.0, 0.0]);
+        obs.observe(probe("con1_before_relu"), &[1.0, f32::NAN, -2.0, f32::NAN]);
+        obs.observe(probe("con1_output_distribution"), &[1.0, 0.0, 0.0, 0.0]);
         log.capture_before(&w0);
         let mut after = w0.clone();
         after[0] += 0.5;

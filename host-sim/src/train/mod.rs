@@ -120,9 +120,9 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         Box::new(FastGemm::new(threads).context("starting the GEMM threads")?)
     };
     let source = match &args.data {
-        None => Source::synthetic(cfg.input, args.seed)?,
+        None => Source::synthetic(cfg.input.h, args.seed)?,
         Some(dir) => Source::real(
-            pool.install(|| crate::dataset::load_dir(dir, cfg.input))?,
+            pool.install(|| crate::dataset::load_dir(dir, cfg.input.h))?,
             args.seed,
         )?,
     };
@@ -191,7 +191,7 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         args.steps,
         &specs,
         w0,
-        cfg.input,
+        cfg.input.h,
     )?;
     let logdir = run_dir.parent().unwrap_or(Path::new("."));
     println!("TensorBoard event file: {}", log.event_file().display());
