@@ -300,4 +300,67 @@ mod tests {
         );
         assert!(d.iter().all(|&x| x == 7.0));
     }
+
+    #[test]
+    fn cross_entropy_by_hand_and_with_huge_logits() {
+        // Two classes, logits (0, ln 3): softmax (1/4, 3/4); label 1: loss ln(4/3), gradient
+        // (1/4, −1/4) / mean_over.
+        let z = [0.0f32, 3.0f32.ln()];
+        let mut d = [f32::NAN; 2];
+        let loss = softmax_cross_entropy_f32(&z, 2, &[1], 2, &mut d).unwrap();
+        assert!((f64::from(loss) - (4.0f64 / 3.0).ln() / 2.0).abs() < 1e-7);
+        assert!(
+            (d[0] - 0.125).abs() < 1e-7 && (d[1] + 0.125).abs() < 1e-7,
+            "{d:?}"
+        );
+        // Logits of 1000 would overflow exp without the max shift: the answer is that of (0, 1).
+        let mut big = [f32::NAN; 2];
+        let l_big = softmax_cross_entropy_f32(&[1000.0, 1001.0], 2, &[0], 1, &mut big).unwrap();
+        let mut small = [f32::NAN; 2];
+        let l_small = softmax_cross_entropy_f32(&[0.0, 1.0], 2, &[0], 1, &mut small).unwrap();
+        assert_eq!((l_big, big), (l_small, small));
+        assert!((f64::from(l_small) - (1.0 + 1f64.exp()).ln()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn cross_entropy_errors_leave_d_logits_untouched() {
+        let mut d = [7.0f32; 6];
+        let z = [0.5f32; 6];
+        let ce = |z: &[f32], k, labels: &[u32], m, d: &mut [f32]| {
+            softmax_cross_entropy_f32(z, k, labels, m, d)
+        };
+        assert_eq!(
+            ce(&z, 3, &[0, 1, 2], 3, &mut d),
+            Err(KernelError::Length {
+                arg: "logits",
+                expected: 9,
+                got: 6
+            })
+        );
+        assert_eq!(
+            ce(&z, 3, &[0, 3], 2, &mut d),
+            Err(KernelError::InvalidParam { arg: "labels" })
+        );
+        assert_eq!(
+            ce(&z, 3, &[0, 1], 2, &mut d[..5]),
+            Err(KernelError::Length {
+                arg: "d_logits",
+                expected: 6,
+                got: 5
+            })
+        );
+        assert_eq!(
+            ce(&z, 0, &[], 2, &mut d),
+            Err(KernelError::Zero { arg: "classes" })
+        );
+        assert_eq!(
+            ce(&z, 3, &[0, 1], 0, &mut d),
+            Err(KernelError::Zero { arg: "mean_over" })
+        );
+        assert_eq!(
+            ce(&[], 3, &[], 1, &mut []),
+            Err(KernelError::Zero { arg: "logits" })
+        );
+        assert!(d.iter().all(|&x| x == 7.0));
+    }
 }

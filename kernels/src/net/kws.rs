@@ -86,7 +86,7 @@ pub const KWS: Network = Network {
         },
     ],
     loss: Loss::SoftmaxCrossEntropy,
-    tile: 64,
+    tile: 16,
 };
 
 #[cfg(test)]

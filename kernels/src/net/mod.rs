@@ -9,6 +9,8 @@
 //! ([`valence`](self) spells them); [`KWS`] is a keyword-spotting classifier.
 
 mod arena;
+#[cfg(test)]
+mod gradcheck;
 mod kws;
 mod params;
 mod plan;
