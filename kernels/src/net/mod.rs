@@ -5,8 +5,35 @@
 //! fails to compile; and [`Net`] is the one forward / backward / optimiser implementation that
 //! walks any table, on the desktop (`host-sim`) and on the boards.
 //!
-//! The seed's valence network is two tables, [`Network::FULL`] and [`Network::TINY`]
-//! ([`valence`](self) spells them); [`KWS`] is a keyword-spotting classifier.
+//! The seed's valence network is two tables, [`Network::FULL`] and [`Network::TINY`]; [`KWS`]
+//! is a keyword-spotting classifier (`f32` features, softmax cross-entropy).
+//!
+//! A board sizes its arena from the plan, at compile time:
+//!
+//! ```
+//! use kernels::net::{ArenaLayout, OptimizerKind, KWS};
+//!
+//! const LAYOUT: ArenaLayout = match ArenaLayout::training(&KWS, 1, OptimizerKind::Adam) {
+//!     Ok(layout) => layout,
+//!     Err(_) => panic!("KWS must be a valid network"),
+//! };
+//! const _: () = assert!(LAYOUT.bytes() <= 240 * 1024, "must fit the board's RAM");
+//! static ARENA: [f32; LAYOUT.arena_len()] = [0.0; LAYOUT.arena_len()];
+//! assert_eq!(ARENA.len() * 4, 164_384);
+//! ```
+//!
+//! and a network that does not fit fails to compile (the seed's FULL network's 7.9 M parameters
+//! alone take 127 MB with their gradients and Adam's moments):
+//!
+//! ```compile_fail
+//! use kernels::net::{ArenaLayout, Network, OptimizerKind};
+//!
+//! const LAYOUT: ArenaLayout = match ArenaLayout::training(&Network::FULL, 1, OptimizerKind::Adam) {
+//!     Ok(layout) => layout,
+//!     Err(_) => panic!("FULL must be a valid network"),
+//! };
+//! const _: () = assert!(LAYOUT.bytes() <= 240 * 1024, "must fit the board's RAM");
+//! ```
 
 mod arena;
 #[cfg(test)]
