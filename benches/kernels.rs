@@ -24,7 +24,7 @@ use kernels::dense::{dense_backward_input_f32, dense_backward_weights_f32, dense
 use kernels::histogram::Histogram;
 use kernels::lrn::{lrn_backward_f32, lrn_f32, Lrn};
 use kernels::net::{
-    ArenaLayout, Geometry, Net, OptimizerKind, ValenceConfig, LRN_ALPHA, LRN_BETA, LRN_BIAS,
+    ArenaLayout, Net, OptimizerKind, Plan, ValenceConfig, LRN_ALPHA, LRN_BETA, LRN_BIAS,
     LRN_DEPTH_RADIUS,
 };
 use kernels::optim::{adam_step_f32, momentum_step_f32, Adam, Momentum};
@@ -53,12 +53,12 @@ fn bytes(seed: u64, len: usize) -> Vec<u8> {
 }
 
 /// The two network sizes, with the label their benchmark ids carry.
-fn shapes() -> [(&'static str, ValenceConfig, Geometry); 2] {
+fn shapes() -> [(&'static str, ValenceConfig, Plan); 2] {
     let full = ValenceConfig::FULL;
     let tiny = ValenceConfig::TINY;
     [
-        ("full", full, full.geometry().expect("FULL geometry")),
-        ("tiny", tiny, tiny.geometry().expect("TINY geometry")),
+        ("full", full, full.plan().expect("FULL plan")),
+        ("tiny", tiny, tiny.plan().expect("TINY plan")),
     ]
 }
 
@@ -71,7 +71,7 @@ fn conv_flops(g: &Conv2d) -> u64 {
 fn conv2_forward(crit: &mut Criterion) {
     let mut group = crit.benchmark_group("conv2_forward");
     for (label, _, geo) in shapes() {
-        let g = geo.conv2;
+        let g = geo.conv("conv2").expect("conv2");
         let (m, k, n) = (BATCH * g.output().pixels(), g.patch_len(), g.bias_len());
         group.throughput(Throughput::Elements((2 * m * k * n) as u64));
 
@@ -148,7 +148,7 @@ fn conv2_forward(crit: &mut Criterion) {
 fn conv2_backward(crit: &mut Criterion) {
     let mut group = crit.benchmark_group("conv2_backward");
     for (label, _, geo) in shapes() {
-        let g = geo.conv2;
+        let g = geo.conv("conv2").expect("conv2");
         group.throughput(Throughput::Elements(conv_flops(&g)));
         let input = fill(1, BATCH * g.input_len());
         let filter = fill(2, g.filter_len());
@@ -191,7 +191,7 @@ fn conv2_backward(crit: &mut Criterion) {
 fn conv1_u8(crit: &mut Criterion) {
     let mut group = crit.benchmark_group("conv1_u8");
     for (label, _, geo) in shapes() {
-        let g = geo.conv1;
+        let g = geo.conv("conv1").expect("conv1");
         group.throughput(Throughput::Elements(conv_flops(&g)));
         let frames = bytes(1, BATCH * g.input_len());
         let filter = fill(2, g.filter_len());
@@ -235,12 +235,15 @@ fn conv1_u8(crit: &mut Criterion) {
 
 fn lrn(crit: &mut Criterion) {
     let mut group = crit.benchmark_group("lrn");
-    for (label, cfg, geo) in shapes() {
+    for (label, _, geo) in shapes() {
         // norm1: over conv1's output, the seed's parameters.
-        let shape = geo.conv1.output();
-        let g = Lrn::new(shape.c, LRN_DEPTH_RADIUS, LRN_BIAS, LRN_ALPHA, LRN_BETA)
-            .expect("the seed's LRN");
-        assert_eq!(g.channels(), cfg.conv[0]);
+        let shape = geo.conv("conv1").expect("conv1").output();
+        let g = geo.lrn("norm1").expect("norm1");
+        assert_eq!(
+            g,
+            Lrn::new(shape.c, LRN_DEPTH_RADIUS, LRN_BIAS, LRN_ALPHA, LRN_BETA)
+                .expect("the seed's LRN")
+        );
         let rows = BATCH * shape.pixels();
         let len = rows * shape.c;
         group.throughput(Throughput::Elements(len as u64));
@@ -274,7 +277,7 @@ fn lrn(crit: &mut Criterion) {
 fn pool(crit: &mut Criterion) {
     let mut group = crit.benchmark_group("max_pool");
     for (label, _, geo) in shapes() {
-        let g: Pool2d = geo.pool1;
+        let g: Pool2d = geo.pool("pool1").expect("pool1");
         group.throughput(Throughput::Elements((BATCH * g.input_len()) as u64));
         let input = fill(1, BATCH * g.input_len());
         let d_output = fill(2, BATCH * g.output_len());
@@ -355,8 +358,16 @@ fn dense_layer(group: &mut Group<'_>, id: &str, g: Dense) {
 fn dense(crit: &mut Criterion) {
     let mut group = crit.benchmark_group("dense");
     for (label, _, geo) in shapes() {
-        dense_layer(&mut group, &format!("{label}_local1"), geo.local1);
-        dense_layer(&mut group, &format!("{label}_local2"), geo.local2);
+        dense_layer(
+            &mut group,
+            &format!("{label}_local1"),
+            geo.dense("local1").expect("local1"),
+        );
+        dense_layer(
+            &mut group,
+            &format!("{label}_local2"),
+            geo.dense("local2").expect("local2"),
+        );
     }
     group.finish();
 }
@@ -364,7 +375,7 @@ fn dense(crit: &mut Criterion) {
 fn relu(crit: &mut Criterion) {
     let mut group = crit.benchmark_group("relu");
     for (label, _, geo) in shapes() {
-        let len = BATCH * geo.conv1.output_len();
+        let len = BATCH * geo.conv("conv1").expect("conv1").output_len();
         group.throughput(Throughput::Elements(len as u64));
         // Half the values negative, in random places: after one in-place pass none would be,
         // so each iteration gets a fresh copy (the copy is not timed).

@@ -1,5 +1,5 @@
 //! LRN, max pool, ReLU + bias, dense and the losses against TensorFlow's own numbers
-//! (`tests/fixtures/{lrn,max_pool,relu_bias,dense,loss}.json`, written by
+//! (`tests/fixtures/{lrn,max_pool,relu_bias,dense,loss,softmax_xent}.json`, written by
 //! `tools/gen_golden.py`; backward values are `tf.GradientTape` gradients for a random `dy`).
 //! Each test states its tolerance (`|got − want| ≤ atol + rtol·|want|`) and why.
 
@@ -9,7 +9,7 @@ use common::{check_close, load_fixture, nans, padding, MatrixMultiply};
 use kernels::activation::{bias_add_f32, bias_backward_f32, relu_backward_f32, relu_f32};
 use kernels::approx::{lrn_f32_approx, MAX_REL_ERROR, MAX_REL_ERROR_BETA_075};
 use kernels::dense::{dense_backward_input_f32, dense_backward_weights_f32, dense_f32, Dense};
-use kernels::loss::{mse_f32, weighted_abs_error_f32};
+use kernels::loss::{mse_f32, softmax_cross_entropy_f32, weighted_abs_error_f32};
 use kernels::lrn::{lrn_backward_f32, lrn_f32, Lrn};
 use kernels::pool::{max_pool_backward_f32, max_pool_f32, Pool2d};
 use kernels::{Gemm, Hwc, Portable};
@@ -356,6 +356,55 @@ fn losses_match_tensorflow() {
     }
     println!(
         "losses vs {reference}: {} cases; worst |diff|/tol: value {wv:.1e}, d_pred {wg:.1e}",
+        fx.cases.len()
+    );
+}
+
+#[derive(Deserialize)]
+struct XentCase {
+    name: String,
+    classes: usize,
+    mean_over: usize,
+    logits: Vec<f32>,
+    labels: Vec<u32>,
+    value: f32,
+    d_logits: Vec<f32>,
+}
+
+#[test]
+fn softmax_cross_entropy_matches_tensorflow() {
+    // value: atol 1e-6, rtol 1e-5: per row log(Σ exp) − z_label with libm's expf/logf against
+    // Eigen's vectorised ones (each within an ulp or two), rows summed in another order.
+    // d_logits: atol 1e-7, rtol 1e-5: softmax − one-hot, one or two roundings of exp apart.
+    const VALUE: (f32, f32) = (1e-6, 1e-5);
+    const GRAD: (f32, f32) = (1e-7, 1e-5);
+    let fx = load_fixture::<XentCase>("softmax_xent", 5);
+    let reference = fx.reference();
+    let (mut wv, mut wg) = (0.0f32, 0.0f32);
+    for case in &fx.cases {
+        let mut d = nans(case.logits.len());
+        let value = softmax_cross_entropy_f32(
+            &case.logits,
+            case.classes,
+            &case.labels,
+            case.mean_over,
+            &mut d,
+        )
+        .unwrap();
+        let what = format!("{} value vs {reference}", case.name);
+        wv = wv.max(check_close(
+            &what,
+            &[value],
+            &[case.value],
+            VALUE.0,
+            VALUE.1,
+        ));
+        let what = format!("{} d_logits vs {reference}", case.name);
+        wg = wg.max(check_close(&what, &d, &case.d_logits, GRAD.0, GRAD.1));
+    }
+    println!(
+        "softmax cross-entropy vs {reference}: {} cases; worst |diff|/tol: value {wv:.1e}, \
+         d_logits {wg:.1e}",
         fx.cases.len()
     );
 }

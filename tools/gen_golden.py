@@ -42,6 +42,7 @@ SEEDS = {
     "adam": 1008,
     "momentum": 1009,
     "clip": 1010,
+    "softmax_xent": 1011,
 }
 
 
@@ -391,6 +392,36 @@ def gen_loss():
     write("loss", cases)
 
 
+def gen_softmax_xent():
+    """`tf.nn.sparse_softmax_cross_entropy_with_logits`, summed and divided by `mean_over`
+    (`tf.reduce_mean` when `mean_over` is the batch), and its gradient w.r.t. the logits."""
+    rng = np.random.default_rng(SEEDS["softmax_xent"])
+    cases = []
+    # (batch, classes, logit scale, mean_over): 12 classes as the keyword-spotting example;
+    # a scale of 40 makes exp overflow without the max shift; mean_over > batch is a
+    # micro-batch's share.
+    for n, k, scale, mean_over in ((1, 2, 1.0, 1), (3, 5, 3.0, 3), (16, 12, 2.0, 16),
+                                   (4, 12, 40.0, 4), (3, 12, 1.0, 8)):
+        z = normal(rng, (n, k), scale)
+        labels = rng.integers(0, k, n).astype(np.int32)
+        zt = tf.constant(z)
+        with tf.GradientTape() as tape:
+            tape.watch(zt)
+            xent = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=zt)
+            loss = tf.reduce_sum(xent) / float(mean_over)
+        dz = tape.gradient(loss, zt)
+        cases.append({
+            "name": f"b{n}_k{k}_scale{scale:g}_mean{mean_over}",
+            "classes": k,
+            "mean_over": mean_over,
+            "logits": f32list(z),
+            "labels": [int(v) for v in labels],
+            "value": f32(loss.numpy()),
+            "d_logits": f32list(dz),
+        })
+    write("softmax_xent", cases)
+
+
 # ---------------------------------------------------------------------------------------------
 # optimisers (TF1 graph mode)
 
@@ -514,7 +545,8 @@ def main():
     for name, fn in [("conv2d", gen_conv2d), ("conv2d_u8", gen_conv2d_u8), ("lrn", gen_lrn),
                      ("max_pool", gen_max_pool), ("relu_bias", gen_relu_bias),
                      ("dense", gen_dense), ("loss", gen_loss), ("adam", gen_adam),
-                     ("momentum", gen_momentum), ("clip", gen_clip)]:
+                     ("momentum", gen_momentum), ("clip", gen_clip),
+                     ("softmax_xent", gen_softmax_xent)]:
         if not only or name in only:
             fn()
 

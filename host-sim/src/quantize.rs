@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use kernels::net::{ArenaLayout, Net, ValenceConfig};
+use kernels::net::{ArenaLayout, LayerGeometry, Net, ValenceConfig};
 use kernels::quant::net::{
-    model_len, quantize_model, QuantLayout, QuantModel, QuantNet, RangeObserver, ACTIVATION_NAMES,
+    model_len, quantize_model, QuantLayout, QuantModel, QuantNet, RangeObserver,
 };
 use kernels::quant::QuantizedMultiplier;
 use rayon::prelude::*;
@@ -111,9 +111,9 @@ fn source(
     pool: &rayon::ThreadPool,
 ) -> Result<Source> {
     let seed = seed.unwrap_or(l.seed);
-    let load = |dir: &Path| pool.install(|| crate::dataset::load_dir(dir, l.cfg.input));
+    let load = |dir: &Path| pool.install(|| crate::dataset::load_dir(dir, l.cfg.input.h));
     match data.or(l.data.as_ref()) {
-        None => Source::synthetic(l.cfg.input, seed),
+        None => Source::synthetic(l.cfg.input.h, seed),
         Some(dir) => {
             let held_out = match &l.val_data {
                 Some(v) => Holdout::Separate(load(v)?),
@@ -203,10 +203,14 @@ pub fn quantize(args: &QuantizeArgs) -> Result<QuantizeReport> {
         "valence {}: calibrated on {done} training frames; activation ranges:",
         l.name
     );
-    let model = QuantModel::parse(&file)?;
-    for (i, name) in ACTIVATION_NAMES.iter().enumerate() {
-        let (lo, hi) = ranges.range(i);
-        let p = model.activation(i);
+    let model = QuantModel::parse(&file, &l.cfg)?;
+    // Max-pools keep their input's quantisation: every other layer's output is calibrated.
+    let calibrated = model.plan().layers().iter().enumerate();
+    let calibrated = calibrated.filter(|(_, pl)| !matches!(pl.geometry, LayerGeometry::MaxPool(_)));
+    for (i, pl) in calibrated {
+        let name = pl.layer.name;
+        let (lo, hi) = ranges.range(i + 1);
+        let p = model.activation(i + 1);
         println!(
             "  {name:<7} [{lo:>10.4}, {hi:>10.4}]  scale {:.6e}  zero point {}",
             p.scale(),
@@ -237,15 +241,13 @@ pub fn eval(args: &EvalArgs) -> Result<EvalReport> {
     let l = load(&args.checkpoint)?;
     let bytes =
         std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
-    let model = QuantModel::parse(&bytes)
-        .with_context(|| format!("{} is not a usable model file", args.model.display()))?;
-    ensure!(
-        model.config() == l.cfg,
-        "{} is a model of another network ({:?}) than the checkpoint's `{}`",
-        args.model.display(),
-        model.config(),
-        l.name
-    );
+    let model = QuantModel::parse(&bytes, &l.cfg).with_context(|| {
+        format!(
+            "{} is not a usable model of the checkpoint's `{}` network",
+            args.model.display(),
+            l.name
+        )
+    })?;
     let threads = threads(args.threads);
     let pool = pool(threads)?;
     let gemm = FastGemm::new(threads).context("starting the GEMM threads")?;

@@ -14,19 +14,21 @@ use crate::checkpoint::{Checkpoint, NamedTensor, OptimizerKind};
 use crate::checksum::params_crc32;
 use crate::cli::ConfigName;
 use crate::npy;
-use kernels::net::{ValenceConfig, PARAM_TENSORS};
+use kernels::net::{Params, ValenceConfig};
+
+/// FULL's parameter table.
+const FULL_PARAMS: Params = match ValenceConfig::FULL.params() {
+    Ok(specs) => specs,
+    Err(_) => panic!("FULL has a valid geometry"),
+};
 
 /// The seed's variable names (its `name=` values), in the network's order: read off the
 /// network's own parameter table, so the two cannot disagree.
-pub const SEED_PARAMETER_NAMES: [&str; PARAM_TENSORS] = {
-    let specs = match ValenceConfig::FULL.params() {
-        Ok(specs) => specs,
-        Err(_) => panic!("FULL has a valid geometry"),
-    };
-    let mut names = [""; PARAM_TENSORS];
+pub const SEED_PARAMETER_NAMES: [&str; FULL_PARAMS.count()] = {
+    let mut names = [""; FULL_PARAMS.count()];
     let mut i = 0;
-    while i < PARAM_TENSORS {
-        names[i] = specs[i].name;
+    while i < FULL_PARAMS.count() {
+        names[i] = FULL_PARAMS.get(i).name;
         i += 1;
     }
     names

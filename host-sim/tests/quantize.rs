@@ -139,8 +139,12 @@ fn int8_keeps_the_trained_tiny_networks_error_and_bad_files_are_refused() {
     refuse(&corrupt, "corrupt: CRC-32");
     refuse(&bytes[..bytes.len() - 1], "truncated");
     refuse(&bytes[..20], "truncated");
-    let mut v2 = bytes.clone();
-    v2[4] = 2;
-    refuse(&v2, "unsupported model format version 2");
+    // A version-1 file (the valence sizes only, no layer table).
+    let mut v1 = bytes.clone();
+    v1[4] = 1;
+    refuse(
+        &v1,
+        "unsupported model format version 1 (this build reads version 2)",
+    );
     refuse(b"not a model at all", "not a Valence int8 model");
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use host_sim::checkpoint::{Checkpoint, CHECKPOINT_FILE};
 use host_sim::tensorboard::read_records;
 use kernels::histogram::percentiles_of_rows;
-use kernels::net::{Probe, ValenceConfig};
+use kernels::net::ValenceConfig;
 use serde_json::Value;
 
 const BATCH: usize = 4;
@@ -75,29 +75,12 @@ fn scalars(run: &Value) -> BTreeMap<String, Vec<(i64, f64)>> {
         .collect()
 }
 
-/// Values per frame of each probe of the TINY network.
-fn probe_len(probe: Probe) -> usize {
-    let g = ValenceConfig::TINY.geometry().unwrap();
-    match probe {
-        Probe::Conv1BeforeRelu | Probe::Conv1Output | Probe::Norm1Output => g.conv1.output_len(),
-        Probe::Pool1Output => g.pool1.output_len(),
-        Probe::Conv2BeforeRelu | Probe::Conv2Output | Probe::Norm2Output => g.conv2.output_len(),
-        Probe::Pool2Output => g.pool2.output_len(),
-        Probe::Conv3BeforeRelu | Probe::Conv3Output => g.conv3.output_len(),
-        Probe::Conv4BeforeRelu | Probe::Conv4Output => g.conv4.output_len(),
-        Probe::Conv5BeforeRelu | Probe::Conv5Output => g.conv5.output_len(),
-        Probe::Pool3Output => g.pool3.output_len(),
-        Probe::Local1BeforeRelu | Probe::Local1Output => g.local1.outputs(),
-        Probe::Local2BeforeRelu | Probe::Local2Output => g.local2.outputs(),
-        Probe::SoftmaxOutput => 1,
-    }
-}
-
 /// `tag → number of values` of every histogram a TINY run logs.
 fn expected_histograms() -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
-    for p in Probe::ALL {
-        m.insert(p.tag().to_owned(), BATCH * probe_len(p));
+    let plan = ValenceConfig::TINY.plan().unwrap();
+    for p in plan.probes() {
+        m.insert(p.tag.to_owned(), BATCH * plan.layer(p.index).output_len());
     }
     for s in ValenceConfig::TINY.params().unwrap() {
         m.insert(s.tag.to_owned(), s.len);

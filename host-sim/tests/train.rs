@@ -323,7 +323,7 @@ fn the_full_networks_loss_falls_on_a_fixed_batch() {
     net.init_params(1).unwrap();
     let gemm = FastGemm::new(2).unwrap();
     let mut b = Batch::default();
-    Source::synthetic(cfg.input, 1)
+    Source::synthetic(cfg.input.h, 1)
         .unwrap()
         .fill_train(0, batch, cfg.frame_len().unwrap(), &mut b)
         .unwrap();

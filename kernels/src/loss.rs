@@ -1,7 +1,7 @@
-//! Regression losses and their gradients: the seed's confidence-weighted absolute error, and the
-//! mean squared error as the alternative.
+//! Losses and their gradients: the seed's confidence-weighted absolute error, the mean squared
+//! error, and softmax cross-entropy over integer class labels.
 //!
-//! Both return the loss and overwrite `d_pred` with `∂loss/∂pred` in one pass. The sum runs in
+//! Each returns the loss and overwrite `d_pred` with `∂loss/∂pred` in one pass. The sum runs in
 //! ascending index order in f32 (TensorFlow's `reduce_sum` uses a tree, so the loss may differ
 //! from TensorFlow's in the last bits); each gradient is rounded exactly as TensorFlow's
 //! graph gradient rounds it (see each function).
@@ -92,6 +92,58 @@ pub fn mse_f32(
         let diff = p - y;
         sum += diff * diff;
         *d = inv * (diff * 2.0);
+    }
+    Ok(sum / mean_over as f32)
+}
+
+/// Softmax cross-entropy over integer labels, `Σ_i (log Σ_j e^{z_ij} − z_i,label_i) / mean_over`,
+/// as `tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)) /
+/// mean_over` (`tf.reduce_mean` when `mean_over` is the batch); overwrites `d_logits` with its
+/// gradient `(1/mean_over) · (softmax(z_i)_j − [j = label_i])` and returns the loss.
+///
+/// `logits` holds one row of `classes` values per example. Each row is shifted by its maximum
+/// before `exp` (TensorFlow's Eigen kernel does the same), so large logits do not overflow.
+/// `exp` and `log` are libm's; TensorFlow's vectorised `exp` may differ in the last bit.
+///
+/// # Errors
+/// [`KernelError::Zero`] naming `logits` if it is empty, `classes` or `mean_over` if 0;
+/// [`KernelError::Length`] naming `logits` when it is not `labels.len()` rows of `classes`,
+/// or `d_logits` when its length differs from `logits`'; [`KernelError::InvalidParam`]
+/// naming `labels` when a label is `classes` or more. Nothing is written on error.
+pub fn softmax_cross_entropy_f32(
+    logits: &[f32],
+    classes: usize,
+    labels: &[u32],
+    mean_over: usize,
+    d_logits: &mut [f32],
+) -> Result<f32, KernelError> {
+    nonzero("logits", logits.len())?;
+    nonzero("classes", classes)?;
+    nonzero("mean_over", mean_over)?;
+    let rows = crate::error::mul("logits", labels.len(), classes)?;
+    check_len("logits", rows, logits.len())?;
+    check_len("d_logits", logits.len(), d_logits.len())?;
+    if labels.iter().any(|&l| l as usize >= classes) {
+        return Err(KernelError::InvalidParam { arg: "labels" });
+    }
+    let inv = 1.0 / mean_over as f32;
+    let mut sum = 0.0f32;
+    for ((z, d), &label) in logits
+        .chunks_exact(classes)
+        .zip(d_logits.chunks_exact_mut(classes))
+        .zip(labels)
+    {
+        let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum_exp = 0.0f32;
+        for (d, &v) in d.iter_mut().zip(z) {
+            *d = libm::expf(v - max);
+            sum_exp += *d;
+        }
+        sum += libm::logf(sum_exp) - (z[label as usize] - max);
+        for (j, d) in d.iter_mut().enumerate() {
+            let hot = if j == label as usize { 1.0 } else { 0.0 };
+            *d = inv * (*d / sum_exp - hot);
+        }
     }
     Ok(sum / mean_over as f32)
 }
@@ -245,6 +297,69 @@ mod tests {
         assert_eq!(
             mse_f32(&v[..3], &v[..3], 0, &mut d),
             Err(KernelError::Zero { arg: "mean_over" })
+        );
+        assert!(d.iter().all(|&x| x == 7.0));
+    }
+
+    #[test]
+    fn cross_entropy_by_hand_and_with_huge_logits() {
+        // Two classes, logits (0, ln 3): softmax (1/4, 3/4); label 1: loss ln(4/3), gradient
+        // (1/4, −1/4) / mean_over.
+        let z = [0.0f32, 3.0f32.ln()];
+        let mut d = [f32::NAN; 2];
+        let loss = softmax_cross_entropy_f32(&z, 2, &[1], 2, &mut d).unwrap();
+        assert!((f64::from(loss) - (4.0f64 / 3.0).ln() / 2.0).abs() < 1e-7);
+        assert!(
+            (d[0] - 0.125).abs() < 1e-7 && (d[1] + 0.125).abs() < 1e-7,
+            "{d:?}"
+        );
+        // Logits of 1000 would overflow exp without the max shift: the answer is that of (0, 1).
+        let mut big = [f32::NAN; 2];
+        let l_big = softmax_cross_entropy_f32(&[1000.0, 1001.0], 2, &[0], 1, &mut big).unwrap();
+        let mut small = [f32::NAN; 2];
+        let l_small = softmax_cross_entropy_f32(&[0.0, 1.0], 2, &[0], 1, &mut small).unwrap();
+        assert_eq!((l_big, big), (l_small, small));
+        assert!((f64::from(l_small) - (1.0 + 1f64.exp()).ln()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn cross_entropy_errors_leave_d_logits_untouched() {
+        let mut d = [7.0f32; 6];
+        let z = [0.5f32; 6];
+        let ce = |z: &[f32], k, labels: &[u32], m, d: &mut [f32]| {
+            softmax_cross_entropy_f32(z, k, labels, m, d)
+        };
+        assert_eq!(
+            ce(&z, 3, &[0, 1, 2], 3, &mut d),
+            Err(KernelError::Length {
+                arg: "logits",
+                expected: 9,
+                got: 6
+            })
+        );
+        assert_eq!(
+            ce(&z, 3, &[0, 3], 2, &mut d),
+            Err(KernelError::InvalidParam { arg: "labels" })
+        );
+        assert_eq!(
+            ce(&z, 3, &[0, 1], 2, &mut d[..5]),
+            Err(KernelError::Length {
+                arg: "d_logits",
+                expected: 6,
+                got: 5
+            })
+        );
+        assert_eq!(
+            ce(&z, 0, &[], 2, &mut d),
+            Err(KernelError::Zero { arg: "classes" })
+        );
+        assert_eq!(
+            ce(&z, 3, &[0, 1], 0, &mut d),
+            Err(KernelError::Zero { arg: "mean_over" })
+        );
+        assert_eq!(
+            ce(&[], 3, &[], 1, &mut []),
+            Err(KernelError::Zero { arg: "logits" })
         );
         assert!(d.iter().all(|&x| x == 7.0));
     }

@@ -1,7 +1,7 @@
 //! [`HistogramObserver`]: the activation histograms and ReLU health of a summary step.
 
 use kernels::histogram::Histogram;
-use kernels::net::{Observer, Probe, ValenceConfig};
+use kernels::net::{Observer, Plan, Probe, Stage, MAX_LAYERS};
 use rayon::ThreadPool;
 
 use super::fill::fill;
@@ -74,54 +74,63 @@ pub fn mark_alive(alive: &mut [bool], values: &[f32]) {
 #[derive(Debug)]
 pub struct HistogramObserver<'p> {
     pool: &'p ThreadPool,
-    config: ValenceConfig,
-    seen: Vec<Option<ProbeStats>>,
+    /// Per layer of the plan, its output's width (channels or units): what a dead unit is.
+    widths: Vec<usize>,
+    seen: Vec<Option<(Probe, ProbeStats)>>,
 }
 
-/// The position of `probe` in [`Probe::ALL`].
+/// The place of `probe` in forward order: its layer's two stages, before and after the
+/// activation.
 fn index(probe: Probe) -> usize {
-    Probe::ALL
-        .iter()
-        .position(|&p| p == probe)
-        .expect("Probe::ALL lists every probe")
+    2 * probe.index + usize::from(probe.stage == Stage::Output)
 }
 
 impl<'p> HistogramObserver<'p> {
-    /// An observer of the network `config` that has seen nothing yet, filling histograms on
-    /// `pool`.
-    pub fn new(pool: &'p ThreadPool, config: &ValenceConfig) -> Self {
+    /// An observer of the network planned as `plan` that has seen nothing yet, filling
+    /// histograms on `pool`.
+    pub fn new(pool: &'p ThreadPool, plan: &Plan) -> Self {
         Self {
             pool,
-            config: *config,
-            seen: vec![None; Probe::ALL.len()],
+            widths: plan.layers().iter().map(|l| l.output.c).collect(),
+            seen: vec![None; 2 * MAX_LAYERS],
         }
     }
 
     /// What `probe` saw, `None` if it was not reached.
     pub fn get(&self, probe: Probe) -> Option<&ProbeStats> {
-        self.seen[index(probe)].as_ref()
+        self.seen
+            .get(index(probe))?
+            .as_ref()
+            .filter(|(p, _)| *p == probe)
+            .map(|(_, s)| s)
     }
 
     /// Every probe that saw something, in forward order.
     pub fn iter(&self) -> impl Iterator<Item = (Probe, &ProbeStats)> {
-        Probe::ALL
-            .iter()
-            .zip(&self.seen)
-            .filter_map(|(&p, s)| s.as_ref().map(|s| (p, s)))
+        self.seen.iter().flatten().map(|(p, s)| (*p, s))
     }
 }
 
 impl Observer for HistogramObserver<'_> {
     fn observe(&mut self, probe: Probe, values: &[f32]) {
         let filled = fill(self.pool, values);
-        let relu = relu_layer(&self.config, probe);
+        let relu = relu_layer(probe);
         let zeros = if relu.is_some() { filled.zeros } else { 0 };
-        let slot = self.seen[index(probe)].get_or_insert_with(|| ProbeStats {
-            hist: Box::new(Histogram::new()),
-            size: 0,
-            zeros: 0,
-            relu_layer: relu.map(|(layer, _)| layer),
-            alive: vec![false; relu.map_or(0, |(_, width)| width)],
+        let width = match relu {
+            Some(_) => self.widths.get(probe.index).copied().unwrap_or(0),
+            None => 0,
+        };
+        let (_, slot) = self.seen[index(probe)].get_or_insert_with(|| {
+            (
+                probe,
+                ProbeStats {
+                    hist: Box::new(Histogram::new()),
+                    size: 0,
+                    zeros: 0,
+                    relu_layer: relu,
+                    alive: vec![false; width],
+                },
+            )
         });
         slot.hist.merge(&filled.hist);
         slot.size += values.len() as u64;
@@ -132,45 +141,102 @@ impl Observer for HistogramObserver<'_> {
     }
 }
 
-/// The layer name and width (channels or units) of a post-ReLU probe of `config`, for the
-/// `relu_zero_fraction/<layer>` and `dead_units/<layer>` scalars; `None` for other probes.
-pub fn relu_layer(config: &ValenceConfig, probe: Probe) -> Option<(&'static str, usize)> {
-    Some(match probe {
-        Probe::Conv1Output => ("conv1", config.conv[0]),
-        Probe::Conv2Output => ("conv2", config.conv[1]),
-        Probe::Conv3Output => ("conv3", config.conv[2]),
-        Probe::Conv4Output => ("conv4", config.conv[3]),
-        Probe::Conv5Output => ("conv5", config.conv[4]),
-        Probe::Local1Output => ("local1", config.dense[0]),
-        Probe::Local2Output => ("local2", config.dense[1]),
-        _ => return None,
-    })
+/// The layer name of a post-ReLU probe, for the `relu_zero_fraction/<layer>` and
+/// `dead_units/<layer>` scalars; `None` for other probes.
+pub fn relu_layer(probe: Probe) -> Option<&'static str> {
+    probe.is_relu_output().then_some(probe.layer)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use kernels::net::{
+        Activation, Initializer, Input, InputKind, Layer, Loss, Network, Op, Param, ValenceConfig,
+    };
+    use kernels::Padding;
+
+    /// TINY's probe tagged `tag`.
+    pub(crate) fn probe(tag: &str) -> Probe {
+        probe_of(&ValenceConfig::TINY, tag)
+    }
+
+    fn probe_of(net: &Network, tag: &str) -> Probe {
+        let plan = net.plan().unwrap();
+        let probe = plan.probes().find(|p| p.tag == tag).unwrap();
+        probe
+    }
+
+    const fn param(name: &'static str) -> Param {
+        Param {
+            name,
+            tag: name,
+            init: Initializer::Constant(0.1),
+        }
+    }
+
+    /// Two ReLU layers of widths 2 (a 1×1 conv) and 4 (dense), so that hand-made tensors are
+    /// whole rows.
+    const NARROW: Network = Network {
+        input: Input {
+            h: 2,
+            w: 1,
+            c: 1,
+            kind: InputKind::F32,
+        },
+        layers: &[
+            Layer {
+                name: "conv1",
+                op: Op::Conv {
+                    kernel: [1, 1],
+                    stride: [1, 1],
+                    padding: Padding::Same,
+                    out: 2,
+                    weights: param("w1"),
+                    bias: param("b1"),
+                },
+                activation: Activation::Relu,
+                tag: "conv1_out",
+                pre_tag: "conv1_pre",
+            },
+            Layer {
+                name: "local1",
+                op: Op::Dense {
+                    out: 4,
+                    weights: param("w2"),
+                    bias: param("b2"),
+                },
+                activation: Activation::Relu,
+                tag: "local1_out",
+                pre_tag: "local1_pre",
+            },
+        ],
+        loss: Loss::Mse,
+        tile: 4,
+    };
+
+    fn pool() -> ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+    }
 
     #[test]
     fn nan_and_inf_are_counted_not_histogrammed_and_zeros_only_after_relu() {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap();
-        // Two channels, so that the hand-made tensors below are whole rows.
-        let cfg = ValenceConfig {
-            conv: [2, 8, 16, 16, 16],
-            ..ValenceConfig::TINY
-        };
-        let mut obs = HistogramObserver::new(&pool, &cfg);
-        obs.observe(Probe::Conv1BeforeRelu, &[0.0, -1.0, f32::NAN, 2.0]);
-        obs.observe(Probe::Conv1Output, &[0.0, 0.0, f32::NAN, 2.0]);
-        obs.observe(Probe::Conv1Output, &[f32::INFINITY, 0.0]);
-        let before = obs.get(Probe::Conv1BeforeRelu).unwrap();
+        let pool = pool();
+        let mut obs = HistogramObserver::new(&pool, &NARROW.plan().unwrap());
+        let (pre, out) = (
+            probe_of(&NARROW, "conv1_pre"),
+            probe_of(&NARROW, "conv1_out"),
+        );
+        obs.observe(pre, &[0.0, -1.0, f32::NAN, 2.0]);
+        obs.observe(out, &[0.0, 0.0, f32::NAN, 2.0]);
+        obs.observe(out, &[f32::INFINITY, 0.0]);
+        let before = obs.get(pre).unwrap();
         assert_eq!(before.hist.non_finite(), 1);
         assert_eq!(before.hist.num(), 3, "NaN is not in the histogram");
         assert_eq!(before.zeros, 0, "zeros count only after a ReLU");
-        let after = obs.get(Probe::Conv1Output).unwrap();
+        let after = obs.get(out).unwrap();
         assert_eq!((after.size, after.zeros), (6, 3));
         assert_eq!(after.hist.non_finite(), 2);
         assert_eq!(after.hist.num(), 4);
@@ -178,14 +244,17 @@ mod tests {
         let rows: Vec<[f64; 3]> = after.hist.rows().collect();
         assert!(rows.iter().flatten().all(|x| x.is_finite()), "{rows:?}");
         assert_eq!(rows.iter().map(|r| r[2]).sum::<f64>(), 4.0);
-        assert!(obs.get(Probe::SoftmaxOutput).is_none());
+        assert!(obs.get(probe_of(&NARROW, "local1_out")).is_none());
         assert_eq!(obs.iter().count(), 2);
         assert_eq!(after.dead_fraction(), 0.0, "NaN and inf are not dead");
         assert_eq!(before.dead_fraction(), 0.0);
-        let tiny = ValenceConfig::TINY;
-        assert_eq!(relu_layer(&tiny, Probe::Local2Output), Some(("local2", 16)));
-        assert_eq!(relu_layer(&tiny, Probe::Conv3Output), Some(("conv3", 16)));
-        assert_eq!(relu_layer(&tiny, Probe::Pool1Output), None);
+        assert_eq!(
+            relu_layer(probe("local2_output_distribution")),
+            Some("local2")
+        );
+        assert_eq!(relu_layer(probe("con3_output_distribution")), Some("conv3"));
+        assert_eq!(relu_layer(probe("con3_before_relu")), None);
+        assert_eq!(relu_layer(probe("pool1_output_distribution")), None);
     }
 
     #[test]
@@ -209,19 +278,13 @@ mod tests {
         mark_alive(&mut alive, &frame1);
         assert_eq!(alive, [false, true, true, true]);
         // Through the observer, the two frames arriving as two micro-batches: the exact-zero
-        // fraction is 10 of 16, but only one channel of four is dead.
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap();
-        let cfg = ValenceConfig {
-            dense: [4, 16],
-            ..ValenceConfig::TINY
-        };
-        let mut obs = HistogramObserver::new(&pool, &cfg);
-        obs.observe(Probe::Local1Output, &frame0);
-        obs.observe(Probe::Local1Output, &frame1);
-        let s = obs.get(Probe::Local1Output).unwrap();
+        // fraction is 10 of 16, but only one unit of four is dead.
+        let pool = pool();
+        let mut obs = HistogramObserver::new(&pool, &NARROW.plan().unwrap());
+        let local1 = probe_of(&NARROW, "local1_out");
+        obs.observe(local1, &frame0);
+        obs.observe(local1, &frame1);
+        let s = obs.get(local1).unwrap();
         assert_eq!(s.zero_fraction(), 10.0 / 16.0);
         assert_eq!(s.dead_fraction(), 0.25);
     }

@@ -458,11 +458,12 @@ pub fn write_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::summary::observer::tests::probe;
     use crate::tensorboard::proto::event::What;
     use crate::tensorboard::proto::summary::value::Kind;
     use crate::tensorboard::proto::Event;
     use crate::tensorboard::read_records;
-    use kernels::net::{Observer, Probe, ValenceConfig};
+    use kernels::net::{Observer, ValenceConfig};
     use prost::Message;
 
     /// Every summary value in the run's event file, as (step, value).
@@ -499,12 +500,12 @@ mod tests {
             .num_threads(1)
             .build()
             .unwrap();
-        let mut obs = HistogramObserver::new(&pool, &ValenceConfig::TINY);
-        obs.observe(Probe::Conv1BeforeRelu, &[1.0, f32::NAN, -2.0, f32::NAN]);
+        let mut obs = HistogramObserver::new(&pool, &ValenceConfig::TINY.plan().unwrap());
+        obs.observe(probe("con1_before_relu"), &[1.0, f32::NAN, -2.0, f32::NAN]);
         // conv1 of TINY has 8 channels: two pixels, channel 0 fires once, 7 channels dead.
         let mut relu = [0.0f32; 16];
         relu[0] = 1.0;
-        obs.observe(Probe::Conv1Output, &relu);
+        obs.observe(probe("con1_output_distribution"), &relu);
         log.capture_before(&w0);
         let mut after = w0.clone();
         after[0] += 0.5;

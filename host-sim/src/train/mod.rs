@@ -208,12 +208,12 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         &format!("the training arena of --batch {}", args.batch),
     )?;
     let source = match &dirs.data {
-        None => Source::synthetic(cfg.input, args.seed)?,
+        None => Source::synthetic(cfg.input.h, args.seed)?,
         Some(dir) => {
-            let data = pool.install(|| crate::dataset::load_dir(dir, cfg.input))?;
+            let data = pool.install(|| crate::dataset::load_dir(dir, cfg.input.h))?;
             let held_out = match &dirs.val_data {
                 Some(v) => {
-                    Holdout::Separate(pool.install(|| crate::dataset::load_dir(v, cfg.input))?)
+                    Holdout::Separate(pool.install(|| crate::dataset::load_dir(v, cfg.input.h))?)
                 }
                 None => Holdout::Fraction(args.holdout),
             };
@@ -280,7 +280,7 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         args.steps,
         &specs,
         w0,
-        cfg.input,
+        cfg.input.h,
     )?;
     let logdir = run_dir.parent().unwrap_or(Path::new("."));
     println!("TensorBoard event file: {}", log.event_file().display());
@@ -301,7 +301,7 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         net.zero_grads();
         let summarise = log.is_summary_step(step);
         // Summary steps only: ordinary steps pass `()` and pay nothing for the histograms.
-        let mut obs = summarise.then(|| HistogramObserver::new(&pool, &cfg));
+        let mut obs = summarise.then(|| HistogramObserver::new(&pool, net.plan()));
         last_loss = match obs.as_mut() {
             Some(o) => net.train_step(
                 &*gemm,

@@ -1,7 +1,8 @@
 //! Where everything lives in the one `f32` arena: parameters, gradients, optimiser state, the
 //! activations the backward pass needs, and scratch. All `const fn`, all checked.
 
-use super::config::{tri, ValenceConfig};
+use super::plan::{tri, LayerGeometry, Plan, MAX_LAYERS};
+use super::table::Network;
 use crate::error::{add, mul};
 use crate::KernelError;
 
@@ -27,10 +28,6 @@ impl OptimizerKind {
         }
     }
 }
-
-/// Number of activation tensors kept for the backward pass (conv1, norm1, pool1, conv2, norm2,
-/// pool2, conv3, conv4, conv5, pool3, local1, local2, output).
-pub(crate) const SLOTS: usize = 13;
 
 /// A contiguous region of the arena.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,21 +58,24 @@ impl Region {
 pub struct ArenaLayout {
     /// Largest number of examples one forward/backward call takes.
     pub batch: usize,
-    /// All parameters, in [`ValenceConfig::params`] order.
+    /// All parameters, in [`Network::params`] order.
     pub params: Region,
     /// Their gradients, same order (empty for inference).
     pub grads: Region,
     /// Optimiser state: `slots()` blocks of `params.len` each (empty for inference).
     pub opt_state: Region,
-    /// Activations: per slot `len × batch` (training), or two ping-pong buffers (inference).
+    /// Activations: one slot per layer output of `len × batch` (training), or two ping-pong
+    /// buffers (inference).
     pub activations: Region,
-    /// Per-example length of each activation slot.
-    pub slot_len: [usize; SLOTS],
+    /// Per-example length of each layer's output slot (the first `slots` entries).
+    pub slot_len: [usize; MAX_LAYERS],
+    /// Number of slots: the network's layers.
+    pub slots: usize,
     /// The convolutions' shared im2col scratch (the largest `scratch_len`).
     pub scratch: Region,
     /// Two ping-pong buffers for activation gradients (empty for inference).
     pub grad_buffers: Region,
-    /// Gradient of the loss w.r.t. the predictions (`batch`; empty for inference).
+    /// Gradient of the loss w.r.t. the outputs (`batch × outputs`; empty for inference).
     pub d_pred: Region,
 }
 
@@ -91,14 +91,14 @@ impl ArenaLayout {
     /// The arena of a network that trains `batch` examples per call with optimiser `opt`.
     ///
     /// # Errors
-    /// [`KernelError::Zero`] for `batch == 0`; geometry errors of `cfg`; [`KernelError::Overflow`]
+    /// [`KernelError::Zero`] for `batch == 0`; [`Plan::new`]'s errors for `net`; [`KernelError::Overflow`]
     /// if the arena does not fit in `usize`.
     pub const fn training(
-        cfg: &ValenceConfig,
+        net: &Network,
         batch: usize,
         opt: OptimizerKind,
     ) -> Result<Self, KernelError> {
-        Self::build(cfg, batch, Some(opt))
+        Self::build(net, batch, Some(opt))
     }
 
     /// The smaller arena of a network that only runs forward: parameters, two ping-pong
@@ -106,51 +106,37 @@ impl ArenaLayout {
     ///
     /// # Errors
     /// As [`ArenaLayout::training`].
-    pub const fn inference(cfg: &ValenceConfig, batch: usize) -> Result<Self, KernelError> {
-        Self::build(cfg, batch, None)
+    pub const fn inference(net: &Network, batch: usize) -> Result<Self, KernelError> {
+        Self::build(net, batch, None)
     }
 
     const fn build(
-        cfg: &ValenceConfig,
+        net: &Network,
         batch: usize,
         opt: Option<OptimizerKind>,
     ) -> Result<Self, KernelError> {
         if batch == 0 {
             return Err(KernelError::Zero { arg: "batch" });
         }
-        let g = tri!(cfg.geometry());
-        let p = tri!(cfg.param_len());
-        let slot_len = [
-            g.conv1.output_len(),
-            g.conv1.output_len(),
-            g.pool1.output_len(),
-            g.conv2.output_len(),
-            g.conv2.output_len(),
-            g.pool2.output_len(),
-            g.conv3.output_len(),
-            g.conv4.output_len(),
-            g.conv5.output_len(),
-            g.pool3.output_len(),
-            g.local1.outputs(),
-            g.local2.outputs(),
-            1,
-        ];
+        let plan = tri!(Plan::new(net));
+        let p = plan.param_len();
+        let mut slot_len = [0; MAX_LAYERS];
         let mut total = 0;
         let mut largest = 0;
+        let mut scratch = 0;
         let mut i = 0;
-        while i < SLOTS {
+        while i < plan.layer_count() {
+            let l = plan.layer(i);
+            slot_len[i] = l.output_len();
             total = tri!(add("activations", total, slot_len[i]));
             largest = max(largest, slot_len[i]);
+            if let LayerGeometry::Conv(c) = l.geometry {
+                scratch = max(scratch, c.scratch_len());
+            }
             i += 1;
         }
         let largest_batch = tri!(mul("activations", largest, batch));
-        let scratch = max(
-            max(g.conv1.scratch_len(), g.conv2.scratch_len()),
-            max(
-                g.conv3.scratch_len(),
-                max(g.conv4.scratch_len(), g.conv5.scratch_len()),
-            ),
-        );
+        let outputs = tri!(mul("d_pred", plan.output_len(), batch));
         let start = Region { offset: 0, len: 0 };
         let params = tri!(Region::after(start, p, "params"));
         let (grads_len, opt_len, acts_len, grad_buf_len, d_pred_len) = match opt {
@@ -159,7 +145,7 @@ impl ArenaLayout {
                 tri!(mul("opt_state", p, kind.slots())),
                 tri!(mul("activations", total, batch)),
                 tri!(mul("grad_buffers", largest_batch, 2)),
-                batch,
+                outputs,
             ),
             None => (0, 0, tri!(mul("activations", largest_batch, 2)), 0, 0),
         };
@@ -176,6 +162,7 @@ impl ArenaLayout {
             opt_state,
             activations,
             slot_len,
+            slots: plan.layer_count(),
             scratch,
             grad_buffers,
             d_pred,
@@ -201,11 +188,14 @@ impl ArenaLayout {
 /// Bytes the TINY network's whole training step needs on a board: the Adam arena for one-frame
 /// micro-batches, the `u8` frame, and a stack allowance.
 pub const TINY_TRAINING_BYTES: usize = {
-    let layout = match ArenaLayout::training(&ValenceConfig::TINY, 1, OptimizerKind::Adam) {
+    let layout = match ArenaLayout::training(&Network::TINY, 1, OptimizerKind::Adam) {
         Ok(l) => l,
         Err(_) => panic!("TINY must have a valid geometry"),
     };
-    let frame = ValenceConfig::TINY.input * ValenceConfig::TINY.input * 3;
+    let frame = match Network::TINY.frame_len() {
+        Ok(len) => len,
+        Err(_) => panic!("TINY must have a valid input"),
+    };
     layout.bytes() + frame + TINY_STACK_ALLOWANCE
 };
 
@@ -226,7 +216,7 @@ mod tests {
 
     #[test]
     fn regions_are_contiguous_and_sized() {
-        let cfg = ValenceConfig::TINY;
+        let cfg = Network::TINY;
         let l = ArenaLayout::training(&cfg, 4, OptimizerKind::Adam).unwrap();
         let p = cfg.param_len().unwrap();
         assert_eq!(l.params, Region { offset: 0, len: p });
@@ -251,7 +241,7 @@ mod tests {
 
     #[test]
     fn inference_arena_is_smaller() {
-        let cfg = ValenceConfig::FULL;
+        let cfg = Network::FULL;
         let t = ArenaLayout::training(&cfg, 8, OptimizerKind::Adam).unwrap();
         let i = ArenaLayout::inference(&cfg, 8).unwrap();
         assert!(i.is_inference() && !t.is_inference());
@@ -273,11 +263,11 @@ mod tests {
     #[test]
     fn zero_batch_and_overflow_are_errors() {
         assert_eq!(
-            ArenaLayout::training(&ValenceConfig::TINY, 0, OptimizerKind::Sgd),
+            ArenaLayout::training(&Network::TINY, 0, OptimizerKind::Sgd),
             Err(KernelError::Zero { arg: "batch" })
         );
         assert!(matches!(
-            ArenaLayout::training(&ValenceConfig::FULL, usize::MAX / 2, OptimizerKind::Adam),
+            ArenaLayout::training(&Network::FULL, usize::MAX / 2, OptimizerKind::Adam),
             Err(KernelError::Overflow { .. })
         ));
     }

@@ -1,9 +1,11 @@
-//! The one forward / backward / optimiser-step implementation over the arena.
+//! The one forward / backward / optimiser-step implementation, walking any [`Plan`] over the
+//! arena.
 
 use super::arena::{ArenaLayout, OptimizerKind};
-use super::config::{Geometry, ValenceConfig, LRN_ALPHA, LRN_BETA, LRN_BIAS, LRN_DEPTH_RADIUS};
-use super::params::{Init, ParamSpec, PARAM_TENSORS};
-use super::probe::{Observer, Probe};
+use super::params::{Init, ParamSpec};
+use super::plan::{LayerGeometry, Params, Plan, PlannedLayer};
+use super::probe::{Observer, Probe, Stage};
+use super::table::{Activation, InputKind, Loss, Network};
 use crate::activation::{bias_backward_f32, relu_backward_f32, relu_f32};
 use crate::conv2d::{
     conv2d_backward_filter_f32, conv2d_backward_filter_u8, conv2d_backward_input_f32, conv2d_f32,
@@ -12,40 +14,64 @@ use crate::conv2d::{
 use crate::dense::{dense_backward_input_f32, dense_backward_weights_f32, dense_f32, Dense};
 use crate::error::{check_len, mul};
 use crate::init::{constant_f32, truncated_normal_f32, xavier_normal_f32};
-use crate::loss::weighted_abs_error_f32;
+use crate::loss::{mse_f32, softmax_cross_entropy_f32, weighted_abs_error_f32};
 use crate::lrn::{lrn_backward_f32, lrn_f32, Lrn};
 use crate::optim::{adam_step_f32, momentum_step_f32, sgd_step_f32, Adam, Momentum};
 use crate::pool::{max_pool_backward_f32, max_pool_f32, Pool2d};
 use crate::rng::Rng;
 use crate::{Backend, Gemm, KernelError};
 
-// Activation slots, in forward order.
-const C1: usize = 0;
-const N1: usize = 1;
-const P1: usize = 2;
-const C2: usize = 3;
-const N2: usize = 4;
-const P2: usize = 5;
-const C3: usize = 6;
-const C4: usize = 7;
-const C5: usize = 8;
-const P3: usize = 9;
-const L1: usize = 10;
-const L2: usize = 11;
-const OUT: usize = 12;
+/// A batch of examples for [`Net::forward_inputs`] and [`Net::train`]: `n` inputs of the
+/// table's [`Input`](super::Input) shape back to back, NHWC.
+#[derive(Debug, Clone, Copy)]
+pub enum Inputs<'x> {
+    /// `u8` frames ([`InputKind::U8`]).
+    U8(&'x [u8]),
+    /// `f32` features ([`InputKind::F32`]).
+    F32(&'x [f32]),
+}
 
-/// The valence network over one caller-provided arena.
+impl Inputs<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Self::U8(x) => x.len(),
+            Self::F32(x) => x.len(),
+        }
+    }
+
+    fn kind(&self) -> InputKind {
+        match self {
+            Self::U8(_) => InputKind::U8,
+            Self::F32(_) => InputKind::F32,
+        }
+    }
+}
+
+/// What a batch should have produced, matching the table's [`Loss`].
+#[derive(Debug, Clone, Copy)]
+pub enum Targets<'t> {
+    /// [`Loss::WeightedAbs`]: one target and one confidence per example.
+    Weighted {
+        /// `y`, one per example.
+        target: &'t [f32],
+        /// `c`, one per example.
+        confidence: &'t [f32],
+    },
+    /// [`Loss::Mse`]: one target per output of every example.
+    Values(&'t [f32]),
+    /// [`Loss::SoftmaxCrossEntropy`]: one class index per example.
+    Labels(&'t [u32]),
+}
+
+/// A network over one caller-provided arena, walking its table's [`Plan`].
 ///
-/// A training network ([`Net::training`]) keeps every activation for the backward pass and
+/// A training network ([`Net::training`]) keeps every layer's output for the backward pass and
 /// accumulates parameter gradients across calls, so a board can train a batch of 8 one frame at
 /// a time: [`Net::zero_grads`], eight [`Net::train_step`]s with `mean_over = 8`, one optimiser
 /// step. An inference network ([`Net::inference`]) runs [`Net::forward`] only, in a smaller arena.
 #[derive(Debug)]
 pub struct Net<'a> {
-    geo: Geometry,
-    norm1: Lrn,
-    norm2: Lrn,
-    params: [ParamSpec; PARAM_TENSORS],
+    plan: Plan,
     layout: ArenaLayout,
     opt: Option<OptimizerKind>,
     arena: &'a mut [f32],
@@ -88,7 +114,7 @@ impl Slots<'_> {
         slot_range(&self.layout, slot, self.n)
     }
 
-    /// The output slot alone (conv1, whose input is the frame).
+    /// The output slot alone (the first layer, whose input is the caller's).
     fn out(&mut self, slot: usize) -> &mut [f32] {
         let (o, l) = self.range(slot);
         &mut self.buf[o..o + l]
@@ -119,6 +145,14 @@ fn param<'p>(params: &'p [f32], spec: &ParamSpec) -> &'p [f32] {
 
 fn param_mut<'p>(params: &'p mut [f32], spec: &ParamSpec) -> &'p mut [f32] {
     &mut params[spec.offset..spec.offset + spec.len]
+}
+
+/// The weight and bias specs of a layer with parameters.
+fn weights_and_bias(specs: &Params, l: &PlannedLayer) -> (ParamSpec, ParamSpec) {
+    match l.params {
+        Some([w, b]) => (specs[w], specs[b]),
+        None => unreachable!("the plan gives every conv and dense layer its parameters"),
+    }
 }
 
 /// LRN over `rows` pixels, spread by the backend (every pixel is computed alone).
@@ -176,102 +210,108 @@ fn pool_back<B: Backend + ?Sized>(
     })
 }
 
-/// conv + bias, observe, ReLU, observe.
-#[allow(clippy::too_many_arguments)]
-fn conv_relu<G: Gemm + ?Sized, O: Observer + ?Sized>(
-    g: &Conv2d,
-    gemm: &G,
-    n: usize,
-    input: &[f32],
-    w: &[f32],
-    b: &[f32],
-    scratch: &mut [f32],
-    out: &mut [f32],
-    obs: &mut O,
-    probes: [Probe; 2],
-) -> Result<(), KernelError> {
-    conv2d_f32(
-        g,
-        gemm,
-        n,
-        input,
-        w,
-        b,
-        &mut scratch[..g.scratch_len()],
-        out,
-    )?;
-    obs.observe(probes[0], out);
-    relu_f32(out);
-    obs.observe(probes[1], out);
-    Ok(())
+/// An `f32` layer input: the caller's features for the first layer, a slot otherwise.
+fn f32_input<'x>(x: Inputs<'x>) -> Result<&'x [f32], KernelError> {
+    match x {
+        Inputs::F32(x) => Ok(x),
+        // The plan lets only a convolution read `u8` frames.
+        Inputs::U8(_) => Err(KernelError::InvalidParam { arg: "input" }),
+    }
 }
 
-/// dense + bias, observe, ReLU (unless `probes[1]` is `None`), observe.
+/// Layer `l`'s op on `n` examples (no activation).
 #[allow(clippy::too_many_arguments)]
-fn dense_layer<G: Gemm + ?Sized, O: Observer + ?Sized>(
-    g: &Dense,
+fn layer_forward<G: Backend + ?Sized>(
+    l: &PlannedLayer,
+    specs: &Params,
     gemm: &G,
     n: usize,
-    input: &[f32],
-    w: &[f32],
-    b: &[f32],
-    out: &mut [f32],
-    obs: &mut O,
-    probes: (Probe, Option<Probe>),
+    x: Inputs<'_>,
+    p: &[f32],
+    scratch: &mut [f32],
+    y: &mut [f32],
 ) -> Result<(), KernelError> {
-    dense_f32(g, gemm, n, input, w, b, out)?;
-    obs.observe(probes.0, out);
-    if let Some(after) = probes.1 {
-        relu_f32(out);
-        obs.observe(after, out);
+    match &l.geometry {
+        LayerGeometry::Conv(g) => {
+            let (w, b) = weights_and_bias(specs, l);
+            let scratch = &mut scratch[..g.scratch_len()];
+            let (w, b) = (param(p, &w), param(p, &b));
+            match x {
+                Inputs::U8(x) => conv2d_u8(g, gemm, n, x, w, b, scratch, y),
+                Inputs::F32(x) => conv2d_f32(g, gemm, n, x, w, b, scratch, y),
+            }
+        }
+        LayerGeometry::Dense(g) => {
+            let (w, b) = weights_and_bias(specs, l);
+            dense_f32(g, gemm, n, f32_input(x)?, param(p, &w), param(p, &b), y)
+        }
+        LayerGeometry::MaxPool(g) => pool(gemm, g, n, f32_input(x)?, y),
+        LayerGeometry::Lrn(g) => lrn(gemm, g, n * l.output.pixels(), f32_input(x)?, y),
     }
-    Ok(())
+}
+
+/// Which of the three gradient buffers holds the gradient of the current layer's output.
+#[derive(Clone, Copy)]
+enum GradBuf {
+    DPred,
+    A,
+    B,
+}
+
+/// The current layer's output gradient (`d_out`) and the buffer its input gradient goes to.
+fn grad_pair<'g>(
+    at: GradBuf,
+    d_pred: &'g mut [f32],
+    a: &'g mut [f32],
+    b: &'g mut [f32],
+) -> (&'g mut [f32], &'g mut [f32], GradBuf) {
+    match at {
+        GradBuf::DPred => (d_pred, a, GradBuf::A),
+        GradBuf::A => (a, b, GradBuf::B),
+        GradBuf::B => (b, a, GradBuf::A),
+    }
 }
 
 impl<'a> Net<'a> {
     /// A training network for `batch` examples per call, with `opt`'s state, over `arena`
-    /// (exactly [`ArenaLayout::training`]`(cfg, batch, opt).arena_len()` long).
+    /// (exactly [`ArenaLayout::training`]`(net, batch, opt).arena_len()` long).
     ///
     /// # Errors
-    /// Geometry errors of `cfg`, [`KernelError::Zero`] for `batch == 0`, and
+    /// [`Plan::new`]'s errors for `net`, [`KernelError::Zero`] for `batch == 0`, and
     /// [`KernelError::Length`] (`arena`) for a wrong arena length.
     pub fn training(
-        cfg: &ValenceConfig,
+        net: &Network,
         batch: usize,
         opt: OptimizerKind,
         arena: &'a mut [f32],
     ) -> Result<Self, KernelError> {
-        let layout = ArenaLayout::training(cfg, batch, opt)?;
-        Self::with_layout(cfg, layout, Some(opt), arena)
+        let layout = ArenaLayout::training(net, batch, opt)?;
+        Self::with_layout(net, layout, Some(opt), arena)
     }
 
     /// An inference-only network (parameters, ping-pong activations, scratch) over `arena`
-    /// (exactly [`ArenaLayout::inference`]`(cfg, batch).arena_len()` long).
+    /// (exactly [`ArenaLayout::inference`]`(net, batch).arena_len()` long).
     ///
     /// # Errors
     /// As [`Net::training`].
     pub fn inference(
-        cfg: &ValenceConfig,
+        net: &Network,
         batch: usize,
         arena: &'a mut [f32],
     ) -> Result<Self, KernelError> {
-        let layout = ArenaLayout::inference(cfg, batch)?;
-        Self::with_layout(cfg, layout, None, arena)
+        let layout = ArenaLayout::inference(net, batch)?;
+        Self::with_layout(net, layout, None, arena)
     }
 
     fn with_layout(
-        cfg: &ValenceConfig,
+        net: &Network,
         layout: ArenaLayout,
         opt: Option<OptimizerKind>,
         arena: &'a mut [f32],
     ) -> Result<Self, KernelError> {
         check_len("arena", layout.arena_len(), arena.len())?;
-        let lrn = |channels| Lrn::new(channels, LRN_DEPTH_RADIUS, LRN_BIAS, LRN_ALPHA, LRN_BETA);
         Ok(Self {
-            geo: cfg.geometry()?,
-            norm1: lrn(cfg.conv[0])?,
-            norm2: lrn(cfg.conv[1])?,
-            params: cfg.params()?,
+            plan: net.plan()?,
             layout,
             opt,
             arena,
@@ -283,12 +323,17 @@ impl<'a> Net<'a> {
         &self.layout
     }
 
-    /// The parameter table.
-    pub fn param_specs(&self) -> &[ParamSpec; PARAM_TENSORS] {
-        &self.params
+    /// The validated table this network walks.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
     }
 
-    /// All parameters, in [`ValenceConfig::params`] order.
+    /// The parameter table.
+    pub fn param_specs(&self) -> &Params {
+        self.plan.params()
+    }
+
+    /// All parameters, in [`Network::params`] order.
     pub fn params(&self) -> &[f32] {
         let r = self.layout.params;
         &self.arena[r.offset..r.end()]
@@ -318,18 +363,22 @@ impl<'a> Net<'a> {
         &mut self.arena[r.offset..r.end()]
     }
 
-    /// The first `n` predictions of the last forward pass (`n` is capped at the batch).
+    /// The outputs of the first `n` examples of the last forward pass (`n` is capped at the
+    /// batch): `n` predictions for the valence networks, `n × classes` logits for a classifier.
     pub fn predictions(&self, n: usize) -> &[f32] {
         let n = n.min(self.layout.batch);
-        let (o, _) = slot_range(&self.layout, OUT, n);
+        let (o, len) = slot_range(&self.layout, self.layout.slots - 1, n);
         let base = self.layout.activations.offset + o;
-        &self.arena[base..base + n]
+        &self.arena[base..base + len]
     }
 
-    /// Draws every parameter with the seed's initialisers. Tensor `i` uses the stream
+    /// Draws every parameter with the table's initialisers. Tensor `i` uses the stream
     /// `Rng::new(seed, i)`, so each tensor's values do not depend on the others' sizes.
+    ///
+    /// # Errors
+    /// An initialiser's parameter errors (a σ that is not finite and positive).
     pub fn init_params(&mut self, seed: u64) -> Result<(), KernelError> {
-        let specs = self.params;
+        let specs = *self.plan.params();
         let params = self.params_mut();
         for (i, spec) in specs.iter().enumerate() {
             let mut rng = Rng::new(seed, i as u64);
@@ -374,41 +423,53 @@ impl<'a> Net<'a> {
         }
     }
 
-    fn check_batch(&self, frames: &[u8], frame_len: usize) -> Result<usize, KernelError> {
-        if frames.is_empty() || frame_len == 0 || frames.len() % frame_len != 0 {
-            let expected = mul("frames", frame_len, self.layout.batch)?;
+    /// The number of examples in `x`, checked against the table's input and the batch.
+    fn check_batch(&self, x: Inputs<'_>) -> Result<usize, KernelError> {
+        if x.kind() != self.plan.network.input.kind {
+            return Err(KernelError::InvalidParam { arg: "input" });
+        }
+        let len = self.plan.input_len();
+        let got = x.len();
+        if got == 0 || len == 0 || got % len != 0 || got / len > self.layout.batch {
             return Err(KernelError::Length {
                 arg: "frames",
-                expected,
-                got: frames.len(),
+                expected: mul("frames", len, self.layout.batch)?,
+                got,
             });
         }
-        let n = frames.len() / frame_len;
-        if n > self.layout.batch {
-            return Err(KernelError::Length {
-                arg: "frames",
-                expected: frame_len * self.layout.batch,
-                got: frames.len(),
-            });
-        }
-        Ok(n)
+        Ok(got / len)
     }
 
-    /// Runs the network on `n` frames (`frames.len() == n · input² · 3`, `1 ≤ n ≤ batch`),
-    /// showing every probed tensor to `obs`, and returns the `n` predictions.
+    /// Runs the network on `n` `u8` frames (`frames.len() == n · h·w·c`, `1 ≤ n ≤ batch`),
+    /// showing every probed tensor to `obs`, and returns the `n` examples' outputs.
     ///
     /// # Errors
-    /// [`KernelError::Length`] (`frames`) when `frames` is empty, not a whole number of frames,
-    /// or more than `batch` frames; nothing is written then.
+    /// As [`Net::forward_inputs`].
     pub fn forward<G: Backend + ?Sized, O: Observer + ?Sized>(
         &mut self,
         gemm: &G,
         frames: &[u8],
         obs: &mut O,
     ) -> Result<&[f32], KernelError> {
-        let n = self.check_batch(frames, self.geo.conv1.input_len())?;
-        let (geo, norm1, norm2, specs, layout) =
-            (self.geo, self.norm1, self.norm2, self.params, self.layout);
+        self.forward_inputs(gemm, Inputs::U8(frames), obs)
+    }
+
+    /// Runs the network on `n` examples (`1 ≤ n ≤ batch`), layer after layer as the table
+    /// lists them, showing every probed tensor to `obs`, and returns the `n` examples' outputs.
+    ///
+    /// # Errors
+    /// [`KernelError::InvalidParam`] (`input`) for `u8` frames to an `f32` table or the
+    /// reverse; [`KernelError::Length`] (`frames`) when the input is empty, not a whole number
+    /// of examples, or more than `batch` examples; nothing is written then.
+    pub fn forward_inputs<G: Backend + ?Sized, O: Observer + ?Sized>(
+        &mut self,
+        gemm: &G,
+        x: Inputs<'_>,
+        obs: &mut O,
+    ) -> Result<&[f32], KernelError> {
+        let n = self.check_batch(x)?;
+        let (plan, layout) = (self.plan, self.layout);
+        let specs = plan.params();
         let parts = self.parts();
         let mut slots = Slots {
             buf: parts.acts,
@@ -417,138 +478,36 @@ impl<'a> Net<'a> {
         };
         let p: &[f32] = parts.params;
         let scratch = parts.scratch;
-        let w = |i: usize| param(p, &specs[i]);
-
-        let g = &geo.conv1;
-        let out = slots.out(C1);
-        conv2d_u8(
-            g,
-            gemm,
-            n,
-            frames,
-            w(0),
-            w(1),
-            &mut scratch[..g.scratch_len()],
-            out,
-        )?;
-        obs.observe(Probe::Conv1BeforeRelu, out);
-        relu_f32(out);
-        obs.observe(Probe::Conv1Output, out);
-        let (x, y) = slots.io(N1);
-        lrn(gemm, &norm1, n * geo.conv1.output().pixels(), x, y)?;
-        obs.observe(Probe::Norm1Output, y);
-        let (x, y) = slots.io(P1);
-        pool(gemm, &geo.pool1, n, x, y)?;
-        obs.observe(Probe::Pool1Output, y);
-        let (x, y) = slots.io(C2);
-        conv_relu(
-            &geo.conv2,
-            gemm,
-            n,
-            x,
-            w(2),
-            w(3),
-            scratch,
-            y,
-            obs,
-            [Probe::Conv2BeforeRelu, Probe::Conv2Output],
-        )?;
-        let (x, y) = slots.io(N2);
-        lrn(gemm, &norm2, n * geo.conv2.output().pixels(), x, y)?;
-        obs.observe(Probe::Norm2Output, y);
-        let (x, y) = slots.io(P2);
-        pool(gemm, &geo.pool2, n, x, y)?;
-        obs.observe(Probe::Pool2Output, y);
-        let (x, y) = slots.io(C3);
-        conv_relu(
-            &geo.conv3,
-            gemm,
-            n,
-            x,
-            w(4),
-            w(5),
-            scratch,
-            y,
-            obs,
-            [Probe::Conv3BeforeRelu, Probe::Conv3Output],
-        )?;
-        let (x, y) = slots.io(C4);
-        conv_relu(
-            &geo.conv4,
-            gemm,
-            n,
-            x,
-            w(6),
-            w(7),
-            scratch,
-            y,
-            obs,
-            [Probe::Conv4BeforeRelu, Probe::Conv4Output],
-        )?;
-        let (x, y) = slots.io(C5);
-        conv_relu(
-            &geo.conv5,
-            gemm,
-            n,
-            x,
-            w(8),
-            w(9),
-            scratch,
-            y,
-            obs,
-            [Probe::Conv5BeforeRelu, Probe::Conv5Output],
-        )?;
-        let (x, y) = slots.io(P3);
-        pool(gemm, &geo.pool3, n, x, y)?;
-        obs.observe(Probe::Pool3Output, y);
-        // Flatten is free: pool3's NHWC output already is `tf.reshape(pool3, [-1, flat])`.
-        let (x, y) = slots.io(L1);
-        dense_layer(
-            &geo.local1,
-            gemm,
-            n,
-            x,
-            w(10),
-            w(11),
-            y,
-            obs,
-            (Probe::Local1BeforeRelu, Some(Probe::Local1Output)),
-        )?;
-        let (x, y) = slots.io(L2);
-        dense_layer(
-            &geo.local2,
-            gemm,
-            n,
-            x,
-            w(12),
-            w(13),
-            y,
-            obs,
-            (Probe::Local2BeforeRelu, Some(Probe::Local2Output)),
-        )?;
-        let (x, y) = slots.io(OUT);
-        dense_layer(
-            &geo.softmax,
-            gemm,
-            n,
-            x,
-            w(14),
-            w(15),
-            y,
-            obs,
-            (Probe::SoftmaxOutput, None),
-        )?;
+        for (i, l) in plan.layers().iter().enumerate() {
+            let (x, y) = if i == 0 {
+                (x, slots.out(0))
+            } else {
+                let (x, y) = slots.io(i);
+                (Inputs::F32(x), y)
+            };
+            // A dense layer's input is the previous output flattened: NHWC already is
+            // `tf.reshape(x, [-1, flat])`.
+            layer_forward(l, specs, gemm, n, x, p, scratch, y)?;
+            let probe = |stage, tag| Probe {
+                layer: l.layer.name,
+                index: i,
+                tag,
+                stage,
+                activation: l.layer.activation,
+            };
+            if l.layer.activation == Activation::Relu {
+                obs.observe(probe(Stage::PreActivation, l.layer.pre_tag), y);
+                relu_f32(y);
+            }
+            obs.observe(probe(Stage::Output, l.layer.tag), y);
+        }
         Ok(self.predictions(n))
     }
 
-    /// One forward pass, the seed's loss `Σ c·|p − y| / mean_over` and the backward pass on `n`
-    /// frames; parameter gradients are *added* to [`Net::grads`]. Returns this call's share of
-    /// the loss (the whole batch's loss when `mean_over == n`).
+    /// The seed's step on `u8` frames: [`Net::train`] with [`Targets::Weighted`].
     ///
     /// # Errors
-    /// As [`Net::forward`]; [`KernelError::Length`] when `target` or `confidence` do not hold
-    /// `n` values; [`KernelError::Zero`] for `mean_over == 0`; [`KernelError::InvalidParam`]
-    /// (`net`) on an inference network.
+    /// As [`Net::train`].
     #[allow(clippy::too_many_arguments)]
     pub fn train_step<G: Backend + ?Sized, O: Observer + ?Sized>(
         &mut self,
@@ -559,18 +518,58 @@ impl<'a> Net<'a> {
         mean_over: usize,
         obs: &mut O,
     ) -> Result<f32, KernelError> {
+        let targets = Targets::Weighted { target, confidence };
+        self.train(gemm, Inputs::U8(frames), targets, mean_over, obs)
+    }
+
+    /// One forward pass, the table's loss summed over the `n` examples and divided by
+    /// `mean_over`, and the backward pass; parameter gradients are *added* to [`Net::grads`].
+    /// Returns this call's share of the loss (the whole batch's loss when `mean_over == n`).
+    ///
+    /// [`Loss::Mse`] divides by `mean_over × outputs` (`tf.reduce_mean` over every output).
+    ///
+    /// # Errors
+    /// As [`Net::forward_inputs`]; [`KernelError::InvalidParam`] (`targets`) for targets of
+    /// another loss than the table's; [`KernelError::Length`] when the targets do not match
+    /// the `n` examples; [`KernelError::InvalidParam`] (`labels`) for a class index out of
+    /// range; [`KernelError::Zero`] for `mean_over == 0`; [`KernelError::InvalidParam`]
+    /// (`net`) on an inference network.
+    pub fn train<G: Backend + ?Sized, O: Observer + ?Sized>(
+        &mut self,
+        gemm: &G,
+        x: Inputs<'_>,
+        targets: Targets<'_>,
+        mean_over: usize,
+        obs: &mut O,
+    ) -> Result<f32, KernelError> {
         if self.layout.is_inference() {
             return Err(KernelError::InvalidParam { arg: "net" });
         }
-        let n = self.check_batch(frames, self.geo.conv1.input_len())?;
-        check_len("target", n, target.len())?;
-        check_len("confidence", n, confidence.len())?;
+        let n = self.check_batch(x)?;
+        let outputs = self.plan.output_len();
+        match (self.plan.network.loss, targets) {
+            (Loss::WeightedAbs, Targets::Weighted { target, confidence }) => {
+                check_len("target", n, target.len())?;
+                check_len("confidence", n, confidence.len())?;
+            }
+            (Loss::Mse, Targets::Values(target)) => {
+                check_len("target", mul("target", n, outputs)?, target.len())?;
+            }
+            (Loss::SoftmaxCrossEntropy, Targets::Labels(labels)) => {
+                check_len("labels", n, labels.len())?;
+                if labels.iter().any(|&c| c as usize >= outputs) {
+                    return Err(KernelError::InvalidParam { arg: "labels" });
+                }
+            }
+            _ => return Err(KernelError::InvalidParam { arg: "targets" }),
+        }
         if mean_over == 0 {
             return Err(KernelError::Zero { arg: "mean_over" });
         }
-        self.forward(gemm, frames, obs)?;
-        let (geo, norm1, norm2, specs, layout) =
-            (self.geo, self.norm1, self.norm2, self.params, self.layout);
+        self.forward_inputs(gemm, x, obs)?;
+        let (plan, layout) = (self.plan, self.layout);
+        let specs = plan.params();
+        let last = plan.layer_count() - 1;
         let parts = self.parts();
         let slots = Slots {
             buf: parts.acts,
@@ -580,170 +579,49 @@ impl<'a> Net<'a> {
         let p: &[f32] = parts.params;
         let grads = parts.grads;
         let scratch = parts.scratch;
-        let d_pred = &mut parts.d_pred[..n];
-        let loss = weighted_abs_error_f32(slots.get(OUT), target, confidence, mean_over, d_pred)?;
+        let d_pred = &mut parts.d_pred[..n * outputs];
+        let pred = slots.get(last);
+        let loss = match targets {
+            Targets::Weighted { target, confidence } => {
+                weighted_abs_error_f32(pred, target, confidence, mean_over, d_pred)?
+            }
+            Targets::Values(target) => mse_f32(pred, target, mean_over * outputs, d_pred)?,
+            Targets::Labels(labels) => {
+                softmax_cross_entropy_f32(pred, outputs, labels, mean_over, d_pred)?
+            }
+        };
 
+        // Layers before the first one with parameters need no gradient at all.
+        let first = plan.layers().iter().position(|l| l.params.is_some());
+        let Some(first) = first else {
+            return Ok(loss);
+        };
         let lens = |s: usize| layout.slot_len[s] * n;
         let (ga, gb) = (parts.grad_a, parts.grad_b);
-        // Each step reads the gradient in one ping-pong buffer and writes the next into the other.
-        let wspec = |i: usize| specs[i];
-
-        // softmax_linear: no activation.
-        let d_l2 = &mut ga[..lens(L2)];
-        dense_grads(
-            &geo.softmax,
-            gemm,
-            n,
-            slots.get(L2),
-            d_pred,
-            p,
-            grads,
-            wspec(14),
-            wspec(15),
-            Some(d_l2),
-        )?;
-        // local2, local1: ReLU then dense.
-        relu_backward_f32(slots.get(L2), &mut ga[..lens(L2)])?;
-        let d_l1 = &mut gb[..lens(L1)];
-        dense_grads(
-            &geo.local2,
-            gemm,
-            n,
-            slots.get(L1),
-            &ga[..lens(L2)],
-            p,
-            grads,
-            wspec(12),
-            wspec(13),
-            Some(d_l1),
-        )?;
-        relu_backward_f32(slots.get(L1), &mut gb[..lens(L1)])?;
-        let d_p3 = &mut ga[..lens(P3)];
-        dense_grads(
-            &geo.local1,
-            gemm,
-            n,
-            slots.get(P3),
-            &gb[..lens(L1)],
-            p,
-            grads,
-            wspec(10),
-            wspec(11),
-            Some(d_p3),
-        )?;
-        // pool3 → conv5.
-        pool_back(
-            gemm,
-            &geo.pool3,
-            n,
-            slots.get(C5),
-            &ga[..lens(P3)],
-            &mut gb[..lens(C5)],
-        )?;
-        relu_backward_f32(slots.get(C5), &mut gb[..lens(C5)])?;
-        conv_grads(
-            &geo.conv5,
-            gemm,
-            n,
-            ConvIn::F32(slots.get(C4)),
-            &gb[..lens(C5)],
-            p,
-            grads,
-            scratch,
-            wspec(8),
-            wspec(9),
-            Some(&mut ga[..lens(C4)]),
-        )?;
-        relu_backward_f32(slots.get(C4), &mut ga[..lens(C4)])?;
-        conv_grads(
-            &geo.conv4,
-            gemm,
-            n,
-            ConvIn::F32(slots.get(C3)),
-            &ga[..lens(C4)],
-            p,
-            grads,
-            scratch,
-            wspec(6),
-            wspec(7),
-            Some(&mut gb[..lens(C3)]),
-        )?;
-        relu_backward_f32(slots.get(C3), &mut gb[..lens(C3)])?;
-        conv_grads(
-            &geo.conv3,
-            gemm,
-            n,
-            ConvIn::F32(slots.get(P2)),
-            &gb[..lens(C3)],
-            p,
-            grads,
-            scratch,
-            wspec(4),
-            wspec(5),
-            Some(&mut ga[..lens(P2)]),
-        )?;
-        // pool2 → norm2 → conv2.
-        pool_back(
-            gemm,
-            &geo.pool2,
-            n,
-            slots.get(N2),
-            &ga[..lens(P2)],
-            &mut gb[..lens(N2)],
-        )?;
-        lrn_back(
-            gemm,
-            &norm2,
-            n * geo.conv2.output().pixels(),
-            slots.get(C2),
-            &gb[..lens(N2)],
-            &mut ga[..lens(C2)],
-        )?;
-        relu_backward_f32(slots.get(C2), &mut ga[..lens(C2)])?;
-        conv_grads(
-            &geo.conv2,
-            gemm,
-            n,
-            ConvIn::F32(slots.get(P1)),
-            &ga[..lens(C2)],
-            p,
-            grads,
-            scratch,
-            wspec(2),
-            wspec(3),
-            Some(&mut gb[..lens(P1)]),
-        )?;
-        // pool1 → norm1 → conv1 (no input gradient: the input is the frame).
-        pool_back(
-            gemm,
-            &geo.pool1,
-            n,
-            slots.get(N1),
-            &gb[..lens(P1)],
-            &mut ga[..lens(N1)],
-        )?;
-        lrn_back(
-            gemm,
-            &norm1,
-            n * geo.conv1.output().pixels(),
-            slots.get(C1),
-            &ga[..lens(N1)],
-            &mut gb[..lens(C1)],
-        )?;
-        relu_backward_f32(slots.get(C1), &mut gb[..lens(C1)])?;
-        conv_grads(
-            &geo.conv1,
-            gemm,
-            n,
-            ConvIn::U8(frames),
-            &gb[..lens(C1)],
-            p,
-            grads,
-            scratch,
-            wspec(0),
-            wspec(1),
-            None,
-        )?;
+        // Each layer reads its output's gradient in one buffer and writes its input's into the
+        // other; the loss's gradient starts in d_pred.
+        let mut at = GradBuf::DPred;
+        for i in (first..=last).rev() {
+            let l = plan.layer(i);
+            let (d_out, d_in, next) = grad_pair(at, &mut *d_pred, &mut *ga, &mut *gb);
+            let d_out = &mut d_out[..lens(i)];
+            if l.layer.activation == Activation::Relu {
+                relu_backward_f32(slots.get(i), d_out)?;
+            }
+            let input = if i == 0 {
+                x
+            } else {
+                Inputs::F32(slots.get(i - 1))
+            };
+            // The first layer with parameters needs no input gradient.
+            let d_in = if i > first {
+                Some(&mut d_in[..lens(i - 1)])
+            } else {
+                None
+            };
+            layer_backward(l, specs, gemm, n, input, d_out, p, grads, scratch, d_in)?;
+            at = next;
+        }
         Ok(loss)
     }
 
@@ -787,10 +665,41 @@ impl<'a> Net<'a> {
     }
 }
 
-/// The input of a convolution's filter gradient.
-enum ConvIn<'x> {
-    U8(&'x [u8]),
-    F32(&'x [f32]),
+/// Layer `l`'s parameter gradients (added) and, if `d_in` is given, its input gradient, from
+/// `d_out`, the gradient of its op's output (the activation's gradient already applied).
+#[allow(clippy::too_many_arguments)]
+fn layer_backward<G: Backend + ?Sized>(
+    l: &PlannedLayer,
+    specs: &Params,
+    gemm: &G,
+    n: usize,
+    x: Inputs<'_>,
+    d_out: &[f32],
+    params: &[f32],
+    grads: &mut [f32],
+    scratch: &mut [f32],
+    d_in: Option<&mut [f32]>,
+) -> Result<(), KernelError> {
+    match &l.geometry {
+        LayerGeometry::Conv(g) => {
+            let (w, b) = weights_and_bias(specs, l);
+            conv_grads(g, gemm, n, x, d_out, params, grads, scratch, w, b, d_in)
+        }
+        LayerGeometry::Dense(g) => {
+            let (w, b) = weights_and_bias(specs, l);
+            let x = f32_input(x)?;
+            dense_grads(g, gemm, n, x, d_out, params, grads, w, b, d_in)
+        }
+        // Layers without parameters only pass the gradient on.
+        LayerGeometry::MaxPool(g) => match d_in {
+            Some(dx) => pool_back(gemm, g, n, f32_input(x)?, d_out, dx),
+            None => Ok(()),
+        },
+        LayerGeometry::Lrn(g) => match d_in {
+            Some(dx) => lrn_back(gemm, g, n * l.output.pixels(), f32_input(x)?, d_out, dx),
+            None => Ok(()),
+        },
+    }
 }
 
 /// Filter, bias and (optionally) input gradients of one convolution.
@@ -799,7 +708,7 @@ fn conv_grads<G: Gemm + ?Sized>(
     g: &Conv2d,
     gemm: &G,
     n: usize,
-    input: ConvIn<'_>,
+    input: Inputs<'_>,
     d_out: &[f32],
     params: &[f32],
     grads: &mut [f32],
@@ -811,8 +720,8 @@ fn conv_grads<G: Gemm + ?Sized>(
     let scratch = &mut scratch[..g.scratch_len()];
     let d_w = param_mut(grads, &w);
     match input {
-        ConvIn::U8(x) => conv2d_backward_filter_u8(g, gemm, n, x, d_out, scratch, d_w)?,
-        ConvIn::F32(x) => conv2d_backward_filter_f32(g, gemm, n, x, d_out, scratch, d_w)?,
+        Inputs::U8(x) => conv2d_backward_filter_u8(g, gemm, n, x, d_out, scratch, d_w)?,
+        Inputs::F32(x) => conv2d_backward_filter_f32(g, gemm, n, x, d_out, scratch, d_w)?,
     }
     bias_backward_f32(n * g.output().pixels(), d_out, param_mut(grads, &b))?;
     if let Some(d_in) = d_input {
@@ -847,6 +756,7 @@ fn dense_grads<G: Gemm + ?Sized>(
 mod tests {
     extern crate std;
     use super::*;
+    use crate::net::ValenceConfig;
     use crate::Portable;
     use std::vec;
     use std::vec::Vec;
@@ -1025,8 +935,36 @@ mod tests {
         net.init_params(2).unwrap();
         let mut log = Log(Vec::new());
         net.forward(&Portable, &frames(2, 8), &mut log).unwrap();
-        let probes: Vec<Probe> = log.0.iter().map(|p| p.0).collect();
-        assert_eq!(probes, Probe::ALL.to_vec());
+        // The seed's `tf.summary.histogram` tags, in its forward order and spelling.
+        let seed = [
+            "con1_before_relu",
+            "con1_output_distribution",
+            "norm1_output_distribution",
+            "pool1_output_distribution",
+            "con2_before_relu",
+            "conv2_output_distribution",
+            "norm2_output_distribution",
+            "pool2_output_distribution",
+            "con3_before_relu",
+            "con3_output_distribution",
+            "con4_before_relu",
+            "con4_output_distribution",
+            "con5_before_relu",
+            "con5_output_distribution",
+            "pool3_output_distribution",
+            "local1_before_relu",
+            "local1_output_distribution",
+            "local2_before_relu",
+            "local2_output_distribution",
+            "softmax_output_distribution",
+        ];
+        let tags: Vec<&str> = log.0.iter().map(|p| p.0.tag).collect();
+        assert_eq!(tags, seed);
+        let planned: Vec<Probe> = net.plan().probes().collect();
+        let seen: Vec<Probe> = log.0.iter().map(|p| p.0).collect();
+        assert_eq!(seen, planned);
+        assert_eq!(log.0[1].0.layer, "conv1");
+        assert!(log.0[1].0.is_relu_output() && !log.0[0].0.is_relu_output());
         assert_eq!(log.0[0].1, 2 * 16 * 16 * 8);
         assert_eq!(log.0[3].1, 2 * 7 * 7 * 8);
         assert_eq!(log.0[19].1, 2);

@@ -41,11 +41,27 @@ pub enum ModelError {
         /// The value found.
         found: u16,
     },
-    /// The header's network sizes give no valid network.
+    /// The network the model is checked against is no valid network.
     Config(KernelError),
-    /// The payload length field disagrees with the one the network sizes imply.
+    /// The model has another number of layers than the network.
+    LayerCount {
+        /// The model's.
+        found: usize,
+        /// The network's.
+        expected: usize,
+    },
+    /// The model's input (shape or kind) differs from the network's.
+    OtherInput,
+    /// One of the model's layers differs from the network's (op, sizes or activation).
+    OtherLayer {
+        /// Its position in the table.
+        index: usize,
+        /// The network's name for it.
+        name: &'static str,
+    },
+    /// The payload length field disagrees with the one the network implies.
     PayloadLength {
-        /// Implied by the network sizes.
+        /// Implied by the network.
         expected: usize,
         /// Declared in the header.
         declared: usize,
@@ -60,15 +76,14 @@ pub enum ModelError {
     /// A quantisation value is unusable (e.g. a non-positive scale, a zero point outside int8,
     /// a rescaling multiplier out of range).
     InvalidQuant {
-        /// The tensor or layer, as in [`ACTIVATION_NAMES`](super::ACTIVATION_NAMES) or
-        /// [`LAYER_NAMES`](super::LAYER_NAMES).
+        /// The layer's name in the table, or `input`.
         tensor: &'static str,
         /// Which value.
         what: &'static str,
     },
     /// A parameter to quantise is not finite.
     NonFinite {
-        /// The layer, as in [`LAYER_NAMES`](super::LAYER_NAMES).
+        /// The layer's name in the table.
         layer: &'static str,
     },
     /// A caller-provided argument is unusable (a wrong slice length, …).
@@ -95,12 +110,28 @@ impl fmt::Display for ModelError {
                 "unsupported model format version {found} (this build reads version {supported})"
             ),
             Self::HeaderLength { found } => {
-                write!(f, "the model header length is {found}, expected 48")
+                write!(
+                    f,
+                    "the model header length is {found}, expected {}",
+                    super::HEADER_LEN
+                )
             }
-            Self::Config(e) => write!(f, "the model's network sizes are invalid: {e}"),
+            Self::Config(e) => write!(f, "the network is invalid: {e}"),
+            Self::LayerCount { found, expected } => write!(
+                f,
+                "the model is for another network: {found} layers, this network has {expected}"
+            ),
+            Self::OtherInput => write!(
+                f,
+                "the model is for another network: its input differs from this network's"
+            ),
+            Self::OtherLayer { index, name } => write!(
+                f,
+                "the model is for another network: its layer {index} differs from this network's `{name}`"
+            ),
             Self::PayloadLength { expected, declared } => write!(
                 f,
-                "the model header declares a {declared}-byte payload, its network sizes need {expected}"
+                "the model header declares a {declared}-byte payload, the network needs {expected}"
             ),
             Self::Checksum { stored, computed } => write!(
                 f,

@@ -1,9 +1,8 @@
-//! int8 inference of the whole network over caller-provided buffers.
+//! int8 inference of any network table over caller-provided buffers.
 
-use super::format::{layer_sizes, LAYERS, OUTPUT_OF};
-use super::model::{lrn, LayerView, QuantModel};
+use super::model::{LayerView, QuantModel};
 use crate::error::{add, check_len, mul};
-use crate::net::{ValenceConfig, LRN_DEPTH_RADIUS};
+use crate::net::{Activation as NetActivation, Inputs, LayerGeometry, Network, Plan, MAX_LAYERS};
 use crate::quant::{
     conv2d_s8, dense_s8, lrn_s8, max_pool_s8, per_channel_multipliers, Activation, LayerQuant,
     LrnS8, QuantizedMultiplier,
@@ -35,7 +34,7 @@ const fn max(a: usize, b: usize) -> usize {
 ///   shared im2col scratch, and room for the largest layer's weights (copied from the model as
 ///   each layer runs: the file's bytes are `u8`, the kernels take `i8`; this costs one pass over
 ///   the weights per call and keeps the model itself in flash on a board).
-/// * `words` (`i32`): the two LRN tables and every layer's biases (decoded once).
+/// * `words` (`i32`): one table per LRN layer and every layer's biases (decoded once).
 /// * `multipliers`: every output channel's rescaling multiplier (derived once).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -50,66 +49,62 @@ pub struct QuantLayout {
     pub weights_len: usize,
     /// `i32`s reserved for each LRN table (an upper bound of [`LrnS8::table_len`]).
     pub lrn_table_len: usize,
+    /// Number of LRN layers (one table each).
+    pub lrn_tables: usize,
     /// Output channels of all layers: biases and multipliers.
     pub channels: usize,
 }
 
 impl QuantLayout {
-    /// The buffers of a `cfg` network running up to `batch` frames per call.
+    /// The buffers of `net` running `batch` frames per call.
     ///
     /// # Errors
-    /// [`KernelError::Zero`] for `batch == 0`; geometry errors of `cfg`;
-    /// [`KernelError::Overflow`] if a length does not fit in `usize`.
-    pub const fn new(cfg: &ValenceConfig, batch: usize) -> Result<Self, KernelError> {
+    /// [`KernelError::Zero`] for `batch == 0`; [`Plan::new`]'s errors; [`KernelError::Overflow`]
+    /// if a buffer length does not fit in `usize`.
+    pub const fn new(net: &Network, batch: usize) -> Result<Self, KernelError> {
         if batch == 0 {
             return Err(KernelError::Zero { arg: "batch" });
         }
-        let g = tri!(cfg.geometry());
-        let frame = tri!(cfg.frame_len());
-        let acts = [
-            frame,
-            g.conv1.output_len(),
-            g.pool1.output_len(),
-            g.conv2.output_len(),
-            g.pool2.output_len(),
-            g.conv3.output_len(),
-            g.conv4.output_len(),
-            g.conv5.output_len(),
-            g.pool3.output_len(),
-            g.local1.outputs(),
-            g.local2.outputs(),
-        ];
-        let mut largest = 1;
-        let mut i = 0;
-        while i < acts.len() {
-            largest = max(largest, acts[i]);
-            i += 1;
-        }
-        let activation_len = tri!(mul("activations", largest, batch));
-        let convs = [g.conv1, g.conv2, g.conv3, g.conv4, g.conv5];
-        let sizes = layer_sizes(&g);
+        let plan = tri!(Plan::new(net));
+        let mut largest = tri!(net.frame_len());
         let (mut scratch_len, mut weights_len, mut channels) = (0, 0, 0);
+        let (mut lrn_table_len, mut lrn_tables) = (0, 0);
         let mut l = 0;
-        while l < LAYERS {
-            if l < 5 {
-                scratch_len = max(scratch_len, convs[l].scratch_len());
+        while l < plan.layer_count() {
+            let layer = plan.layer(l);
+            largest = max(largest, layer.output_len());
+            match layer.geometry {
+                LayerGeometry::Conv(g) => {
+                    scratch_len = max(scratch_len, g.scratch_len());
+                    weights_len = max(weights_len, g.filter_len());
+                    channels = tri!(add("channels", channels, g.bias_len()));
+                }
+                LayerGeometry::Dense(g) => {
+                    weights_len = max(weights_len, g.weights_len());
+                    channels = tri!(add("channels", channels, g.bias_len()));
+                }
+                LayerGeometry::Lrn(g) => {
+                    let bound = lrn_table_bound(g.channels(), g.depth_radius());
+                    lrn_table_len = max(lrn_table_len, bound);
+                    lrn_tables += 1;
+                }
+                LayerGeometry::MaxPool(_) => {}
             }
-            weights_len = max(weights_len, sizes[l].1);
-            channels = tri!(add("channels", channels, sizes[l].0));
             l += 1;
         }
-        let lrn_table_len = max(lrn_table_bound(cfg.conv[0]), lrn_table_bound(cfg.conv[1]));
+        let activation_len = tri!(mul("activations", largest, batch));
         let layout = Self {
             batch,
             activation_len,
             scratch_len,
             weights_len,
             lrn_table_len,
+            lrn_tables,
             channels,
         };
-        // Both totals must fit.
         let _ = tri!(layout.checked_bytes_len());
-        let _ = tri!(add("words", 2 * lrn_table_len, channels));
+        let tables = tri!(mul("words", lrn_tables, lrn_table_len));
+        let _ = tri!(add("words", tables, channels));
         Ok(layout)
     }
 
@@ -126,7 +121,7 @@ impl QuantLayout {
 
     /// Length of the `words` (`i32`) buffer.
     pub const fn words_len(&self) -> usize {
-        2 * self.lrn_table_len + self.channels
+        self.lrn_tables * self.lrn_table_len + self.channels
     }
 
     /// Length of the `multipliers` buffer.
@@ -144,38 +139,46 @@ impl QuantLayout {
 
 /// The largest [`LrnS8::table_len`] over every input zero point: the squared sum of a window of
 /// `min(2r + 1, channels)` values of at most 255 in magnitude has at most `E` bits.
-const fn lrn_table_bound(channels: usize) -> usize {
-    let window = 2 * LRN_DEPTH_RADIUS + 1;
+const fn lrn_table_bound(channels: usize, depth_radius: usize) -> usize {
+    let window = depth_radius.saturating_mul(2).saturating_add(1);
     let window = if channels < window { channels } else { window };
-    let smax = (window as u64) * 255 * 255;
+    let smax = (window as u64).saturating_mul(255 * 255);
     let bits = 64 - smax.leading_zeros() as usize;
     2 + 32 * bits
 }
 
-/// The int8 valence network: a parsed model and the buffers of a [`QuantLayout`].
+/// What layer `l` needs at run time besides its geometry.
+#[derive(Debug, Clone, Copy)]
+enum Prepared {
+    /// A conv or dense layer: its requantisation and where its channels start in the biases
+    /// and multipliers.
+    Params { quant: LayerQuant, first: usize },
+    /// An LRN layer and its table's index.
+    Lrn { lrn: LrnS8, table: usize },
+    /// A max-pool.
+    Pool,
+}
+
+/// An int8 network: a parsed model and the buffers of a [`QuantLayout`], walking the model's
+/// layer table.
 #[derive(Debug)]
 pub struct QuantNet<'m, 'a> {
     model: QuantModel<'m>,
     layout: QuantLayout,
-    norm: [LrnS8; 2],
-    quant: [LayerQuant; LAYERS],
-    /// First channel of each layer in `multipliers` and in the biases of `words`.
-    first: [usize; LAYERS],
+    prepared: [Prepared; MAX_LAYERS],
     bytes: &'a mut [i8],
     words: &'a mut [i32],
     multipliers: &'a mut [QuantizedMultiplier],
 }
 
 impl<'m, 'a> QuantNet<'m, 'a> {
-    /// *Prepare*: a network running `model` on up to `batch` frames per call over the three
-    /// buffers (exactly [`QuantLayout::new`]`(&model.config(), batch)`'s `bytes_len`,
-    /// `words_len` and `multipliers_len` long). Decodes the biases, derives the multipliers and
-    /// fills the LRN tables (floating point, once).
+    /// *Prepare*: derives every multiplier, bias and LRN table of `model` into the caller's
+    /// buffers (exactly the lengths of [`QuantLayout::new`]`(plan's network, batch)`).
     ///
     /// # Errors
-    /// As [`QuantLayout::new`]; [`KernelError::Length`] naming `bytes`, `words` or `multipliers`
-    /// for a wrong length (nothing written then). The model was validated when parsed, so
-    /// nothing else can fail.
+    /// [`KernelError::Zero`] for `batch == 0`; [`KernelError::Length`] naming `bytes`, `words`
+    /// or `multipliers` for a wrong buffer length; a multiplier or LRN error (the parser
+    /// already checked these, so only a caller-built model can fail here).
     pub fn new(
         model: QuantModel<'m>,
         batch: usize,
@@ -183,67 +186,68 @@ impl<'m, 'a> QuantNet<'m, 'a> {
         words: &'a mut [i32],
         multipliers: &'a mut [QuantizedMultiplier],
     ) -> Result<Self, KernelError> {
-        let cfg = model.config();
-        let layout = QuantLayout::new(&cfg, batch)?;
+        let plan = *model.plan();
+        let layout = QuantLayout::new(&plan.network, batch)?;
         check_len("bytes", layout.bytes_len(), bytes.len())?;
         check_len("words", layout.words_len(), words.len())?;
         check_len("multipliers", layout.multipliers_len(), multipliers.len())?;
 
-        let mut quant = [LayerQuant {
-            input_zero_point: 0,
-            output_zero_point: 0,
-            range: crate::quant::ActivationRange::FULL,
-        }; LAYERS];
-        let mut first = [0; LAYERS];
-        let bias_base = 2 * layout.lrn_table_len;
-        let mut next = 0;
+        let mut prepared = [Prepared::Pool; MAX_LAYERS];
+        let bias_base = layout.lrn_tables * layout.lrn_table_len;
+        let (mut next, mut tables) = (0, 0);
         let mut scales = [0.0f32; 64];
-        for l in 0..LAYERS {
+        for (l, pl) in plan.layers().iter().enumerate() {
             let (input, output) = model.layer_io(l);
-            // Every layer but the last is followed by a ReLU, fused as the output clamp.
-            let act = if l + 1 < LAYERS {
-                Activation::Relu
-            } else {
-                Activation::None
-            };
-            quant[l] = LayerQuant::new(&input, &output, act);
-            first[l] = next;
-            let view = model.layer(l);
-            let c_out = view.channels();
-            for c in 0..c_out {
-                words[bias_base + next + c] = view.bias(c);
-            }
-            // Multipliers in blocks, through the one prepare function TFLite's semantics live in.
-            let mut c0 = 0;
-            while c0 < c_out {
-                let n = (c_out - c0).min(scales.len());
-                for (j, s) in scales[..n].iter_mut().enumerate() {
-                    *s = view.weight_scale(c0 + j);
+            prepared[l] = match pl.geometry {
+                LayerGeometry::Conv(_) | LayerGeometry::Dense(_) => {
+                    let act = match pl.layer.activation {
+                        NetActivation::Relu => Activation::Relu,
+                        NetActivation::Linear => Activation::None,
+                    };
+                    let view = model.layer_view(l);
+                    let c_out = view.channels();
+                    for c in 0..c_out {
+                        words[bias_base + next + c] = view.bias(c);
+                    }
+                    let mut c0 = 0;
+                    while c0 < c_out {
+                        let n = (c_out - c0).min(scales.len());
+                        for (j, s) in scales[..n].iter_mut().enumerate() {
+                            *s = view.weight_scale(c0 + j);
+                        }
+                        per_channel_multipliers(
+                            &input,
+                            &scales[..n],
+                            &output,
+                            &mut multipliers[next + c0..next + c0 + n],
+                        )?;
+                        c0 += n;
+                    }
+                    let p = Prepared::Params {
+                        quant: LayerQuant::new(&input, &output, act),
+                        first: next,
+                    };
+                    next += c_out;
+                    p
                 }
-                per_channel_multipliers(
-                    &input,
-                    &scales[..n],
-                    &output,
-                    &mut multipliers[next + c0..next + c0 + n],
-                )?;
-                c0 += n;
-            }
-            next += c_out;
+                LayerGeometry::Lrn(g) => {
+                    let lrn = LrnS8::new(&g, input, output)?;
+                    let t = layout.lrn_table_len;
+                    debug_assert!(lrn.table_len() <= t);
+                    lrn.fill_table(&mut words[tables * t..tables * t + lrn.table_len()])?;
+                    tables += 1;
+                    Prepared::Lrn {
+                        lrn,
+                        table: tables - 1,
+                    }
+                }
+                LayerGeometry::MaxPool(_) => Prepared::Pool,
+            };
         }
-        let norm = [
-            LrnS8::new(&lrn(cfg.conv[0])?, model.activation(0), model.activation(1))?,
-            LrnS8::new(&lrn(cfg.conv[1])?, model.activation(2), model.activation(3))?,
-        ];
-        let t = layout.lrn_table_len;
-        norm[0].fill_table(&mut words[..norm[0].table_len()])?;
-        norm[1].fill_table(&mut words[t..t + norm[1].table_len()])?;
-        debug_assert!(norm[0].table_len() <= t && norm[1].table_len() <= t);
         Ok(Self {
             model,
             layout,
-            norm,
-            quant,
-            first,
+            prepared,
             bytes,
             words,
             multipliers,
@@ -260,103 +264,116 @@ impl<'m, 'a> QuantNet<'m, 'a> {
         &self.model
     }
 
-    /// Runs the network on `n` frames (`frames.len() == n · input² · 3`, `1 ≤ n ≤ batch`) and
-    /// writes the `n` valence predictions, dequantised, into `out` (overwritten). Integers only
-    /// between the frame bytes and the final dequantisation.
+    /// Runs the network on `n` `u8` frames (`1 ≤ n ≤ batch`); see [`QuantNet::forward_inputs`].
     ///
     /// # Errors
-    /// [`KernelError::Length`] naming `frames` (empty, not a whole number of frames, or more
-    /// than `batch`) or `out` (not `n` long); nothing is written then.
+    /// As [`QuantNet::forward_inputs`].
     pub fn forward(&mut self, frames: &[u8], out: &mut [f32]) -> Result<(), KernelError> {
-        let g = *self.model.geometry();
-        let frame_len = g.conv1.input_len();
-        let n = frames.len() / frame_len;
-        if frames.is_empty() || frames.len() % frame_len != 0 || n > self.layout.batch {
+        self.forward_inputs(Inputs::U8(frames), out)
+    }
+
+    /// Runs the network on `n` examples (`1 ≤ n ≤ batch`) and writes their outputs,
+    /// dequantised, into `out` (`n × outputs`, overwritten). Integers only between the
+    /// quantised input and the final dequantisation: a `u8` byte `x` enters as `x − 128`, `f32`
+    /// features are quantised with the model's input record.
+    ///
+    /// # Errors
+    /// [`KernelError::InvalidParam`] (`input`) for input of the other kind than the table's;
+    /// [`KernelError::Length`] naming `frames` (empty, not a whole number of examples, or more
+    /// than `batch`) or `out` (not `n × outputs` long); nothing is written then.
+    pub fn forward_inputs(&mut self, x: Inputs<'_>, out: &mut [f32]) -> Result<(), KernelError> {
+        let model = self.model;
+        let plan = model.plan();
+        let frame_len = plan.input_len();
+        let got = match x {
+            Inputs::U8(f) => f.len(),
+            Inputs::F32(f) => f.len(),
+        };
+        let kind_ok = matches!(
+            (x, plan.network.input.kind),
+            (Inputs::U8(_), crate::net::InputKind::U8)
+                | (Inputs::F32(_), crate::net::InputKind::F32)
+        );
+        if !kind_ok {
+            return Err(KernelError::InvalidParam { arg: "input" });
+        }
+        let n = got / frame_len;
+        if got == 0 || got % frame_len != 0 || n > self.layout.batch {
             return Err(KernelError::Length {
                 arg: "frames",
                 expected: frame_len * self.layout.batch,
-                got: frames.len(),
+                got,
             });
         }
-        check_len("out", n, out.len())?;
+        check_len("out", n * plan.output_len(), out.len())?;
 
         let l = &self.layout;
         let (a, rest) = self.bytes.split_at_mut(l.activation_len);
         let (b, rest) = rest.split_at_mut(l.activation_len);
         let (scratch, wbuf) = rest.split_at_mut(l.scratch_len);
         let t = l.lrn_table_len;
-        let (tables, biases) = self.words.split_at(2 * t);
-        let model = self.model;
-        let layer = |i: usize| {
-            let (f, c) = (self.first[i], model.layer(i).channels());
-            (
-                model.layer(i),
-                &self.quant[i],
-                &biases[f..f + c],
-                &self.multipliers[f..f + c],
-            )
-        };
-        let table = |k: usize| &tables[k * t..k * t + self.norm[k].table_len()];
-
-        // x − 128 as i8 is the byte with its top bit flipped: exactly (x − 128)/255 at 1/255.
-        for (d, &x) in b.iter_mut().zip(frames) {
-            *d = (x ^ 0x80) as i8;
+        let (tables, biases) = self.words.split_at(l.lrn_tables * t);
+        match x {
+            // x − 128 as i8 is the byte with its top bit flipped: exactly (x − 128)/255 at 1/255.
+            Inputs::U8(frames) => {
+                for (d, &v) in b.iter_mut().zip(frames) {
+                    *d = (v ^ 0x80) as i8;
+                }
+            }
+            Inputs::F32(features) => {
+                let p = model.activation(0);
+                for (d, &v) in b.iter_mut().zip(features) {
+                    *d = p.quantize(v);
+                }
+            }
         }
-        let convs = [g.conv1, g.conv2, g.conv3, g.conv4, g.conv5];
-        let mut conv = |i: usize, x: &[i8], y: &mut [i8]| {
-            let cg = &convs[i];
-            let (view, q, bias, m) = layer(i);
-            conv2d_s8(
-                cg,
-                q,
-                n,
-                &x[..n * cg.input_len()],
-                weights(view, wbuf),
-                bias,
-                m,
-                &mut scratch[..cg.scratch_len()],
-                &mut y[..n * cg.output_len()],
-            )
-        };
-        conv(0, b, a)?;
-        let rows = n * g.conv1.output().pixels();
-        lrn_s8(
-            &self.norm[0],
-            table(0),
-            rows,
-            &a[..rows * convs[0].output().c],
-            &mut b[..rows * convs[0].output().c],
-        )?;
-        pool(&g.pool1, n, b, a)?;
-        conv(1, a, b)?;
-        let rows = n * g.conv2.output().pixels();
-        let len = rows * convs[1].output().c;
-        lrn_s8(&self.norm[1], table(1), rows, &b[..len], &mut a[..len])?;
-        pool(&g.pool2, n, a, b)?;
-        conv(2, b, a)?;
-        conv(3, a, b)?;
-        conv(4, b, a)?;
-        pool(&g.pool3, n, a, b)?;
-        let denses = [g.local1, g.local2, g.softmax];
-        let mut dense = |i: usize, x: &[i8], y: &mut [i8]| {
-            let dg = &denses[i - 5];
-            let (view, q, bias, m) = layer(i);
-            dense_s8(
-                dg,
-                q,
-                n,
-                &x[..n * dg.inputs()],
-                weights(view, wbuf),
-                bias,
-                m,
-                &mut y[..n * dg.outputs()],
-            )
-        };
-        dense(5, b, a)?;
-        dense(6, a, b)?;
-        dense(7, b, a)?;
-        let p = model.activation(OUTPUT_OF[LAYERS - 1]);
-        for (o, &q) in out.iter_mut().zip(&a[..n]) {
+        // Each layer reads one ping-pong buffer and writes the other; the input is in `b`.
+        let (mut x, mut y) = (b, a);
+        for (i, pl) in plan.layers().iter().enumerate() {
+            let y_len = n * pl.output_len();
+            match (pl.geometry, self.prepared[i]) {
+                (LayerGeometry::Conv(g), Prepared::Params { quant, first }) => {
+                    let c = g.bias_len();
+                    conv2d_s8(
+                        &g,
+                        &quant,
+                        n,
+                        &x[..n * g.input_len()],
+                        weights(model.layer_view(i), wbuf),
+                        &biases[first..first + c],
+                        &self.multipliers[first..first + c],
+                        &mut scratch[..g.scratch_len()],
+                        &mut y[..y_len],
+                    )?
+                }
+                (LayerGeometry::Dense(g), Prepared::Params { quant, first }) => {
+                    let c = g.bias_len();
+                    dense_s8(
+                        &g,
+                        &quant,
+                        n,
+                        &x[..n * g.inputs()],
+                        weights(model.layer_view(i), wbuf),
+                        &biases[first..first + c],
+                        &self.multipliers[first..first + c],
+                        &mut y[..y_len],
+                    )?
+                }
+                (LayerGeometry::MaxPool(g), _) => {
+                    max_pool_s8(&g, n, &x[..n * g.input_len()], &mut y[..y_len])?
+                }
+                (LayerGeometry::Lrn(_), Prepared::Lrn { lrn, table }) => {
+                    let rows = n * pl.output.pixels();
+                    let table = &tables[table * t..table * t + lrn.table_len()];
+                    lrn_s8(&lrn, table, rows, &x[..y_len], &mut y[..y_len])?
+                }
+                _ => unreachable!("QuantNet::new prepares every layer for its geometry"),
+            }
+            core::mem::swap(&mut x, &mut y);
+        }
+        let p = model.activation(plan.layer_count());
+        let len = out.len();
+        for (o, &q) in out.iter_mut().zip(&x[..len]) {
             *o = p.dequantize(q);
         }
         Ok(())
@@ -371,8 +388,4 @@ fn weights<'b>(view: LayerView<'_>, buf: &'b mut [i8]) -> &'b [i8] {
         *d = s as i8;
     }
     dst
-}
-
-fn pool(g: &crate::pool::Pool2d, n: usize, x: &[i8], y: &mut [i8]) -> Result<(), KernelError> {
-    max_pool_s8(g, n, &x[..n * g.input_len()], &mut y[..n * g.output_len()])
 }

@@ -3,21 +3,20 @@
 use super::crc32::crc32;
 use super::error::ModelError;
 use super::format::{
-    sections, LayerSpan, ACTIVATIONS, ACTIVATION_NAMES, ACT_RECORD, FORMAT_VERSION, HEADER_LEN,
-    INPUT_OF, INPUT_SCALE, LAYERS, LAYER_NAMES, MAGIC, OUTPUT_OF, TRAILER_LEN,
+    encode_input, encode_layer, sections, table_len, LayerSpan, ACT_RECORD, FORMAT_VERSION,
+    HEADER_LEN, INPUT_RECORD, INPUT_SCALE, LAYER_RECORD, MAGIC, TRAILER_LEN,
 };
-use crate::lrn::Lrn;
-use crate::net::{Geometry, ValenceConfig, LRN_ALPHA, LRN_BETA, LRN_BIAS, LRN_DEPTH_RADIUS};
+use crate::net::{Activation, InputKind, LayerGeometry, Network, Plan, MAX_LAYERS};
 use crate::quant::{LrnS8, QuantParams, QuantizedMultiplier};
 
-/// A parsed, validated int8 model borrowing the file's bytes (nothing is copied).
+/// A parsed int8 model, validated against the network it is for, borrowing the file's bytes
+/// (nothing is copied).
 #[derive(Debug, Clone, Copy)]
 pub struct QuantModel<'a> {
     bytes: &'a [u8],
-    config: ValenceConfig,
-    geometry: Geometry,
-    activations: [QuantParams; ACTIVATIONS],
-    layers: [LayerSpan; LAYERS],
+    plan: Plan,
+    activations: [QuantParams; MAX_LAYERS + 1],
+    layers: [LayerSpan; MAX_LAYERS],
 }
 
 /// One layer's parameters inside the file.
@@ -65,7 +64,7 @@ impl<'a> LayerView<'a> {
     }
 }
 
-/// The quantisation of the network's input: scale `1/255`, zero point 0.
+/// The quantisation of a `u8` frame: scale `1/255`, zero point 0.
 pub(crate) fn input_params() -> QuantParams {
     match QuantParams::new(INPUT_SCALE, 0) {
         Ok(p) => p,
@@ -73,28 +72,31 @@ pub(crate) fn input_params() -> QuantParams {
     }
 }
 
-/// An LRN layer of the network over `channels`.
-pub(crate) fn lrn(channels: usize) -> Result<Lrn, crate::KernelError> {
-    Lrn::new(channels, LRN_DEPTH_RADIUS, LRN_BIAS, LRN_ALPHA, LRN_BETA)
-}
-
 impl<'a> QuantModel<'a> {
-    /// Validates a whole model file (see the [module documentation](super) for the order of the
-    /// checks) and returns a view of it. Reads nothing outside `bytes`; never panics.
+    /// Validates a whole model file against `net`, the network the caller runs (a board passes
+    /// its own table), and returns a view of it. Checks, in this order: the fixed header's
+    /// length, magic, version, header length, the file length the declared payload implies,
+    /// the checksum, the layer table against `net`'s (layer count, input, every layer), the
+    /// payload length `net` implies, and then every value (scales, zero points, the
+    /// multipliers they imply, the LRN layers). Nothing is used before all checks pass;
+    /// nothing is read outside `bytes`; never panics.
     ///
     /// # Errors
     /// The first failed check, as a [`ModelError`]: [`Truncated`](ModelError::Truncated),
     /// [`BadMagic`](ModelError::BadMagic), [`UnsupportedVersion`](ModelError::UnsupportedVersion)
-    /// (naming the file's version), [`HeaderLength`](ModelError::HeaderLength),
-    /// [`Config`](ModelError::Config), [`PayloadLength`](ModelError::PayloadLength),
-    /// [`TrailingBytes`](ModelError::TrailingBytes), [`Checksum`](ModelError::Checksum),
-    /// [`InvalidQuant`](ModelError::InvalidQuant).
-    pub fn parse(bytes: &'a [u8]) -> Result<Self, ModelError> {
+    /// (naming the file's version, e.g. 1 for a file without a layer table),
+    /// [`HeaderLength`](ModelError::HeaderLength), [`TrailingBytes`](ModelError::TrailingBytes),
+    /// [`Checksum`](ModelError::Checksum), [`LayerCount`](ModelError::LayerCount),
+    /// [`OtherInput`](ModelError::OtherInput), [`OtherLayer`](ModelError::OtherLayer),
+    /// [`Config`](ModelError::Config) (`net` is no valid network),
+    /// [`PayloadLength`](ModelError::PayloadLength), [`InvalidQuant`](ModelError::InvalidQuant).
+    pub fn parse(bytes: &'a [u8], net: &Network) -> Result<Self, ModelError> {
         let got = bytes.len();
+        let fixed = HEADER_LEN + TRAILER_LEN;
         // Magic, version and header length first, so a file of another version says so.
         if got < 8 {
             return Err(ModelError::Truncated {
-                expected: HEADER_LEN + TRAILER_LEN,
+                expected: fixed,
                 got,
             });
         }
@@ -113,31 +115,17 @@ impl<'a> QuantModel<'a> {
         if usize::from(header_len) != HEADER_LEN {
             return Err(ModelError::HeaderLength { found: header_len });
         }
-        if got < HEADER_LEN + TRAILER_LEN {
+        if got < fixed {
             return Err(ModelError::Truncated {
-                expected: HEADER_LEN + TRAILER_LEN,
+                expected: fixed,
                 got,
             });
         }
         // u32 → usize may not fit on a 16-bit target; saturating keeps it an error there.
         let size = |at: usize| usize::try_from(u32_at(bytes, at)).unwrap_or(usize::MAX);
-        let config = ValenceConfig {
-            input: size(8),
-            conv: [size(12), size(16), size(20), size(24), size(28)],
-            dense: [size(32), size(36)],
-            tile: size(40),
-        };
-        let geometry = config.geometry().map_err(ModelError::Config)?;
-        let s = sections(&geometry).map_err(ModelError::Config)?;
-        let declared = size(44);
-        if declared != s.payload_len {
-            return Err(ModelError::PayloadLength {
-                expected: s.payload_len,
-                declared,
-            });
-        }
-        // `sections` checked that this sum fits.
-        let total = HEADER_LEN + s.payload_len + TRAILER_LEN;
+        let count = size(8);
+        let declared = size(12);
+        let total = declared.saturating_add(fixed);
         if got < total {
             return Err(ModelError::Truncated {
                 expected: total,
@@ -157,20 +145,55 @@ impl<'a> QuantModel<'a> {
             return Err(ModelError::Checksum { stored, computed });
         }
 
-        let mut activations = [input_params(); ACTIVATIONS];
-        for (i, a) in activations.iter_mut().enumerate() {
-            let at = HEADER_LEN + i * ACT_RECORD;
+        let plan = net.plan().map_err(ModelError::Config)?;
+        let expected = plan.layer_count();
+        if count != expected {
+            return Err(ModelError::LayerCount {
+                found: count,
+                expected,
+            });
+        }
+        if declared < table_len(count) {
+            return Err(ModelError::PayloadLength {
+                expected: table_len(count),
+                declared,
+            });
+        }
+        let table = &bytes[HEADER_LEN..HEADER_LEN + table_len(count)];
+        let input = encode_input(net);
+        if (0..4).any(|k| u32_at(table, 4 * k) != input[k]) {
+            return Err(ModelError::OtherInput);
+        }
+        for (i, l) in plan.layers().iter().enumerate() {
+            let at = INPUT_RECORD + LAYER_RECORD * i;
+            if table[at..at + LAYER_RECORD] != encode_layer(&l.layer.op, l.layer.activation) {
+                return Err(ModelError::OtherLayer {
+                    index: i,
+                    name: l.layer.name,
+                });
+            }
+        }
+        let s = sections(&plan).map_err(ModelError::Config)?;
+        if declared != s.payload_len {
+            return Err(ModelError::PayloadLength {
+                expected: s.payload_len,
+                declared,
+            });
+        }
+
+        let mut activations = [input_params(); MAX_LAYERS + 1];
+        for (i, a) in activations.iter_mut().take(count + 1).enumerate() {
+            let at = s.activations + i * ACT_RECORD;
             let scale = f32::from_bits(u32_at(bytes, at));
             let zero_point = u32_at(bytes, at + 4) as i32;
             *a = QuantParams::new(scale, zero_point).map_err(|_| ModelError::InvalidQuant {
-                tensor: ACTIVATION_NAMES[i],
+                tensor: record_name(&plan, i),
                 what: "scale or zero point",
             })?;
         }
         let model = Self {
             bytes,
-            config,
-            geometry,
+            plan,
             activations,
             layers: s.layers,
         };
@@ -178,73 +201,104 @@ impl<'a> QuantModel<'a> {
         Ok(model)
     }
 
-    /// Every weight scale and the multipliers and LRN layers the scales imply.
+    /// Every weight scale and the multipliers and LRN layers the scales imply; the input's and
+    /// the pools' fixed quantisation; ReLU only where int8 fuses it.
     fn check_values(&self) -> Result<(), ModelError> {
-        for (l, name) in LAYER_NAMES.iter().enumerate() {
-            let (input, output) = self.layer_io(l);
-            let view = self.layer(l);
-            for c in 0..view.channels() {
-                let s = view.weight_scale(c);
-                let bad = |what| ModelError::InvalidQuant { tensor: name, what };
-                if !(s.is_finite() && s > 0.0) {
-                    return Err(bad("weight scale"));
-                }
-                let real = f64::from(input.scale()) * f64::from(s) / f64::from(output.scale());
-                QuantizedMultiplier::from_real(real).map_err(|_| bad("rescaling multiplier"))?;
-            }
+        if self.plan.network.input.kind == InputKind::U8 && self.activations[0] != input_params() {
+            return Err(ModelError::InvalidQuant {
+                tensor: "input",
+                what: "quantisation (u8 frames enter at 1/255, zero point 0)",
+            });
         }
-        for (norm, conv, channels) in [(1, 0, self.config.conv[0]), (3, 2, self.config.conv[1])] {
-            let lrn = lrn(channels).map_err(ModelError::Config)?;
-            LrnS8::new(&lrn, self.activations[conv], self.activations[norm]).map_err(|_| {
-                ModelError::InvalidQuant {
-                    tensor: ACTIVATION_NAMES[norm],
-                    what: "LRN quantisation",
+        for (l, pl) in self.plan.layers().iter().enumerate() {
+            let name = pl.layer.name;
+            let bad = |what| ModelError::InvalidQuant { tensor: name, what };
+            let (input, output) = self.layer_io(l);
+            match pl.geometry {
+                LayerGeometry::Conv(_) | LayerGeometry::Dense(_) => {
+                    let view = self.layer_view(l);
+                    for c in 0..view.channels() {
+                        let s = view.weight_scale(c);
+                        if !(s.is_finite() && s > 0.0) {
+                            return Err(bad("weight scale"));
+                        }
+                        let real =
+                            f64::from(input.scale()) * f64::from(s) / f64::from(output.scale());
+                        QuantizedMultiplier::from_real(real)
+                            .map_err(|_| bad("rescaling multiplier"))?;
+                    }
                 }
-            })?;
+                LayerGeometry::MaxPool(_) => {
+                    if input != output {
+                        return Err(bad("quantisation (a max-pool keeps its input's)"));
+                    }
+                }
+                LayerGeometry::Lrn(g) => {
+                    LrnS8::new(&g, input, output).map_err(|_| bad("LRN quantisation"))?;
+                }
+            }
+            let fused = matches!(
+                pl.geometry,
+                LayerGeometry::Conv(_) | LayerGeometry::Dense(_)
+            );
+            if pl.layer.activation == Activation::Relu && !fused {
+                return Err(bad(
+                    "activation (int8 fuses ReLU into conv and dense layers only)",
+                ));
+            }
         }
         Ok(())
     }
 
-    /// The network sizes in the header.
-    pub const fn config(&self) -> ValenceConfig {
-        self.config
+    /// The network the model was checked against.
+    pub const fn plan(&self) -> &Plan {
+        &self.plan
     }
 
-    /// The validated geometry of [`QuantModel::config`].
-    pub const fn geometry(&self) -> &Geometry {
-        &self.geometry
-    }
-
-    /// The quantisation of activation `i` of [`ACTIVATION_NAMES`](super::ACTIVATION_NAMES).
+    /// Activation record `i`: 0 is the input, `1 + l` layer `l`'s output.
     ///
     /// # Panics
-    /// If `i >= ACTIVATIONS`.
+    /// If `i > plan().layer_count()`.
     pub fn activation(&self, i: usize) -> QuantParams {
+        assert!(
+            i <= self.plan.layer_count(),
+            "activation index out of range"
+        );
         self.activations[i]
     }
 
-    /// Layer `i` of [`LAYER_NAMES`](super::LAYER_NAMES).
-    ///
-    /// # Panics
-    /// If `i >= LAYERS`.
-    pub fn layer(&self, i: usize) -> LayerView<'a> {
+    /// The parameters of layer `l`, `None` for a layer without any (or out of range).
+    pub fn layer(&self, l: usize) -> Option<LayerView<'a>> {
+        let span = *self.layers.get(l)?;
+        (span.channels > 0).then_some(LayerView {
+            bytes: self.bytes,
+            span,
+        })
+    }
+
+    /// The view of a layer that has parameters (empty otherwise).
+    pub(crate) fn layer_view(&self, l: usize) -> LayerView<'a> {
         LayerView {
             bytes: self.bytes,
-            span: self.layers[i],
+            span: self.layers[l],
         }
     }
 
-    /// The input and output quantisation of layer `i`.
-    pub(crate) fn layer_io(&self, i: usize) -> (QuantParams, QuantParams) {
-        let input = match INPUT_OF[i] {
-            Some(a) => self.activations[a],
-            None => input_params(),
-        };
-        (input, self.activations[OUTPUT_OF[i]])
+    /// The input and output quantisation of layer `l`.
+    pub(crate) fn layer_io(&self, l: usize) -> (QuantParams, QuantParams) {
+        (self.activations[l], self.activations[l + 1])
     }
 
     /// The whole file.
     pub const fn bytes(&self) -> &'a [u8] {
         self.bytes
+    }
+}
+
+/// The name of activation record `i` (0: the input).
+pub(crate) fn record_name(plan: &Plan, i: usize) -> &'static str {
+    match i {
+        0 => "input",
+        _ => plan.layer(i - 1).layer.name,
     }
 }

@@ -8,21 +8,22 @@ use std::vec::Vec;
 
 use super::*;
 use crate::data::{FrameSpec, Split, Synthetic};
-use crate::net::{ArenaLayout, Net, ValenceConfig};
-use crate::quant::QuantizedMultiplier;
+use crate::net::valence::{layers, rgb};
+use crate::net::{ArenaLayout, Inputs, Loss, Net, Network, ValenceConfig, KWS};
+use crate::quant::{QuantParams, QuantizedMultiplier};
 use crate::{KernelError, Portable};
 
 /// The smallest network the topology allows (57 px frames), for byte-by-byte sweeps.
 const MICRO: ValenceConfig = ValenceConfig {
-    input: 57,
-    conv: [2, 2, 3, 3, 3],
-    dense: [2, 2],
+    input: rgb(57),
+    layers: &layers([2, 2, 3, 3, 3], [2, 2]),
+    loss: Loss::WeightedAbs,
     tile: 4,
 };
 
 fn frames(cfg: &ValenceConfig, seed: u64, n: usize) -> Vec<u8> {
     let s = Synthetic::new(
-        FrameSpec::new(cfg.input, cfg.input).unwrap(),
+        FrameSpec::new(cfg.input.h, cfg.input.w).unwrap(),
         seed,
         Split::Train,
     );
@@ -52,7 +53,7 @@ fn fixture(cfg: &ValenceConfig, seed: u64, n: usize) -> Fixture {
     // The seed's output weights (σ = 1/1024) make every prediction ≈ 0; widen them so the
     // output varies across frames and tracking is measurable.
     let specs = *net.param_specs();
-    let w = specs[14];
+    let w = specs[specs.count() - 2];
     for v in &mut net.params_mut()[w.offset..w.offset + w.len] {
         *v *= 300.0;
     }
@@ -90,12 +91,35 @@ fn header_bytes_by_hand() {
     let f = fixture(&ValenceConfig::TINY, 1, 2);
     let b = &f.file;
     assert_eq!(&b[..4], b"VQ8M");
-    assert_eq!(&b[4..8], &[1, 0, 48, 0]);
-    let sizes: Vec<u32> = (0..10).map(|k| le32(b, 8 + 4 * k)).collect();
-    assert_eq!(&sizes[..9], &[64, 8, 8, 16, 16, 16, 16, 16, 16]);
-    assert_eq!(sizes[9] as usize, b.len() - 48 - 4);
-    // TINY: 80 bytes of activations, 97 channels × 8 bytes, 7464 weights.
-    assert_eq!(b.len(), 48 + 80 + 97 * 8 + 7464 + 4);
+    assert_eq!(&b[4..8], &[2, 0, 16, 0]);
+    assert_eq!(le32(b, 8), 13, "layers");
+    assert_eq!(le32(b, 12) as usize, b.len() - 16 - 4);
+    // The input record: 64 × 64 × 3 u8.
+    let input: Vec<u32> = (0..4).map(|k| le32(b, 16 + 4 * k)).collect();
+    assert_eq!(input, [64, 64, 3, 0]);
+    // conv1: op 0, ReLU, SAME; 5×5 kernel, stride 4, 8 channels.
+    let conv1 = 32;
+    assert_eq!(&b[conv1..conv1 + 4], &[0, 1, 0, 0]);
+    let words: Vec<u32> = (0..7).map(|k| le32(b, conv1 + 4 + 4 * k)).collect();
+    assert_eq!(words, [5, 5, 4, 4, 8, 0, 0]);
+    // norm1: op 3, linear; depth radius 4 and the bits of 1.0, 0.001/9, 0.75.
+    let norm1 = conv1 + 32;
+    assert_eq!(&b[norm1..norm1 + 4], &[3, 0, 0, 0]);
+    let words: Vec<u32> = (0..4).map(|k| le32(b, norm1 + 4 + 4 * k)).collect();
+    let alpha = 0.001f32 / 9.0;
+    assert_eq!(
+        words,
+        [4, 1f32.to_bits(), alpha.to_bits(), 0.75f32.to_bits()]
+    );
+    // pool1: op 2, VALID, 3×3 window, stride 2.
+    let pool1 = norm1 + 32;
+    assert_eq!(&b[pool1..pool1 + 4], &[2, 0, 1, 0]);
+    // softmax_linear: op 1, linear, 1 output.
+    let out = 32 + 12 * 32;
+    assert_eq!(&b[out..out + 8], &[1, 0, 0, 0, 1, 0, 0, 0]);
+    // TINY: a 16 + 13·32-byte table, 14 activation records, 97 channels × 8 bytes, 7464
+    // weights.
+    assert_eq!(b.len(), 16 + 16 + 13 * 32 + 14 * 8 + 97 * 8 + 7464 + 4);
     assert_eq!(le32(b, b.len() - 4), crc32(&b[..b.len() - 4]));
 }
 
@@ -103,28 +127,37 @@ fn header_bytes_by_hand() {
 fn parameters_round_trip_within_half_a_step() {
     let cfg = ValenceConfig::TINY;
     let f = fixture(&cfg, 2, 4);
-    let m = QuantModel::parse(&f.file).unwrap();
-    assert_eq!(m.config(), cfg);
-    let specs = cfg.params().unwrap();
-    for (i, want) in (0..ACTIVATIONS).map(|i| (i, f.ranges.params(i))) {
-        assert_eq!(m.activation(i), want);
+    let m = QuantModel::parse(&f.file, &cfg).unwrap();
+    let plan = cfg.plan().unwrap();
+    let specs = plan.params();
+    // The u8 input's record is fixed; pools keep their input's; the rest are calibrated.
+    assert_eq!(m.activation(0), QuantParams::new(1.0 / 255.0, 0).unwrap());
+    for (l, pl) in plan.layers().iter().enumerate() {
+        let want = match pl.layer.name {
+            "pool1" | "pool2" | "pool3" => m.activation(l),
+            _ => f.ranges.params(l + 1),
+        };
+        assert_eq!(m.activation(l + 1), want, "{}", pl.layer.name);
     }
     // A ReLU output's range starts at 0: zero point −128, scale max/255.
-    let (_, hi) = f.ranges.range(0);
-    assert_eq!(m.activation(0).zero_point(), -128);
-    assert_eq!(m.activation(0).scale(), (f64::from(hi) / 255.0) as f32);
-    for l in 0..LAYERS {
-        let (ws, bs) = (&specs[2 * l], &specs[2 * l + 1]);
+    let (_, hi) = f.ranges.range(1);
+    assert_eq!(m.activation(1).zero_point(), -128);
+    assert_eq!(m.activation(1).scale(), (f64::from(hi) / 255.0) as f32);
+    let mut layers_with_params = 0;
+    for (l, pl) in plan.layers().iter().enumerate() {
+        let Some([wi, bi]) = pl.params else {
+            assert!(m.layer(l).is_none());
+            continue;
+        };
+        layers_with_params += 1;
+        let (ws, bs) = (&specs[wi], &specs[bi]);
         let w = &f.params[ws.offset..ws.offset + ws.len];
         let b = &f.params[bs.offset..bs.offset + bs.len];
-        let view = m.layer(l);
+        let view = m.layer(l).unwrap();
         let c_out = view.channels();
         assert_eq!(c_out, bs.len);
-        let s_in = f64::from(if l == 0 {
-            1.0 / 255.0
-        } else {
-            m.activation([1, 3, 4, 5, 6, 7, 8][l - 1]).scale()
-        });
+        // Layer l's input is record l (the frame's for conv1).
+        let s_in = f64::from(m.activation(l).scale());
         for (c, &b_c) in b.iter().enumerate() {
             let max_abs = (c..w.len())
                 .step_by(c_out)
@@ -140,14 +173,15 @@ fn parameters_round_trip_within_half_a_step() {
             assert!((bias - f64::from(b_c)).abs() <= 0.5 * s_in * s * (1.0 + 1e-6));
         }
     }
+    assert_eq!(layers_with_params, 8);
 }
 
 #[test]
 fn every_prefix_and_any_extra_byte_are_rejected() {
     let f = fixture(&MICRO, 3, 2);
-    assert!(QuantModel::parse(&f.file).is_ok());
+    assert!(QuantModel::parse(&f.file, &MICRO).is_ok());
     for len in 0..f.file.len() {
-        match QuantModel::parse(&f.file[..len]) {
+        match QuantModel::parse(&f.file[..len], &MICRO) {
             Err(ModelError::Truncated { got, .. }) => assert_eq!(got, len),
             other => panic!("prefix {len}: {other:?}"),
         }
@@ -155,7 +189,7 @@ fn every_prefix_and_any_extra_byte_are_rejected() {
     let mut long = f.file.clone();
     long.push(0);
     assert_eq!(
-        QuantModel::parse(&long).unwrap_err(),
+        QuantModel::parse(&long, &MICRO).unwrap_err(),
         ModelError::TrailingBytes {
             expected: f.file.len(),
             got: f.file.len() + 1
@@ -170,7 +204,7 @@ fn every_byte_flip_is_rejected() {
     for i in 0..bad.len() {
         for mask in [0x01u8, 0x80, 0xFF] {
             bad[i] ^= mask;
-            let e = QuantModel::parse(&bad).expect_err("a flipped byte must be rejected");
+            let e = QuantModel::parse(&bad, &MICRO).expect_err("a flipped byte must be rejected");
             match i {
                 0..=3 => assert!(matches!(e, ModelError::BadMagic { .. })),
                 4..=5 => assert!(matches!(e, ModelError::UnsupportedVersion { .. })),
@@ -187,7 +221,10 @@ fn every_byte_flip_is_rejected() {
     let mut bad = t.file.clone();
     for i in (0..64).chain((64..bad.len()).step_by(97)) {
         bad[i] ^= 0x10;
-        assert!(QuantModel::parse(&bad).is_err(), "byte {i}");
+        assert!(
+            QuantModel::parse(&bad, &ValenceConfig::TINY).is_err(),
+            "byte {i}"
+        );
         bad[i] ^= 0x10;
     }
 }
@@ -196,24 +233,27 @@ fn every_byte_flip_is_rejected() {
 fn wrong_version_is_named() {
     let f = fixture(&MICRO, 5, 1);
     let mut bad = f.file.clone();
-    bad[4..6].copy_from_slice(&2u16.to_le_bytes());
+    bad[4..6].copy_from_slice(&1u16.to_le_bytes());
     reseal(&mut bad);
-    let e = QuantModel::parse(&bad).unwrap_err();
+    let e = QuantModel::parse(&bad, &MICRO).unwrap_err();
     assert_eq!(
         e,
         ModelError::UnsupportedVersion {
-            found: 2,
-            supported: 1
+            found: 1,
+            supported: 2
         }
     );
     assert_eq!(
         e.to_string(),
-        "unsupported model format version 2 (this build reads version 1)"
+        "unsupported model format version 1 (this build reads version 2)"
     );
+    // A version-1 file's own header (magic, version 1, its 48-byte header) says the same.
+    let v1 = [b'V', b'Q', b'8', b'M', 1, 0, 48, 0, 64, 0, 0, 0];
+    assert_eq!(QuantModel::parse(&v1, &ValenceConfig::TINY).unwrap_err(), e);
     // Even with nothing after the version.
-    assert_eq!(QuantModel::parse(&bad[..8]).unwrap_err(), e);
+    assert_eq!(QuantModel::parse(&bad[..8], &MICRO).unwrap_err(), e);
     assert!(matches!(
-        QuantModel::parse(b"PK\x03\x04zip!"),
+        QuantModel::parse(b"PK\x03\x04zip!", &MICRO),
         Err(ModelError::BadMagic { found }) if &found == b"PK\x03\x04"
     ));
 }
@@ -225,20 +265,37 @@ fn checksummed_but_invalid_values_are_rejected() {
         let mut b = f.file.clone();
         b[at..at + 4].copy_from_slice(&v.to_le_bytes());
         reseal(&mut b);
-        QuantModel::parse(&b).unwrap_err()
+        QuantModel::parse(&b, &MICRO).unwrap_err()
     };
-    let act = |i: usize| HEADER_LEN + 8 * i;
+    // MICRO's 13 layers: a 16 + 13·32-byte table, then 14 activation records.
+    let act = |i: usize| HEADER_LEN + 16 + 13 * 32 + 8 * i;
+    // conv2 is layer 3, its output record 4.
     let conv2 = ModelError::InvalidQuant {
         tensor: "conv2",
         what: "scale or zero point",
     };
-    assert_eq!(edit(act(2), 0f32.to_bits()), conv2);
-    assert_eq!(edit(act(2), f32::NAN.to_bits()), conv2);
-    assert_eq!(edit(act(2), (-1.0f32).to_bits()), conv2);
-    assert_eq!(edit(act(2) + 4, 128), conv2);
-    assert_eq!(edit(act(2) + 4, (-129i32) as u32), conv2);
+    assert_eq!(edit(act(4), 0f32.to_bits()), conv2);
+    assert_eq!(edit(act(4), f32::NAN.to_bits()), conv2);
+    assert_eq!(edit(act(4), (-1.0f32).to_bits()), conv2);
+    assert_eq!(edit(act(4) + 4, 128), conv2);
+    assert_eq!(edit(act(4) + 4, (-129i32) as u32), conv2);
+    // The frame's record is fixed, and a pool keeps its input's.
+    assert!(matches!(
+        edit(act(0), 0.5f32.to_bits()),
+        ModelError::InvalidQuant {
+            tensor: "input",
+            ..
+        }
+    ));
+    assert!(matches!(
+        edit(act(3) + 4, 5),
+        ModelError::InvalidQuant {
+            tensor: "pool1",
+            ..
+        }
+    ));
     // conv1's first weight scale sits right after the activation records.
-    let first_scale = HEADER_LEN + 8 * ACTIVATIONS;
+    let first_scale = act(14);
     assert_eq!(
         edit(first_scale, f32::INFINITY.to_bits()),
         ModelError::InvalidQuant {
@@ -254,28 +311,64 @@ fn checksummed_but_invalid_values_are_rejected() {
             what: "rescaling multiplier"
         }
     );
-    // Sizes: tile 0, a 40 px input (too small for the pools), an overflowing width, a payload
-    // length off by one.
+    // The table: another input side, conv2 with 3 channels, a layer fewer.
+    assert_eq!(edit(16, 64), ModelError::OtherInput);
     assert_eq!(
-        edit(40, 0),
-        ModelError::Config(KernelError::Zero { arg: "tile" })
-    );
-    assert!(matches!(
-        edit(8, 40),
-        ModelError::Config(KernelError::TooSmall { .. })
-    ));
-    assert!(matches!(
-        edit(36, u32::MAX),
-        ModelError::Config(_) | ModelError::PayloadLength { .. }
-    ));
-    let declared = le32(&f.file, 44);
-    assert_eq!(
-        edit(44, declared + 1),
-        ModelError::PayloadLength {
-            expected: declared as usize,
-            declared: declared as usize + 1
+        edit(32 + 3 * 32 + 4 + 16, 3),
+        ModelError::OtherLayer {
+            index: 3,
+            name: "conv2"
         }
     );
+    assert_eq!(
+        edit(8, 12),
+        ModelError::LayerCount {
+            found: 12,
+            expected: 13
+        }
+    );
+    // A payload length off by one no longer matches the file's length.
+    let declared = le32(&f.file, 12);
+    assert_eq!(
+        edit(12, declared + 1),
+        ModelError::Truncated {
+            expected: f.file.len() + 1,
+            got: f.file.len()
+        }
+    );
+}
+
+#[test]
+fn a_model_of_another_network_names_the_first_layer_that_differs() {
+    let f = fixture(&MICRO, 11, 1);
+    let e = QuantModel::parse(&f.file, &ValenceConfig::TINY).unwrap_err();
+    assert_eq!(e, ModelError::OtherInput);
+    let same_input = ValenceConfig {
+        input: rgb(57),
+        ..ValenceConfig::TINY
+    };
+    let e = QuantModel::parse(&f.file, &same_input).unwrap_err();
+    assert_eq!(
+        e,
+        ModelError::OtherLayer {
+            index: 0,
+            name: "conv1"
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "the model is for another network: its layer 0 differs from this network's `conv1`"
+    );
+    assert_eq!(
+        QuantModel::parse(&f.file, &KWS).unwrap_err(),
+        ModelError::LayerCount {
+            found: 13,
+            expected: 4
+        }
+    );
+    // The names, tags, initialisers, loss and tile are not part of the int8 network.
+    let retiled = ValenceConfig { tile: 7, ..MICRO };
+    assert!(QuantModel::parse(&f.file, &retiled).is_ok());
 }
 
 #[test]
@@ -319,6 +412,7 @@ fn layout_of_tiny_by_hand() {
     assert_eq!(l.weights_len, 2304);
     assert_eq!(l.lrn_table_len, 610);
     assert_eq!(l.channels, 97);
+    assert_eq!(l.lrn_tables, 2);
     assert_eq!(l.bytes_len(), 2 * 12_288 + 2304 + 2304);
     assert_eq!(l.words_len(), 2 * 610 + 97);
     assert_eq!(
@@ -343,10 +437,11 @@ fn buffers(cfg: &ValenceConfig, batch: usize) -> Buffers {
 }
 
 fn run(f: &Fixture, cfg: &ValenceConfig, batch: usize, frames: &[u8]) -> Vec<f32> {
-    let model = QuantModel::parse(&f.file).unwrap();
+    let model = QuantModel::parse(&f.file, cfg).unwrap();
     let mut b = buffers(cfg, batch);
     let mut net = QuantNet::new(model, batch, &mut b.bytes, &mut b.words, &mut b.mult).unwrap();
-    let mut out = vec![f32::NAN; frames.len() / cfg.frame_len().unwrap()];
+    let outputs = cfg.plan().unwrap().output_len();
+    let mut out = vec![f32::NAN; frames.len() / cfg.frame_len().unwrap() * outputs];
     net.forward(frames, &mut out).unwrap();
     out
 }
@@ -366,7 +461,12 @@ fn int8_tracks_the_f32_network() {
         });
     let spread = f64::from(hi - lo);
     assert!(spread > 0.0);
-    let step = f64::from(QuantModel::parse(&f.file).unwrap().activation(9).scale());
+    let step = f64::from(
+        QuantModel::parse(&f.file, &cfg)
+            .unwrap()
+            .activation(13)
+            .scale(),
+    );
     let mut worst = 0.0f64;
     for (a, b) in q.iter().zip(&f.f32_pred) {
         worst = worst.max(f64::from(a - b).abs());
@@ -395,7 +495,7 @@ fn a_batch_gives_the_bits_of_single_frames() {
 fn buffers_and_frames_are_checked() {
     let cfg = MICRO;
     let f = fixture(&cfg, 10, 2);
-    let model = QuantModel::parse(&f.file).unwrap();
+    let model = QuantModel::parse(&f.file, &cfg).unwrap();
     let mut b = buffers(&cfg, 2);
     let short = b.bytes.len() - 1;
     assert!(matches!(
@@ -433,4 +533,44 @@ fn buffers_and_frames_are_checked() {
         Err(KernelError::Length { arg: "out", .. })
     ));
     assert!(out.iter().all(|v| v.is_nan()), "nothing written on error");
+}
+
+#[test]
+fn kws_f32_features_run_in_int8_and_track_the_f32_logits() {
+    // Reference: the f32 KWS network the model was quantised from, on the calibration features.
+    let net_table: Network = KWS;
+    let n = 8;
+    let layout = ArenaLayout::inference(&net_table, n).unwrap();
+    let mut arena = vec![0.0f32; layout.arena_len()];
+    let mut net = Net::inference(&net_table, n, &mut arena).unwrap();
+    net.init_params(12).unwrap();
+    let mut rng = crate::rng::Rng::new(12, 1);
+    let x: Vec<f32> = (0..n * 49 * 10).map(|_| rng.next_normal()).collect();
+    let mut ranges = RangeObserver::new();
+    ranges.observe_input(&x);
+    let want = net
+        .forward_inputs(&Portable, Inputs::F32(&x), &mut ranges)
+        .unwrap()
+        .to_vec();
+    assert_eq!(want.len(), n * 12);
+    let mut file = vec![0u8; model_len(&net_table).unwrap()];
+    quantize_model(&net_table, net.params(), &ranges, &mut file).unwrap();
+    let model = QuantModel::parse(&file, &net_table).unwrap();
+    let mut b = buffers(&net_table, n);
+    let mut q = QuantNet::new(model, n, &mut b.bytes, &mut b.words, &mut b.mult).unwrap();
+    let mut got = vec![f32::NAN; n * 12];
+    q.forward_inputs(Inputs::F32(&x), &mut got).unwrap();
+    let spread = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let step = model.activation(4).scale();
+    let worst = got
+        .iter()
+        .zip(&want)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    // Tolerance: 10 % of the largest |logit| plus two output steps.
+    assert!(worst <= 0.1 * spread + 2.0 * step, "{worst} vs {spread}");
+    // u8 frames to an f32 network are refused.
+    assert_eq!(
+        q.forward(&[0u8; 490], &mut got[..12]),
+        Err(KernelError::InvalidParam { arg: "input" })
+    );
 }

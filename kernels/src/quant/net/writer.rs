@@ -3,36 +3,25 @@
 use super::crc32::crc32;
 use super::error::ModelError;
 use super::format::{
-    sections, ACTIVATIONS, ACT_RECORD, FORMAT_VERSION, HEADER_LEN, INPUT_OF, LAYERS, LAYER_NAMES,
-    MAGIC, TRAILER_LEN,
+    encode_input, encode_layer, sections, table_len, ACT_RECORD, FORMAT_VERSION, HEADER_LEN,
+    INPUT_RECORD, LAYER_RECORD, MAGIC, TRAILER_LEN,
 };
-use super::model::{input_params, QuantModel};
+use super::model::{input_params, record_name, QuantModel};
 use crate::error::check_len;
-use crate::net::{Observer, Probe, ValenceConfig};
+use crate::net::{InputKind, LayerGeometry, Network, Observer, Probe, Stage, MAX_LAYERS};
 use crate::quant::QuantParams;
 
-/// The f32 network's probe whose range sets each activation's quantisation, in
-/// [`ACTIVATION_NAMES`](super::ACTIVATION_NAMES) order (after the ReLU where one follows).
-const CALIBRATED: [Probe; ACTIVATIONS] = [
-    Probe::Conv1Output,
-    Probe::Norm1Output,
-    Probe::Conv2Output,
-    Probe::Norm2Output,
-    Probe::Conv3Output,
-    Probe::Conv4Output,
-    Probe::Conv5Output,
-    Probe::Local1Output,
-    Probe::Local2Output,
-    Probe::SoftmaxOutput,
-];
+/// Activation records: the input's, then one per layer.
+const RECORDS: usize = MAX_LAYERS + 1;
 
-/// Records the minimum and maximum of every calibrated activation while the f32 network runs
-/// forward ([`crate::net::Net::forward`] with this as its observer) over calibration frames.
+/// Records the minimum and maximum of every layer's output (after its activation) while the
+/// f32 network runs forward ([`crate::net::Net::forward`] with this as its observer) over
+/// calibration frames; for an `f32` input, [`RangeObserver::observe_input`] records the input's.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RangeObserver {
-    min: [f32; ACTIVATIONS],
-    max: [f32; ACTIVATIONS],
+    min: [f32; RECORDS],
+    max: [f32; RECORDS],
 }
 
 impl Default for RangeObserver {
@@ -45,16 +34,16 @@ impl RangeObserver {
     /// No value seen yet (every range empty).
     pub const fn new() -> Self {
         Self {
-            min: [f32::INFINITY; ACTIVATIONS],
-            max: [f32::NEG_INFINITY; ACTIVATIONS],
+            min: [f32::INFINITY; RECORDS],
+            max: [f32::NEG_INFINITY; RECORDS],
         }
     }
 
-    /// The `(min, max)` seen for activation `i` of [`ACTIVATION_NAMES`](super::ACTIVATION_NAMES)
+    /// The `(min, max)` seen for record `i`: 0 the input, `1 + l` layer `l`'s output
     /// (`(∞, −∞)` before any value).
     ///
     /// # Panics
-    /// If `i >= ACTIVATIONS`.
+    /// If `i > MAX_LAYERS`.
     pub fn range(&self, i: usize) -> (f32, f32) {
         (self.min[i], self.max[i])
     }
@@ -64,7 +53,7 @@ impl RangeObserver {
     /// range gets scale `2^−10`.
     ///
     /// # Panics
-    /// If `i >= ACTIVATIONS`.
+    /// If `i > MAX_LAYERS`.
     pub fn params(&self, i: usize) -> QuantParams {
         let lo = if self.min[i] < 0.0 { self.min[i] } else { 0.0 };
         let hi = if self.max[i] > 0.0 { self.max[i] } else { 0.0 };
@@ -79,13 +68,9 @@ impl RangeObserver {
             Err(_) => unreachable!("scale is finite and positive, zero point clamped"),
         }
     }
-}
 
-impl Observer for RangeObserver {
-    fn observe(&mut self, probe: Probe, values: &[f32]) {
-        let Some(i) = CALIBRATED.iter().position(|&p| p == probe) else {
-            return;
-        };
+    /// Widens record `i`'s range to hold `values`.
+    fn widen(&mut self, i: usize, values: &[f32]) {
         for &v in values {
             // NaN compares false both ways and is skipped.
             if v < self.min[i] {
@@ -96,83 +81,104 @@ impl Observer for RangeObserver {
             }
         }
     }
+
+    /// Records the range of `f32` input features (an [`InputKind::F32`] network's input).
+    pub fn observe_input(&mut self, values: &[f32]) {
+        self.widen(0, values);
+    }
+}
+
+impl Observer for RangeObserver {
+    fn observe(&mut self, probe: Probe, values: &[f32]) {
+        if probe.stage == Stage::Output && probe.index < MAX_LAYERS {
+            self.widen(probe.index + 1, values);
+        }
+    }
 }
 
 fn put_u32(out: &mut [u8], at: usize, v: u32) {
     out[at..at + 4].copy_from_slice(&v.to_le_bytes());
 }
 
-/// *Prepare* (floating point): quantises the f32 parameter block `params` of a `cfg` network
-/// (in [`ValenceConfig::params`] order, e.g. [`crate::net::Net::params`]) with the activation
-/// ranges of `ranges`, and writes the model file into `out` (exactly
-/// [`model_len`](super::model_len)`(cfg)` bytes). Returns the file's CRC-32.
+/// *Prepare* (floating point): quantises the f32 parameter block `params` of a `net` network
+/// (in [`Network::params`] order, e.g. [`crate::net::Net::params`]) with the activation
+/// ranges of `ranges`, and writes the model file — header, `net`'s layer table, quantisation,
+/// parameters, checksum — into `out` (exactly [`model_len`](super::model_len)`(net)` bytes).
+/// Returns the file's CRC-32.
 ///
-/// Weights are symmetric per output channel, `scale_c = max|w_c| / 127` — raised when needed so
-/// the bias fits in `i32` (`|b| / (s_in · scale_c) ≤ 2^30`), `2^−20` for an all-zero channel — and
-/// rounded to nearest (ties away from zero); biases `round(b / (s_in · scale_c))` in `f64`.
-/// The result is checked by parsing it back, so whatever this returns `Ok` for,
-/// [`QuantModel::parse`] accepts.
+/// A `u8` input's quantisation is fixed (1/255, zero point 0) and a max-pool's output keeps its
+/// input's; every other record comes from `ranges`. Weights are symmetric per output channel,
+/// `scale_c = max|w_c| / 127` — raised when needed so the bias fits in `i32`
+/// (`|b| / (s_in · scale_c) ≤ 2^30`), `2^−20` for an all-zero channel — and rounded to nearest
+/// (ties away from zero); biases `round(b / (s_in · scale_c))` in `f64`. The result is checked
+/// by parsing it back, so whatever this returns `Ok` for, [`QuantModel::parse`] accepts.
 ///
 /// # Errors
-/// Geometry errors of `cfg` as [`ModelError::Config`]; [`ModelError::Argument`] with
+/// `net`'s plan errors as [`ModelError::Config`]; [`ModelError::Argument`] with
 /// [`KernelError::Length`](crate::KernelError::Length) naming `params` or `out`;
 /// [`ModelError::NonFinite`] for a non-finite parameter; [`ModelError::InvalidQuant`] when a
-/// rescaling multiplier falls out of range. `out` may be partly written on the last two.
+/// rescaling multiplier falls out of range or a layer cannot run in int8 (ReLU after a pool or
+/// LRN). `out` may be partly written on the last two.
 pub fn quantize_model(
-    cfg: &ValenceConfig,
+    net: &Network,
     params: &[f32],
     ranges: &RangeObserver,
     out: &mut [u8],
 ) -> Result<u32, ModelError> {
-    let g = cfg.geometry().map_err(ModelError::Config)?;
-    let specs = cfg.params().map_err(ModelError::Config)?;
-    let total_params = cfg.param_len().map_err(ModelError::Config)?;
-    let s = sections(&g).map_err(ModelError::Config)?;
-    check_len("params", total_params, params.len())?;
+    let plan = net.plan().map_err(ModelError::Config)?;
+    let specs = plan.params();
+    let s = sections(&plan).map_err(ModelError::Config)?;
+    check_len("params", plan.param_len(), params.len())?;
     let total = HEADER_LEN + s.payload_len + TRAILER_LEN;
     check_len("out", total, out.len())?;
-    let as_u32 = |v: usize, arg| u32::try_from(v).map_err(|_| ModelError::Config(arg));
-    let overflow = crate::KernelError::Overflow { arg: "model" };
+    let as_u32 = |v: usize| {
+        u32::try_from(v)
+            .map_err(|_| ModelError::Config(crate::KernelError::Overflow { arg: "model" }))
+    };
+    let n = plan.layer_count();
 
     out[..4].copy_from_slice(&MAGIC);
     out[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     out[6..8].copy_from_slice(&(HEADER_LEN as u16).to_le_bytes());
-    let sizes = [
-        cfg.input,
-        cfg.conv[0],
-        cfg.conv[1],
-        cfg.conv[2],
-        cfg.conv[3],
-        cfg.conv[4],
-        cfg.dense[0],
-        cfg.dense[1],
-        cfg.tile,
-        s.payload_len,
-    ];
-    for (k, &v) in sizes.iter().enumerate() {
-        put_u32(out, 8 + 4 * k, as_u32(v, overflow)?);
+    put_u32(out, 8, as_u32(n)?);
+    put_u32(out, 12, as_u32(s.payload_len)?);
+    for (k, v) in encode_input(net).iter().enumerate() {
+        put_u32(out, HEADER_LEN + 4 * k, *v);
     }
-    let mut acts = [input_params(); ACTIVATIONS];
-    for (i, a) in acts.iter_mut().enumerate() {
-        *a = ranges.params(i);
-        let at = HEADER_LEN + i * ACT_RECORD;
+    for (i, l) in plan.layers().iter().enumerate() {
+        let at = HEADER_LEN + INPUT_RECORD + LAYER_RECORD * i;
+        out[at..at + LAYER_RECORD].copy_from_slice(&encode_layer(&l.layer.op, l.layer.activation));
+    }
+    debug_assert_eq!(s.activations, HEADER_LEN + table_len(n));
+    let mut acts = [input_params(); RECORDS];
+    if net.input.kind == InputKind::F32 {
+        acts[0] = ranges.params(0);
+    }
+    for (i, l) in plan.layers().iter().enumerate() {
+        acts[i + 1] = match l.geometry {
+            LayerGeometry::MaxPool(_) => acts[i],
+            _ => ranges.params(i + 1),
+        };
+    }
+    for (i, a) in acts.iter().take(n + 1).enumerate() {
+        let at = s.activations + i * ACT_RECORD;
         put_u32(out, at, a.scale().to_bits());
         put_u32(out, at + 4, a.zero_point() as u32);
     }
-    for l in 0..LAYERS {
+    for (l, pl) in plan.layers().iter().enumerate() {
+        let Some([w, b]) = pl.params else {
+            continue;
+        };
         let span = s.layers[l];
-        let (w, b) = (&specs[2 * l], &specs[2 * l + 1]);
+        let (w, b) = (&specs[w], &specs[b]);
         let weights = &params[w.offset..w.offset + w.len];
         let bias = &params[b.offset..b.offset + b.len];
         if weights.iter().chain(bias).any(|v| !v.is_finite()) {
             return Err(ModelError::NonFinite {
-                layer: LAYER_NAMES[l],
+                layer: record_name(&plan, l + 1),
             });
         }
-        let s_in = f64::from(match INPUT_OF[l] {
-            Some(a) => acts[a].scale(),
-            None => input_params().scale(),
-        });
+        let s_in = f64::from(acts[l].scale());
         let c_out = span.channels;
         debug_assert_eq!(c_out, bias.len());
         for (c, &b_c) in bias.iter().enumerate() {
@@ -199,6 +205,6 @@ pub fn quantize_model(
     let body = total - TRAILER_LEN;
     let crc = crc32(&out[..body]);
     put_u32(out, body, crc);
-    QuantModel::parse(out)?;
+    QuantModel::parse(out, net)?;
     Ok(crc)
 }
