@@ -9,8 +9,10 @@ use crate::{Hwc, KernelError, Padding};
 pub const LRN_DEPTH_RADIUS: usize = 4;
 /// LRN `bias`.
 pub const LRN_BIAS: f32 = 1.0;
-/// LRN `alpha` (the seed writes `0.001 / 9.0`).
-pub const LRN_ALPHA: f32 = 0.001 / 9.0;
+/// LRN `alpha`: the seed writes `alpha=0.001 / 9.0`, which Python evaluates in double and
+/// TensorFlow rounds once to the op's `f32` attribute. (`0.001 / 9.0` evaluated in `f32` is one
+/// ulp above.)
+pub const LRN_ALPHA: f32 = (0.001f64 / 9.0) as f32;
 /// LRN `beta`.
 pub const LRN_BETA: f32 = 0.75;
 
@@ -169,6 +171,25 @@ impl ValenceConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The seed calls `tf.nn.lrn(x, 4, bias=1.0, alpha=0.001 / 9.0, beta=0.75)`: Python doubles
+    // that TensorFlow stores as `f32` op attributes, each rounded once. The hexadecimal values
+    // are Python's `struct.pack('<f', value)` of those doubles.
+
+    #[test]
+    fn lrn_alpha_is_pythons_double_rounded_once_to_f32() {
+        assert_eq!(LRN_ALPHA.to_bits(), ((0.001f64 / 9.0) as f32).to_bits());
+        assert_eq!(LRN_ALPHA.to_bits(), 0x38e9_0453);
+        // The f32 evaluation that this replaces is one ulp above.
+        assert_eq!((0.001f32 / 9.0).to_bits(), 0x38e9_0454);
+    }
+
+    #[test]
+    fn lrn_bias_beta_and_radius_are_the_seeds() {
+        assert_eq!(LRN_BIAS.to_bits(), 0x3f80_0000); // 1.0, exact in f32
+        assert_eq!(LRN_BETA.to_bits(), 0x3f40_0000); // 0.75, exact in f32
+        assert_eq!(LRN_DEPTH_RADIUS, 4); // an int attribute
+    }
 
     #[test]
     fn full_matches_the_seed_table() {

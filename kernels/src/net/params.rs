@@ -180,6 +180,26 @@ impl ValenceConfig {
 mod tests {
     use super::*;
 
+    // The seed's initialisers take Python doubles that TensorFlow rounds once to the
+    // variable's f32: `tf.constant_initializer(0.1)` and
+    // `tf.truncated_normal_initializer(stddev=1/1024.0)`. The hexadecimal values are Python's
+    // `struct.pack('<f', value)`.
+
+    #[test]
+    fn hidden_bias_is_pythons_0_1_rounded_once_to_f32() {
+        assert_eq!(HIDDEN_BIAS.to_bits(), (0.1f64 as f32).to_bits());
+        assert_eq!(HIDDEN_BIAS.to_bits(), 0x3dcc_cccd);
+    }
+
+    #[test]
+    fn softmax_stddev_is_one_over_1024_exactly() {
+        assert_eq!(
+            SOFTMAX_STDDEV.to_bits(),
+            ((1.0f64 / 1024.0) as f32).to_bits()
+        );
+        assert_eq!(SOFTMAX_STDDEV.to_bits(), 0x3a80_0000);
+    }
+
     #[test]
     fn full_has_the_seeds_parameter_count() {
         // conv: 5·5·3·128 + 3·3·128·128 + 3·3·128·256 + 2 · 3·3·256·256, biases 128+128+3·256;

@@ -202,6 +202,22 @@ mod tests {
     ];
 
     #[test]
+    fn tf1_defaults_are_pythons_doubles_rounded_once_to_f32() {
+        // `AdamOptimizer(learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8)`: `_prepare`
+        // converts each Python double to an f32 tensor once. Hexadecimal values: Python's
+        // `struct.pack('<f', value)`.
+        let a = Adam::tf1(1e-4);
+        assert_eq!(a.beta1.to_bits(), (0.9f64 as f32).to_bits());
+        assert_eq!(a.beta1.to_bits(), 0x3f66_6666);
+        assert_eq!(a.beta2.to_bits(), (0.999f64 as f32).to_bits());
+        assert_eq!(a.beta2.to_bits(), 0x3f7f_be77);
+        assert_eq!(a.epsilon.to_bits(), (1e-8f64 as f32).to_bits());
+        assert_eq!(a.epsilon.to_bits(), 0x322b_cc77);
+        assert_eq!(a.lr.to_bits(), (1e-4f64 as f32).to_bits());
+        assert_eq!(a.weight_decay, 0.0);
+    }
+
+    #[test]
     fn matches_an_f32_transcription_of_tensorflow_bit_for_bit() {
         let (w, m, v) = run(&Adam::tf1(1e-3), 12);
         assert_eq!(bits(&w), ADAM_W);
