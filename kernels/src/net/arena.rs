@@ -49,9 +49,10 @@ impl Region {
         Ok(Region { offset, len })
     }
 
-    /// `offset + len`.
+    /// `offset + len`; saturates at `usize::MAX` for a hand-built region whose end does not fit
+    /// (an [`ArenaLayout`]'s constructors refuse those).
     pub const fn end(&self) -> usize {
-        self.offset + self.len
+        self.offset.saturating_add(self.len)
     }
 }
 
@@ -169,6 +170,12 @@ impl ArenaLayout {
         let scratch = tri!(Region::after(activations, scratch, "scratch"));
         let grad_buffers = tri!(Region::after(scratch, grad_buf_len, "grad_buffers"));
         let d_pred = tri!(Region::after(grad_buffers, d_pred_len, "d_pred"));
+        // The arena's bytes must fit too, so that `bytes()` cannot overflow.
+        let _bytes = tri!(mul(
+            "arena bytes",
+            d_pred.end(),
+            core::mem::size_of::<f32>()
+        ));
         Ok(Self {
             batch,
             params,
@@ -187,9 +194,10 @@ impl ArenaLayout {
         self.d_pred.end()
     }
 
-    /// Total bytes of the arena.
+    /// Total bytes of the arena; saturates at `usize::MAX` for a hand-built layout that the
+    /// constructors would have refused (the fields are public).
     pub const fn bytes(&self) -> usize {
-        self.arena_len() * core::mem::size_of::<f32>()
+        self.arena_len().saturating_mul(core::mem::size_of::<f32>())
     }
 
     /// `true` for an inference-only layout.
