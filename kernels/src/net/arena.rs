@@ -13,7 +13,7 @@ pub enum OptimizerKind {
     Sgd,
     /// SGD with momentum: one accumulator per parameter.
     Momentum,
-    /// Adam: first and second moments per parameter.
+    /// Adam: first and second moments per parameter, and `β1ᵗ`, `β2ᵗ`.
     Adam,
 }
 
@@ -23,6 +23,15 @@ impl OptimizerKind {
         match self {
             Self::Sgd => 0,
             Self::Momentum => 1,
+            Self::Adam => 2,
+        }
+    }
+
+    /// `f32`s of state besides the per-parameter slots: Adam's `β1ᵗ` and `β2ᵗ` (TensorFlow 1's
+    /// `beta1_power` and `beta2_power`), after the slots.
+    pub const fn scalars(self) -> usize {
+        match self {
+            Self::Sgd | Self::Momentum => 0,
             Self::Adam => 2,
         }
     }
@@ -66,7 +75,8 @@ pub struct ArenaLayout {
     pub params: Region,
     /// Their gradients, same order (empty for inference).
     pub grads: Region,
-    /// Optimiser state: `slots()` blocks of `params.len` each (empty for inference).
+    /// Optimiser state: `slots()` blocks of `params.len` each, then `scalars()` values (empty
+    /// for inference).
     pub opt_state: Region,
     /// Activations: per slot `len × batch` (training), or two ping-pong buffers (inference).
     pub activations: Region,
@@ -157,7 +167,11 @@ impl ArenaLayout {
         let (grads_len, opt_len, acts_len, grad_buf_len, d_pred_len) = match opt {
             Some(kind) => (
                 p,
-                tri!(mul("opt_state", p, kind.slots())),
+                tri!(add(
+                    "opt_state",
+                    tri!(mul("opt_state", p, kind.slots())),
+                    kind.scalars()
+                )),
                 tri!(mul("activations", total, batch)),
                 tri!(mul("grad_buffers", largest_batch, 2)),
                 batch,
@@ -243,10 +257,10 @@ mod tests {
             l.opt_state,
             Region {
                 offset: 2 * p,
-                len: 2 * p
+                len: 2 * p + 2
             }
         );
-        assert_eq!(l.activations.offset, 4 * p);
+        assert_eq!(l.activations.offset, 4 * p + 2);
         assert_eq!(l.activations.len, 4 * l.slot_len.iter().sum::<usize>());
         assert_eq!(l.slot_len[0], 16 * 16 * 8);
         assert_eq!(l.slot_len[12], 1);
@@ -269,13 +283,18 @@ mod tests {
 
     #[test]
     fn tiny_training_bytes_add_up() {
-        // Counted by hand from the TINY shapes: 7561 parameters × 4 (value, gradient, m, v);
+        // Counted by hand from the TINY shapes: 7561 parameters × 4 (value, gradient, m, v) and
+        // Adam's two β powers;
         // activations 16·16·8 ×2, 7·7·8 ×3, 3·3·8, 3·3·16 ×3, 16 ×3, 1; scratch 3·3·16 × tile 16;
         // two gradient buffers of 16·16·8; one d_pred; then the 64·64·3 frame and 16 KiB of stack.
-        let floats =
-            7561 * 4 + (2048 * 2 + 392 * 3 + 72 + 144 * 3 + 16 * 3 + 1) + 144 * 16 + 2 * 2048 + 1;
+        let floats = 7561 * 4
+            + 2
+            + (2048 * 2 + 392 * 3 + 72 + 144 * 3 + 16 * 3 + 1)
+            + 144 * 16
+            + 2 * 2048
+            + 1;
         assert_eq!(TINY_TRAINING_BYTES, floats * 4 + 64 * 64 * 3 + 16 * 1024);
-        assert_eq!(TINY_TRAINING_BYTES, 198_552);
+        assert_eq!(TINY_TRAINING_BYTES, 198_560);
     }
 
     #[test]
