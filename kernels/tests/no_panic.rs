@@ -25,7 +25,8 @@ use kernels::loss::{mse_f32, weighted_abs_error_f32};
 use kernels::lrn::{lrn_backward_f32, lrn_f32, Lrn};
 use kernels::net::{ArenaLayout, Net, OptimizerKind, ValenceConfig};
 use kernels::optim::{
-    adam_step_f32, clip_by_global_norm_f32, momentum_step_f32, sgd_step_f32, Adam, Momentum,
+    adam_keras_step_f32, adam_step_f32, clip_by_global_norm_f32, momentum_step_f32, sgd_step_f32,
+    Adam, AdamKeras, BetaPowers, Momentum,
 };
 use kernels::pool::{max_pool_backward_f32, max_pool_f32, Pool2d};
 use kernels::quant::net::{model_len, QuantLayout, QuantModel};
@@ -351,8 +352,19 @@ fn optimisers(g: &mut Gen) -> u64 {
         epsilon: g.param(),
         weight_decay: g.param(),
     };
-    let _ = adam_step_f32(
-        &adam,
+    let mut powers = BetaPowers {
+        beta1_power: g.param(),
+        beta2_power: g.param(),
+    };
+    let _ = adam_step_f32(&adam, &mut powers, &mut w, &grads, &mut m, &mut v);
+    let keras = AdamKeras {
+        lr: g.param(),
+        beta1: f64::from(g.param()) * g.0.next_f32() as f64,
+        beta2: 1.0 - f64::from(g.param()) * 1e-9,
+        epsilon: f64::from(g.param()),
+    };
+    let _ = adam_keras_step_f32(
+        &keras,
         g.0.next_u32() >> g.below(32),
         &mut w,
         &grads,
@@ -369,7 +381,7 @@ fn optimisers(g: &mut Gen) -> u64 {
     let _ = sgd_step_f32(g.param(), &mut w, &grads);
     let mut gr = g.f32s(n);
     let _ = clip_by_global_norm_f32(&mut gr, g.param());
-    4
+    5
 }
 
 fn init(g: &mut Gen) -> u64 {
