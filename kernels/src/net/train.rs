@@ -14,7 +14,10 @@ use crate::error::{check_len, mul};
 use crate::init::{constant_f32, truncated_normal_f32, xavier_normal_f32};
 use crate::loss::weighted_abs_error_f32;
 use crate::lrn::{lrn_backward_f32, lrn_f32, Lrn};
-use crate::optim::{adam_step_f32, momentum_step_f32, sgd_step_f32, Adam, BetaPowers, Momentum};
+use crate::optim::{
+    adam_keras_step_f32, adam_step_f32, momentum_step_f32, sgd_step_f32, Adam, AdamKeras,
+    BetaPowers, Momentum,
+};
 use crate::pool::{max_pool_backward_f32, max_pool_f32, Pool2d};
 use crate::rng::Rng;
 use crate::{Backend, Gemm, KernelError};
@@ -789,6 +792,24 @@ impl<'a> Net<'a> {
         adam_step_f32(adam, &mut powers, parts.params, parts.grads, m, v)?;
         (*beta1_power, *beta2_power) = (powers.beta1_power, powers.beta2_power);
         Ok(())
+    }
+
+    /// One Keras 3 Adam step on all parameters with the accumulated gradients; `step` is t ≥ 1.
+    /// It uses the moments of the Adam state (Keras takes `β^t` as a power: the stored powers
+    /// are left alone).
+    ///
+    /// # Errors
+    /// [`KernelError::InvalidParam`] (`optimizer`) if the arena holds no Adam state; the
+    /// optimiser's own errors ([`adam_keras_step_f32`]). Nothing is written then.
+    pub fn adam_keras_step(&mut self, adam: &AdamKeras, step: u32) -> Result<(), KernelError> {
+        if self.opt != Some(OptimizerKind::Adam) {
+            return Err(KernelError::InvalidParam { arg: "optimizer" });
+        }
+        let parts = self.parts();
+        let p = parts.params.len();
+        let (m, rest) = parts.opt_state.split_at_mut(p);
+        let (v, _powers) = rest.split_at_mut(p);
+        adam_keras_step_f32(adam, step, parts.params, parts.grads, m, v)
     }
 
     /// One momentum step on all parameters with the accumulated gradients.
