@@ -171,8 +171,8 @@ const fn lrn_table_bound(channels: usize) -> usize {
     let window = 2 * LRN_DEPTH_RADIUS + 1;
     let window = if channels < window { channels } else { window };
     let smax = (window as u64) * 255 * 255;
-    let bits = 64 - smax.leading_zeros() as usize;
-    2 + 32 * bits
+    let bits = 64 - smax.leading_zeros();
+    crate::quant::lrn::table_len(bits)
 }
 
 /// The int8 valence network: a parsed model and the buffers of a [`QuantLayout`].
