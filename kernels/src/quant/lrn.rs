@@ -358,10 +358,12 @@ mod tests {
     #[test]
     fn error_bound_holds_for_random_layers() {
         // Every parameter at random (seeded): channels 1–40, depth radius 0–8, bias 1e-4–10,
-        // alpha 1e-5–10, β in [0, 1], input scale 1e-3–2, output scale 1/50–50 times the
-        // input's, both zero points anywhere in int8. Layers `LrnS8::new` refuses are skipped
-        // (counted: the bound is promised for the accepted ones). Reference: `lrn_f32` on the
-        // dequantised input; bound: `MAX_ERROR_LSB` output steps.
+        // alpha 1e-5–10, β in [0, 1], input scale 1e-3–2, both zero points anywhere in int8,
+        // and the output scale anywhere from 10^-4 to 4 times the one a quantiser would pick
+        // (the largest output, a lone input value, over 127): a small output scale makes f(0)
+        // large, where one table scale for all sums lost precision. Layers `LrnS8::new` refuses are skipped (counted: the bound
+        // is promised for the accepted ones). Reference: `lrn_f32` on the dequantised input;
+        // bound: `MAX_ERROR_LSB` output steps.
         let mut rng = crate::test_data::rng(0x00c7_a7e5);
         let (mut worst, mut accepted) = (0.0f32, 0);
         let mut worst_at = std::string::String::new();
@@ -372,8 +374,15 @@ mod tests {
             let alpha = log_uniform(&mut rng, 1e-5, 10.0);
             let beta = rng.next_f32();
             let s_in = log_uniform(&mut rng, 1e-3, 2.0);
-            let s_out = s_in * log_uniform(&mut rng, 0.02, 50.0);
             let zp_in = (rng.next_u32() >> 24) as u8 as i8 as i32;
+            let y_max = (1..=(zp_in + 128).max(127 - zp_in))
+                .map(|d| {
+                    let x = f64::from(s_in) * f64::from(d);
+                    let u = f64::from(bias) + f64::from(alpha) * x * x;
+                    x * libm::pow(u, -f64::from(beta))
+                })
+                .fold(0.0, f64::max);
+            let s_out = (y_max / 127.0) as f32 * log_uniform(&mut rng, 1e-4, 4.0);
             let zp_out = (rng.next_u32() >> 24) as u8 as i8 as i32;
             let lrn = Lrn::new(c, r, bias, alpha, beta).unwrap();
             let (pi, po) = (
@@ -394,7 +403,7 @@ mod tests {
             }
         }
         std::println!("{accepted} random layers accepted; worst {worst} steps at {worst_at}");
-        assert!(accepted >= 250, "only {accepted} accepted");
+        assert!(accepted >= 200, "only {accepted} accepted");
         assert!(worst <= LrnS8::MAX_ERROR_LSB, "{worst} steps at {worst_at}");
     }
 
@@ -404,7 +413,7 @@ mod tests {
         // for the whole table (alpha 1, β 1, depth radius 6, input scale ≈ 0.8): the largest
         // sums kept only a few bits of f.
         for bias in [0.01, 0.001, 1e-4] {
-            for (zp_in, s_out, zp_out) in [(-128, 0.01, 0), (0, 0.005, -20), (40, 0.02, -128)] {
+            for (zp_in, s_out, zp_out) in [(-128, 0.01, 0), (0, 5e-4, -20), (40, 1e-4, -128)] {
                 let lrn = Lrn::new(24, 6, bias, 1.0, 1.0).unwrap();
                 let pi = QuantParams::new(0.8, zp_in).unwrap();
                 let po = QuantParams::new(s_out, zp_out).unwrap();
