@@ -560,7 +560,8 @@ def main():
     for name, fn in [("conv2d", gen_conv2d), ("conv2d_u8", gen_conv2d_u8), ("lrn", gen_lrn),
                      ("max_pool", gen_max_pool), ("relu_bias", gen_relu_bias),
                      ("dense", gen_dense), ("loss", gen_loss), ("adam", gen_adam),
-                     ("adam_keras", gen_adam_keras), ("momentum", gen_momentum), ("clip", gen_clip)]:
+                     ("adam_keras", gen_adam_keras), ("momentum", gen_momentum),
+                     ("clip", gen_clip)]:
         if not only or name in only:
             fn()
 

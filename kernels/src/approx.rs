@@ -70,8 +70,8 @@ pub(crate) fn pow_neg_approx(u: f32, beta: f32) -> f32 {
 /// β, micromath's `powf` (`exp(−β·ln u)`, relative error ≤ [`MAX_REL_ERROR`] for β ≤ 2).
 /// The bounds hold while every `norm` is a normal finite f32 (true when `bias ≥ f32::MIN_POSITIVE`
 /// and the squared sums do not overflow); a `norm` outside that range (NaN, ∞, subnormal) or
-/// whose power leaves `2^±100` gets the exact `powf` instead. Overwrites `output`. The gradient is the exact
-/// [`lrn_backward_f32`](crate::lrn::lrn_backward_f32).
+/// whose power leaves `2^±100` gets the exact `powf` instead. Overwrites `output`. The
+/// gradient is the exact [`lrn_backward_f32`](crate::lrn::lrn_backward_f32).
 ///
 /// # Errors
 /// As [`lrn_f32`](crate::lrn::lrn_f32): [`KernelError::Zero`] if `rows` is 0,

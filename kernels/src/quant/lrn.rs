@@ -361,9 +361,9 @@ mod tests {
         // alpha 1e-5–10, β in [0, 1], input scale 1e-3–2, both zero points anywhere in int8,
         // and the output scale anywhere from 10^-4 to 4 times the one a quantiser would pick
         // (the largest output, a lone input value, over 127): a small output scale makes f(0)
-        // large, where one table scale for all sums lost precision. Layers `LrnS8::new` refuses are skipped (counted: the bound
-        // is promised for the accepted ones). Reference: `lrn_f32` on the dequantised input;
-        // bound: `MAX_ERROR_LSB` output steps.
+        // large, where one table scale for all sums lost precision. Layers `LrnS8::new`
+        // refuses are skipped (counted: the bound is promised for the accepted ones).
+        // Reference: `lrn_f32` on the dequantised input; bound: `MAX_ERROR_LSB` output steps.
         let mut rng = crate::test_data::rng(0x00c7_a7e5);
         let (mut worst, mut accepted) = (0.0f32, 0);
         let mut worst_at = std::string::String::new();
