@@ -24,15 +24,19 @@ use kernels::init::{conv_fans, truncated_normal_f32, xavier_normal_f32, xavier_s
 use kernels::loss::{mse_f32, weighted_abs_error_f32};
 use kernels::lrn::{lrn_backward_f32, lrn_f32, Lrn};
 use kernels::net::{ArenaLayout, Net, OptimizerKind, ValenceConfig};
+use kernels::net::{Observer, Probe};
 use kernels::optim::{
     adam_keras_step_f32, adam_step_f32, clip_by_global_norm_f32, momentum_step_f32, sgd_step_f32,
     Adam, AdamKeras, BetaPowers, Momentum,
 };
 use kernels::pool::{max_pool_backward_f32, max_pool_f32, Pool2d};
-use kernels::quant::net::{model_len, QuantLayout, QuantModel};
+use kernels::quant::net::{
+    model_len, quantize_model, QuantLayout, QuantModel, QuantNet, RangeObserver,
+};
 use kernels::quant::{
     conv2d_s8, dense_s8, dequantize_s8, lrn_s8, max_pool_s8, per_channel_multipliers, quantize_s8,
-    Activation, LayerQuant, LrnS8, QuantParams, QuantizedMultiplier,
+    relu_s8, rounding_divide_by_pot, saturate_s8, saturating_rounding_doubling_high_mul,
+    Activation, ActivationRange, LayerQuant, LrnS8, QuantParams, QuantizedMultiplier,
 };
 use kernels::rng::Rng;
 use kernels::{Axis, Hwc, Padding, Portable};
@@ -40,7 +44,7 @@ use kernels::{Axis, Hwc, Padding, Portable};
 /// Iterations; each makes one constructor call and, mostly, one or more kernel calls.
 const ITERATIONS: u64 = 200_000;
 /// The longest slice a case allocates: sizes stay small so the whole test takes seconds.
-const MAX_LEN: usize = 1 << 12;
+const MAX_LEN: usize = 1 << 14;
 
 /// Draws the inputs of one case. Half the cases draw every size small (so that constructors
 /// accept and the kernels run), the other half mix in edge sizes.
@@ -394,7 +398,12 @@ fn init(g: &mut Gen) -> u64 {
     let _ = conv_fans(g.pair(), g.size(), g.size());
     let _ = Axis::resolve(g.size(), g.size(), g.size(), g.padding(), "i", "k", "s");
     let hwc = g.hwc();
-    let _ = (hwc.checked_len("hwc"), hwc.is_empty());
+    let _ = (
+        hwc.checked_len("hwc"),
+        hwc.len(),
+        hwc.pixels(),
+        hwc.is_empty(),
+    );
     let _ = QuantizedMultiplier::from_real(f64::from(g.f32()) * f64::from(g.param()));
     if let Ok(q) = QuantizedMultiplier::from_parts(g.0.next_u32() as i32, g.below(80) as i32 - 40) {
         let x = g.0.next_u32() as i32;
@@ -501,7 +510,66 @@ fn net(g: &mut Gen) -> u64 {
     5
 }
 
-const CASES: [(&str, Case); 11] = [
+/// The int8 network, rarely: a model quantised from random parameters and ranges observed on
+/// random activations, buffers of any length, any frames.
+fn quant_net(g: &mut Gen) -> u64 {
+    if g.below(25) != 0 {
+        return 0;
+    }
+    let cfg = ValenceConfig::TINY;
+    // Finite parameters (a non-finite one is a `ModelError`, tested apart): the model exists.
+    let n = g.len(cfg.param_len().unwrap_or(0));
+    let params: Vec<f32> = (0..n).map(|_| g.0.next_f32() - 0.5).collect();
+    let mut ranges = RangeObserver::new();
+    for probe in [
+        Probe::Conv1Output,
+        Probe::Local2Output,
+        Probe::SoftmaxOutput,
+    ] {
+        ranges.observe(probe, &g.f32s(8));
+    }
+    let mut file = g.u8s(model_len(&cfg).unwrap_or(0));
+    if quantize_model(&cfg, &params, &ranges, &mut file).is_err() {
+        return 1;
+    }
+    let Ok(model) = QuantModel::parse(&file) else {
+        return 2;
+    };
+    let batch = g.small(2);
+    let l = QuantLayout::new(&cfg, batch.max(1)).unwrap();
+    // The activation buffers pass MAX_LEN: right (zeroed) three times in four, else one off.
+    let off = usize::from(g.below(4) == 0);
+    let mut bytes = vec![0i8; l.bytes_len() + off];
+    let mut words = g.i32s(l.words_len());
+    let mut mult = g.multipliers(l.multipliers_len());
+    let Ok(mut net) = QuantNet::new(model, batch, &mut bytes, &mut words, &mut mult) else {
+        return 3;
+    };
+    let n = g.small(2);
+    let frames = vec![g.0.next_u32() as u8; n * cfg.frame_len().unwrap_or(0) + off];
+    let mut out = vec![0.0; n + usize::from(g.below(4) == 0)];
+    let _ = net.forward(&frames, &mut out);
+    4
+}
+
+/// gemmlowp's fixed-point helpers and the int8 activation clamp, on any integers.
+fn fixed_point(g: &mut Gen) -> u64 {
+    let (a, b) = (g.0.next_u32() as i32, g.0.next_u32() as i32);
+    let _ = saturating_rounding_doubling_high_mul(a, b);
+    let _ = rounding_divide_by_pot(a, g.0.next_u32() >> g.below(32));
+    let _ = saturate_s8(b);
+    if let Ok(range) = ActivationRange::new(a as i8, b as i8) {
+        let _ = range.clamp(a);
+        relu_s8(range, &mut g.i8s(16));
+    }
+    if let Some(q) = g.quant() {
+        let range = ActivationRange::from_activation(g.activation(), &q);
+        relu_s8(range, &mut g.i8s(16));
+    }
+    6
+}
+
+const CASES: [(&str, Case); 13] = [
     ("conv", conv),
     ("dense", dense),
     ("pool", pool),
@@ -513,6 +581,8 @@ const CASES: [(&str, Case); 11] = [
     ("frames", frames),
     ("layouts", layouts),
     ("net", net),
+    ("quant_net", quant_net),
+    ("fixed_point", fixed_point),
 ];
 
 #[test]
