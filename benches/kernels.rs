@@ -27,7 +27,7 @@ use kernels::net::{
     ArenaLayout, Net, OptimizerKind, Plan, ValenceConfig, LRN_ALPHA, LRN_BETA, LRN_BIAS,
     LRN_DEPTH_RADIUS,
 };
-use kernels::optim::{adam_step_f32, momentum_step_f32, Adam, Momentum};
+use kernels::optim::{adam_step_f32, momentum_step_f32, Adam, BetaPowers, Momentum};
 use kernels::pool::{max_pool_backward_f32, max_pool_f32, Pool2d};
 use kernels::rng::Rng;
 use kernels::{Gemm, Layout, Portable};
@@ -411,11 +411,18 @@ fn optim(crit: &mut Criterion) {
         let mut m = vec![0.0; len];
         let mut v = vec![0.0; len];
         let adam = Adam::tf1(1e-4);
-        let mut step = 0u32;
+        let mut powers = BetaPowers::new(&adam);
         group.bench_function(BenchmarkId::new("adam", label), |b| {
             b.iter(|| {
-                step = step.wrapping_add(1).max(1);
-                adam_step_f32(&adam, step, &mut params, black_box(&grads), &mut m, &mut v).unwrap()
+                adam_step_f32(
+                    &adam,
+                    &mut powers,
+                    &mut params,
+                    black_box(&grads),
+                    &mut m,
+                    &mut v,
+                )
+                .unwrap()
             })
         });
         let momentum = Momentum {

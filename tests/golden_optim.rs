@@ -7,7 +7,10 @@
 mod common;
 
 use common::{check_close, load_fixture};
-use kernels::optim::{adam_step_f32, clip_by_global_norm_f32, momentum_step_f32, Adam, Momentum};
+use kernels::optim::{
+    adam_keras_step_f32, adam_step_f32, clip_by_global_norm_f32, momentum_step_f32, Adam,
+    AdamKeras, BetaPowers, Momentum,
+};
 use serde::Deserialize;
 
 const STEPS: usize = 10;
@@ -54,9 +57,18 @@ fn adam_matches_tf1_adam_optimizer() {
         let n = case.initial.len();
         let mut params = case.initial.clone();
         let (mut m, mut v) = (vec![0.0; n], vec![0.0; n]);
+        let mut powers = BetaPowers::new(&cfg);
         for t in 0..STEPS {
-            let step = u32::try_from(t + 1).unwrap();
-            adam_step_f32(&cfg, step, &mut params, &case.grads[t], &mut m, &mut v).unwrap();
+            let step = t + 1;
+            adam_step_f32(
+                &cfg,
+                &mut powers,
+                &mut params,
+                &case.grads[t],
+                &mut m,
+                &mut v,
+            )
+            .unwrap();
             let what = |x: &str| format!("{} {x} after step {step} vs {reference}", case.name);
             worst[0] = worst[0].max(check_close(&what("m"), &m, &case.m[t], M.0, M.1));
             worst[1] = worst[1].max(check_close(&what("v"), &v, &case.v[t], V.0, V.1));
@@ -77,6 +89,9 @@ fn adam_matches_tf1_adam_optimizer() {
         worst[1],
         worst[2]
     );
+    // Within the tolerances above, and in fact bit for bit: TF1's ApplyAdam does not fuse,
+    // and the β powers are the same running f32 products.
+    assert_eq!(worst, [0.0; 3], "Adam is bit-exact with {reference}");
 }
 
 #[derive(Deserialize)]
@@ -191,6 +206,57 @@ fn clip_by_global_norm_matches_tensorflow() {
     assert_eq!(clipped_cases, 2, "cases that actually clip");
     println!(
         "clip_by_global_norm vs {reference}: {} cases",
+        fx.cases.len()
+    );
+}
+
+/// `tests/fixtures/adam_keras.json`: Keras 3's `tf.keras.optimizers.Adam` applied eagerly.
+#[derive(Deserialize)]
+struct AdamKerasCase {
+    name: String,
+    lr: f32,
+    beta1: f64,
+    beta2: f64,
+    epsilon: f64,
+    initial: Vec<f32>,
+    grads: Vec<Vec<f32>>,
+    params: Vec<Vec<f32>>,
+    m: Vec<Vec<f32>>,
+    v: Vec<Vec<f32>>,
+}
+
+#[test]
+fn adam_keras_matches_keras_3_adam_bit_for_bit() {
+    // Tolerance 0: every step's parameters and slots are compared bit for bit. Keras runs one
+    // unfused f32 TensorFlow op at a time, and the kernel does the same operations in the
+    // same order, with the hyper-parameters rounded where Keras rounds them.
+    let fx = load_fixture::<AdamKerasCase>("adam_keras", 3);
+    let reference = fx.reference();
+    let bits = |xs: &[f32]| xs.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for case in &fx.cases {
+        let cfg = AdamKeras::keras(case.lr);
+        // The fixture's hyper-parameters are Keras's defaults, and `keras` must be them.
+        assert_eq!(
+            (cfg.beta1, cfg.beta2, cfg.epsilon),
+            (case.beta1, case.beta2, case.epsilon),
+            "{}",
+            case.name
+        );
+        assert_eq!(case.params.len(), STEPS, "{}: steps", case.name);
+        let n = case.initial.len();
+        let mut params = case.initial.clone();
+        let (mut m, mut v) = (vec![0.0; n], vec![0.0; n]);
+        for t in 0..STEPS {
+            let step = u32::try_from(t + 1).unwrap();
+            adam_keras_step_f32(&cfg, step, &mut params, &case.grads[t], &mut m, &mut v).unwrap();
+            let what = |x: &str| format!("{} {x} after step {step} vs {reference}", case.name);
+            assert_eq!(bits(&m), bits(&case.m[t]), "{}", what("m"));
+            assert_eq!(bits(&v), bits(&case.v[t]), "{}", what("v"));
+            assert_eq!(bits(&params), bits(&case.params[t]), "{}", what("params"));
+        }
+    }
+    println!(
+        "adam_keras vs {reference}: {} cases x {STEPS} steps, bit for bit",
         fx.cases.len()
     );
 }

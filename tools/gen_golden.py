@@ -42,7 +42,9 @@ SEEDS = {
     "adam": 1008,
     "momentum": 1009,
     "clip": 1010,
+    # Both were written with 1011 (on two branches); kept so that they regenerate the same bytes.
     "softmax_xent": 1011,
+    "adam_keras": 1011,
 }
 
 
@@ -490,6 +492,51 @@ def gen_adam():
     write("adam", cases, {"optimizer": "tf.compat.v1.train.AdamOptimizer (graph mode)"})
 
 
+def gen_adam_keras():
+    """Keras 3's `tf.keras.optimizers.Adam`, applied eagerly (as a custom training loop or
+    `model.fit` without XLA does): its own arithmetic, not TF1's `ApplyAdam` kernel."""
+    import keras
+
+    rng = np.random.default_rng(SEEDS["adam_keras"])
+    cases = []
+    for name, n, lr, init_scale, scales, zero_some in [
+        ("n13_lr1e-2", 13, 0.01, 1.0, [1.0], False),
+        ("n9_lr1e-4_seed", 9, 1e-4, 0.03, [1.0, 0.1], False),
+        ("n6_lr1e-1_scales", 6, 0.1, 1.0, [1e-3, 1.0, 1e2, 0.5], True),
+    ]:
+        init = normal(rng, (n,), init_scale)
+        grads = step_grads(rng, n, scales)
+        if zero_some:
+            for t in range(0, STEPS, 2):
+                grads[t][0] = 0.0
+            for t in range(STEPS):
+                grads[t][1] = 0.0
+        opt = tf.keras.optimizers.Adam(learning_rate=lr)  # beta 0.9, 0.999, epsilon 1e-7
+        var = tf.Variable(init)
+        params, ms, vs = [], [], []
+        for g in grads:
+            opt.apply_gradients([(tf.constant(g), var)])
+            params.append(f32list(var.numpy()))
+            ms.append(f32list(opt._momentums[0].numpy()))
+            vs.append(f32list(opt._velocities[0].numpy()))
+        cases.append({
+            "name": name,
+            "lr": f32(lr),
+            "beta1": opt.beta_1,
+            "beta2": opt.beta_2,
+            "epsilon": opt.epsilon,
+            "initial": f32list(init),
+            "grads": [f32list(g) for g in grads],
+            "params": params,
+            "m": ms,
+            "v": vs,
+        })
+    write("adam_keras", cases, {
+        "optimizer": "tf.keras.optimizers.Adam (Keras 3, eager apply_gradients)",
+        "keras": keras.__version__,
+    })
+
+
 def gen_momentum():
     rng = np.random.default_rng(SEEDS["momentum"])
     cases = []
@@ -545,8 +592,8 @@ def main():
     for name, fn in [("conv2d", gen_conv2d), ("conv2d_u8", gen_conv2d_u8), ("lrn", gen_lrn),
                      ("max_pool", gen_max_pool), ("relu_bias", gen_relu_bias),
                      ("dense", gen_dense), ("loss", gen_loss), ("adam", gen_adam),
-                     ("momentum", gen_momentum), ("clip", gen_clip),
-                     ("softmax_xent", gen_softmax_xent)]:
+                     ("adam_keras", gen_adam_keras), ("momentum", gen_momentum),
+                     ("clip", gen_clip), ("softmax_xent", gen_softmax_xent)]:
         if not only or name in only:
             fn()
 

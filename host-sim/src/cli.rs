@@ -119,6 +119,9 @@ pub enum LrSchedule {
 pub enum OptimizerName {
     /// Adam as TensorFlow 1's `AdamOptimizer` (β1 0.9, β2 0.999, ε 1e-8), as in the seed.
     Adam,
+    /// Adam as Keras 3's `tf.keras.optimizers.Adam` (β1 0.9, β2 0.999, ε 1e-7), what
+    /// TensorFlow 2 users train with: TF1's algorithm, rounded differently in the last bits.
+    AdamKeras,
     /// Plain stochastic gradient descent.
     Sgd,
 }
@@ -461,6 +464,16 @@ mod tests {
             })
         );
         assert!(parse(&["diagnose"]).is_err());
+    }
+
+    #[test]
+    fn both_adams_are_offered() {
+        assert_eq!(
+            train(&["--optimizer", "adam"]).optimizer,
+            OptimizerName::Adam
+        );
+        let keras = train(&["--optimizer", "adam-keras"]).optimizer;
+        assert_eq!(keras, OptimizerName::AdamKeras);
     }
 
     #[test]

@@ -25,15 +25,33 @@ fn inv_sqrt(u: f32) -> f32 {
     q * (1.5 - 0.5 * u * q * q)
 }
 
-/// `u^−beta` approximately, for a normal positive finite `u`.
+/// Largest `|β · log₂ u|` handed to micromath's `powf`: its `exp` panics (exponent overflow,
+/// with overflow checks) or returns garbage when the result leaves the normal range, so powers
+/// beyond `2^±100` are computed exactly instead.
+const POWF_MAX_LOG2: f32 = 100.0;
+
+/// `⌊log₂ u⌋` of a normal `u`, from its exponent bits.
+#[inline(always)]
+fn binary_exponent(u: f32) -> i32 {
+    ((u.to_bits() >> 23) & 0xff) as i32 - 127
+}
+
+/// `u^−beta` approximately for a normal positive finite `u` whose power stays within
+/// `2^±100`; exactly (libm) for any other `u` (NaN of either sign, ±0, subnormals, ±∞,
+/// negatives), where micromath's bit tricks are wrong or panic.
 #[inline(always)]
 pub(crate) fn pow_neg_approx(u: f32, beta: f32) -> f32 {
+    if !(u.is_normal() && u > 0.0) {
+        return libm::powf(u, -beta);
+    }
     if beta == 0.75 {
         // u^−3/4 = q² · q^−1/2 with q = u^−1/2.
         let q = inv_sqrt(u);
         q * q * inv_sqrt(q)
     } else if beta == 0.5 {
         inv_sqrt(u)
+    } else if beta * (binary_exponent(u).unsigned_abs() + 1) as f32 > POWF_MAX_LOG2 {
+        libm::powf(u, -beta)
     } else if u >= 1.0 {
         F32Ext::powf(u, -beta)
     } else {
@@ -51,9 +69,9 @@ pub(crate) fn pow_neg_approx(u: f32, beta: f32) -> f32 {
 /// Newton steps (multiplications only, relative error ≤ [`MAX_REL_ERROR_BETA_075`]); for other
 /// β, micromath's `powf` (`exp(−β·ln u)`, relative error ≤ [`MAX_REL_ERROR`] for β ≤ 2).
 /// The bounds hold while every `norm` is a normal finite f32 (true when `bias ≥ f32::MIN_POSITIVE`
-/// and the squared sums do not overflow); otherwise the outputs are unspecified but nothing
-/// panics. Overwrites `output`. The gradient is the exact
-/// [`lrn_backward_f32`](crate::lrn::lrn_backward_f32).
+/// and the squared sums do not overflow); a `norm` outside that range (NaN, ∞, subnormal) or
+/// whose power leaves `2^±100` gets the exact `powf` instead. Overwrites `output`. The
+/// gradient is the exact [`lrn_backward_f32`](crate::lrn::lrn_backward_f32).
 ///
 /// # Errors
 /// As [`lrn_f32`](crate::lrn::lrn_f32): [`KernelError::Zero`] if `rows` is 0,

@@ -36,9 +36,10 @@ impl Hwc {
         mul(arg, hw, self.c)
     }
 
-    /// `h * w * c`. Only valid for shapes that a geometry constructor already checked.
+    /// `h * w * c` for a shape a geometry constructor already checked; saturates at
+    /// `usize::MAX` for any other (use [`Hwc::checked_len`] to tell).
     pub const fn len(&self) -> usize {
-        self.h * self.w * self.c
+        self.h.saturating_mul(self.w).saturating_mul(self.c)
     }
 
     /// `true` if a size is zero (never the case for a shape a geometry constructor accepted).
@@ -46,9 +47,10 @@ impl Hwc {
         self.h == 0 || self.w == 0 || self.c == 0
     }
 
-    /// `h * w`. Only valid for shapes that a geometry constructor already checked.
+    /// `h * w` for a shape a geometry constructor already checked; saturates at `usize::MAX`
+    /// for any other.
     pub const fn pixels(&self) -> usize {
-        self.h * self.w
+        self.h.saturating_mul(self.w)
     }
 }
 

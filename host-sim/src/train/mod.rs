@@ -28,9 +28,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, ensure, Context, Result};
+use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
 use kernels::net::{ArenaLayout, Net, OptimizerKind as NetOptimizer, ValenceConfig};
-use kernels::optim::Adam;
+use kernels::optim::{Adam, AdamKeras};
 use kernels::{Backend, Portable};
 
 use crate::checkpoint::{Checkpoint, OptimizerKind};
@@ -103,7 +104,9 @@ fn settings(args: &TrainArgs, dirs: &DataDirs) -> Vec<(String, String)> {
         ),
         (
             "optimizer".to_owned(),
-            format!("{:?}", args.optimizer).to_lowercase(),
+            args.optimizer
+                .to_possible_value()
+                .map_or_else(String::new, |v| v.get_name().to_owned()),
         ),
         ("seed".to_owned(), args.seed.to_string()),
         ("data".to_owned(), data),
@@ -199,7 +202,9 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
             .transpose()?,
     };
     let (net_opt, ckpt_opt) = match args.optimizer {
-        OptimizerName::Adam => (NetOptimizer::Adam, OptimizerKind::Adam),
+        // Both Adams keep the same moments (Keras's β^t is a power, so its stored powers stay
+        // unused).
+        OptimizerName::Adam | OptimizerName::AdamKeras => (NetOptimizer::Adam, OptimizerKind::Adam),
         OptimizerName::Sgd => (NetOptimizer::Sgd, OptimizerKind::Sgd),
     };
     let layout = ArenaLayout::training(&cfg, args.batch, net_opt)?;
@@ -333,6 +338,9 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         match args.optimizer {
             // t = step + 1: TF1's Adam counts from 1; `steps ≤ u32::MAX` was checked above.
             OptimizerName::Adam => net.adam_step(&Adam::tf1(lr), (step + 1) as u32)?,
+            OptimizerName::AdamKeras => {
+                net.adam_keras_step(&AdamKeras::keras(lr), (step + 1) as u32)?;
+            }
             OptimizerName::Sgd => net.sgd_step(lr)?,
         }
         if let Some(s) = specs.iter().find(|s| {

@@ -139,3 +139,22 @@ pub(super) fn col2im_add(g: &Conv2d, scratch: &[f32], first: usize, d_input: &mu
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Sample;
+
+    #[test]
+    fn frame_normalisation_is_tensorflows_for_every_byte() {
+        // The seed's `(tf.cast(x, tf.float32) - 128.0) / 255.0`: 128.0 and 255.0 are exact in
+        // f32, the subtraction of integers below 2^24 is exact, and one correctly rounded f32
+        // division equals the exact quotient (computed in f64) rounded once to f32.
+        let bytes: [u8; 256] = core::array::from_fn(|b| b as u8);
+        let mut got = [0.0f32; 256];
+        u8::load(&mut got, &bytes);
+        for (b, g) in got.iter().enumerate() {
+            let want = ((b as f64 - 128.0) / 255.0) as f32;
+            assert_eq!(g.to_bits(), want.to_bits(), "byte {b}");
+        }
+    }
+}

@@ -14,7 +14,7 @@ pub enum OptimizerKind {
     Sgd,
     /// SGD with momentum: one accumulator per parameter.
     Momentum,
-    /// Adam: first and second moments per parameter.
+    /// Adam: first and second moments per parameter, and `β1ᵗ`, `β2ᵗ`.
     Adam,
 }
 
@@ -24,6 +24,15 @@ impl OptimizerKind {
         match self {
             Self::Sgd => 0,
             Self::Momentum => 1,
+            Self::Adam => 2,
+        }
+    }
+
+    /// `f32`s of state besides the per-parameter slots: Adam's `β1ᵗ` and `β2ᵗ` (TensorFlow 1's
+    /// `beta1_power` and `beta2_power`), after the slots.
+    pub const fn scalars(self) -> usize {
+        match self {
+            Self::Sgd | Self::Momentum => 0,
             Self::Adam => 2,
         }
     }
@@ -46,9 +55,10 @@ impl Region {
         Ok(Region { offset, len })
     }
 
-    /// `offset + len`.
+    /// `offset + len`; saturates at `usize::MAX` for a hand-built region whose end does not fit
+    /// (an [`ArenaLayout`]'s constructors refuse those).
     pub const fn end(&self) -> usize {
-        self.offset + self.len
+        self.offset.saturating_add(self.len)
     }
 }
 
@@ -62,7 +72,8 @@ pub struct ArenaLayout {
     pub params: Region,
     /// Their gradients, same order (empty for inference).
     pub grads: Region,
-    /// Optimiser state: `slots()` blocks of `params.len` each (empty for inference).
+    /// Optimiser state: `slots()` blocks of `params.len` each, then `scalars()` values (empty
+    /// for inference).
     pub opt_state: Region,
     /// Activations: one slot per layer output of `len × batch` (training), or two ping-pong
     /// buffers (inference).
@@ -142,7 +153,11 @@ impl ArenaLayout {
         let (grads_len, opt_len, acts_len, grad_buf_len, d_pred_len) = match opt {
             Some(kind) => (
                 p,
-                tri!(mul("opt_state", p, kind.slots())),
+                tri!(add(
+                    "opt_state",
+                    tri!(mul("opt_state", p, kind.slots())),
+                    kind.scalars()
+                )),
                 tri!(mul("activations", total, batch)),
                 tri!(mul("grad_buffers", largest_batch, 2)),
                 outputs,
@@ -155,6 +170,12 @@ impl ArenaLayout {
         let scratch = tri!(Region::after(activations, scratch, "scratch"));
         let grad_buffers = tri!(Region::after(scratch, grad_buf_len, "grad_buffers"));
         let d_pred = tri!(Region::after(grad_buffers, d_pred_len, "d_pred"));
+        // The arena's bytes must fit too, so that `bytes()` cannot overflow.
+        let _bytes = tri!(mul(
+            "arena bytes",
+            d_pred.end(),
+            core::mem::size_of::<f32>()
+        ));
         Ok(Self {
             batch,
             params,
@@ -174,9 +195,10 @@ impl ArenaLayout {
         self.d_pred.end()
     }
 
-    /// Total bytes of the arena.
+    /// Total bytes of the arena; saturates at `usize::MAX` for a hand-built layout that the
+    /// constructors would have refused (the fields are public).
     pub const fn bytes(&self) -> usize {
-        self.arena_len() * core::mem::size_of::<f32>()
+        self.arena_len().saturating_mul(core::mem::size_of::<f32>())
     }
 
     /// `true` for an inference-only layout.
@@ -225,10 +247,10 @@ mod tests {
             l.opt_state,
             Region {
                 offset: 2 * p,
-                len: 2 * p
+                len: 2 * p + 2
             }
         );
-        assert_eq!(l.activations.offset, 4 * p);
+        assert_eq!(l.activations.offset, 4 * p + 2);
         assert_eq!(l.activations.len, 4 * l.slot_len.iter().sum::<usize>());
         assert_eq!(l.slot_len[0], 16 * 16 * 8);
         assert_eq!(l.slot_len[12], 1);
@@ -251,13 +273,18 @@ mod tests {
 
     #[test]
     fn tiny_training_bytes_add_up() {
-        // Counted by hand from the TINY shapes: 7561 parameters × 4 (value, gradient, m, v);
+        // Counted by hand from the TINY shapes: 7561 parameters × 4 (value, gradient, m, v) and
+        // Adam's two β powers;
         // activations 16·16·8 ×2, 7·7·8 ×3, 3·3·8, 3·3·16 ×3, 16 ×3, 1; scratch 3·3·16 × tile 16;
         // two gradient buffers of 16·16·8; one d_pred; then the 64·64·3 frame and 16 KiB of stack.
-        let floats =
-            7561 * 4 + (2048 * 2 + 392 * 3 + 72 + 144 * 3 + 16 * 3 + 1) + 144 * 16 + 2 * 2048 + 1;
+        let floats = 7561 * 4
+            + 2
+            + (2048 * 2 + 392 * 3 + 72 + 144 * 3 + 16 * 3 + 1)
+            + 144 * 16
+            + 2 * 2048
+            + 1;
         assert_eq!(TINY_TRAINING_BYTES, floats * 4 + 64 * 64 * 3 + 16 * 1024);
-        assert_eq!(TINY_TRAINING_BYTES, 198_552);
+        assert_eq!(TINY_TRAINING_BYTES, 198_560);
     }
 
     #[test]

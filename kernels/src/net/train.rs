@@ -16,7 +16,10 @@ use crate::error::{check_len, mul};
 use crate::init::{constant_f32, truncated_normal_f32, xavier_normal_f32};
 use crate::loss::{mse_f32, softmax_cross_entropy_f32, weighted_abs_error_f32};
 use crate::lrn::{lrn_backward_f32, lrn_f32, Lrn};
-use crate::optim::{adam_step_f32, momentum_step_f32, sgd_step_f32, Adam, Momentum};
+use crate::optim::{
+    adam_keras_step_f32, adam_step_f32, momentum_step_f32, sgd_step_f32, Adam, AdamKeras,
+    BetaPowers, Momentum,
+};
 use crate::pool::{max_pool_backward_f32, max_pool_f32, Pool2d};
 use crate::rng::Rng;
 use crate::{Backend, Gemm, KernelError};
@@ -351,7 +354,8 @@ impl<'a> Net<'a> {
         &self.arena[r.offset..r.end()]
     }
 
-    /// The optimiser state (Adam: all `m`, then all `v`; momentum: the accumulators).
+    /// The optimiser state (Adam: all `m`, then all `v`, then `β1ᵗ` and `β2ᵗ` for the next
+    /// step; momentum: the accumulators).
     pub fn opt_state(&self) -> &[f32] {
         let r = self.layout.opt_state;
         &self.arena[r.offset..r.end()]
@@ -627,16 +631,63 @@ impl<'a> Net<'a> {
 
     /// One Adam step on all parameters with the accumulated gradients; `step` is t ≥ 1.
     ///
+    /// The state holds the moments and `β1ᵗ`, `β2ᵗ` ([`BetaPowers`], multiplied once per step
+    /// as TensorFlow 1 does). Step 1 starts the powers at `β1`, `β2` (as TensorFlow creates
+    /// them with the zeroed slots); later steps continue from the stored powers, so a resumed
+    /// run must restore them with the moments.
+    ///
     /// # Errors
-    /// [`KernelError::InvalidParam`] (`optimizer`) if the arena holds no Adam state; the
-    /// optimiser's own parameter errors.
+    /// [`KernelError::InvalidParam`] (`optimizer`) if the arena holds no Adam state;
+    /// [`KernelError::Zero`] (`step`) for step 0; the optimiser's own parameter errors (a
+    /// stored power outside `[0, 1)` included). Nothing is written then.
     pub fn adam_step(&mut self, adam: &Adam, step: u32) -> Result<(), KernelError> {
         if self.opt != Some(OptimizerKind::Adam) {
             return Err(KernelError::InvalidParam { arg: "optimizer" });
         }
+        if step == 0 {
+            return Err(KernelError::Zero { arg: "step" });
+        }
         let parts = self.parts();
-        let (m, v) = parts.opt_state.split_at_mut(parts.params.len());
-        adam_step_f32(adam, step, parts.params, parts.grads, m, v)
+        let state_len = parts.opt_state.len();
+        let (m, rest) = parts.opt_state.split_at_mut(parts.params.len());
+        let (v, stored) = rest.split_at_mut(parts.params.len());
+        // The Adam layout keeps exactly two powers after the moments.
+        let [beta1_power, beta2_power] = stored else {
+            return Err(KernelError::Length {
+                arg: "opt_state",
+                expected: 2 * parts.params.len() + 2,
+                got: state_len,
+            });
+        };
+        let mut powers = if step == 1 {
+            BetaPowers::new(adam)
+        } else {
+            BetaPowers {
+                beta1_power: *beta1_power,
+                beta2_power: *beta2_power,
+            }
+        };
+        adam_step_f32(adam, &mut powers, parts.params, parts.grads, m, v)?;
+        (*beta1_power, *beta2_power) = (powers.beta1_power, powers.beta2_power);
+        Ok(())
+    }
+
+    /// One Keras 3 Adam step on all parameters with the accumulated gradients; `step` is t ≥ 1.
+    /// It uses the moments of the Adam state (Keras takes `β^t` as a power: the stored powers
+    /// are left alone).
+    ///
+    /// # Errors
+    /// [`KernelError::InvalidParam`] (`optimizer`) if the arena holds no Adam state; the
+    /// optimiser's own errors ([`adam_keras_step_f32`]). Nothing is written then.
+    pub fn adam_keras_step(&mut self, adam: &AdamKeras, step: u32) -> Result<(), KernelError> {
+        if self.opt != Some(OptimizerKind::Adam) {
+            return Err(KernelError::InvalidParam { arg: "optimizer" });
+        }
+        let parts = self.parts();
+        let p = parts.params.len();
+        let (m, rest) = parts.opt_state.split_at_mut(p);
+        let (v, _powers) = rest.split_at_mut(p);
+        adam_keras_step_f32(adam, step, parts.params, parts.grads, m, v)
     }
 
     /// One momentum step on all parameters with the accumulated gradients.

@@ -12,8 +12,10 @@ use crate::Padding;
 pub const LRN_DEPTH_RADIUS: usize = 4;
 /// LRN `bias`.
 pub const LRN_BIAS: f32 = 1.0;
-/// LRN `alpha` (the seed writes `0.001 / 9.0`).
-pub const LRN_ALPHA: f32 = 0.001 / 9.0;
+/// LRN `alpha`: the seed writes `alpha=0.001 / 9.0`, which Python evaluates in double and
+/// TensorFlow rounds once to the op's `f32` attribute. (`0.001 / 9.0` evaluated in `f32` is one
+/// ulp above.)
+pub const LRN_ALPHA: f32 = (0.001f64 / 9.0) as f32;
 /// LRN `beta`.
 pub const LRN_BETA: f32 = 0.75;
 
@@ -225,6 +227,41 @@ mod tests {
     use super::*;
     use crate::net::Init;
     use crate::{Hwc, KernelError};
+
+    // The seed's constants are Python doubles that TensorFlow rounds once to `f32` (op
+    // attributes and variable initialisers): `tf.nn.lrn(x, 4, bias=1.0, alpha=0.001 / 9.0,
+    // beta=0.75)`, `tf.constant_initializer(0.1)`, `truncated_normal_initializer(stddev=1/1024.0)`.
+    // The hexadecimal values are Python's `struct.pack('<f', value)` of those doubles.
+
+    #[test]
+    fn lrn_alpha_is_pythons_double_rounded_once_to_f32() {
+        assert_eq!(LRN_ALPHA.to_bits(), ((0.001f64 / 9.0) as f32).to_bits());
+        assert_eq!(LRN_ALPHA.to_bits(), 0x38e9_0453);
+        // The f32 evaluation that this replaces is one ulp above.
+        assert_eq!((0.001f32 / 9.0).to_bits(), 0x38e9_0454);
+    }
+
+    #[test]
+    fn lrn_bias_beta_and_radius_are_the_seeds() {
+        assert_eq!(LRN_BIAS.to_bits(), 0x3f80_0000); // 1.0, exact in f32
+        assert_eq!(LRN_BETA.to_bits(), 0x3f40_0000); // 0.75, exact in f32
+        assert_eq!(LRN_DEPTH_RADIUS, 4); // an int attribute
+    }
+
+    #[test]
+    fn hidden_bias_is_pythons_0_1_rounded_once_to_f32() {
+        assert_eq!(HIDDEN_BIAS.to_bits(), (0.1f64 as f32).to_bits());
+        assert_eq!(HIDDEN_BIAS.to_bits(), 0x3dcc_cccd);
+    }
+
+    #[test]
+    fn softmax_stddev_is_one_over_1024_exactly() {
+        assert_eq!(
+            SOFTMAX_STDDEV.to_bits(),
+            ((1.0f64 / 1024.0) as f32).to_bits()
+        );
+        assert_eq!(SOFTMAX_STDDEV.to_bits(), 0x3a80_0000);
+    }
 
     #[test]
     fn full_matches_the_seed_table() {

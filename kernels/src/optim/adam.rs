@@ -50,34 +50,50 @@ impl Adam {
     }
 }
 
-/// `beta^step` exactly as TensorFlow 1 holds it: an `f32` variable that starts at `beta` and is
-/// multiplied by `beta` (rounding to `f32`) after every step.
+/// TensorFlow 1's `beta1_power` and `beta2_power` variables: `β1ᵗ` and `β2ᵗ` for the next
+/// step `t`, kept as optimiser state and multiplied once per step.
 ///
-/// Why not `powf`: the repeated product drifts from the correctly rounded power by up to about
-/// half an ulp per step, and Adam amplifies that error by `1/(1 − beta^t)`: at `t = 2` with
-/// `beta = 0.999`, `powf` would change Adam's step size by about 3·10⁻⁶ relative to
-/// TensorFlow's. Reproducing TensorFlow's accumulator makes the step size bit-identical.
-///
-/// Cost: at most `step − 1` multiplications, and the loop stops at the accumulator's fixed point
-/// (it never reaches 0: it sticks at a subnormal where `x·beta` rounds back to `x`), which it
-/// reaches after 964 multiplications for `beta = 0.9` and 96 901 for `beta = 0.999`, so a call
-/// costs well under a millisecond on a host. `step = 0` is read as `step = 1`.
-pub fn tf_beta_power(beta: f32, step: u32) -> f32 {
-    let mut power = beta;
-    for _ in 1..step {
-        let next = power * beta;
-        if next == power {
-            break;
-        }
-        power = next;
-    }
-    power
+/// `AdamOptimizer` creates them at `β1` and `β2` (the powers for step 1) beside the slots and,
+/// in `_finish`, after every step's updates, multiplies each by its `β` in `f32`. Keeping that
+/// running product (rather than a power, or a loop of `t` products) reproduces TensorFlow's
+/// bits at any step at the cost of two multiplications. Why not `powf`: the product drifts
+/// from the correctly rounded power by up to half an ulp per step, and Adam amplifies that by
+/// `1/(1 − β1ᵗ)`; at `t = 2` with `β = 0.999` a power would change the step size by about
+/// 3·10⁻⁶ relative to TensorFlow's. The product never reaches 0 for the defaults: it sticks
+/// at a subnormal where `x·β` rounds back to `x` (after 964 steps for 0.9, 96 901 for 0.999).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct BetaPowers {
+    /// `β1ᵗ` for the next step, in `[0, 1)`.
+    pub beta1_power: f32,
+    /// `β2ᵗ` for the next step, in `[0, 1)`.
+    pub beta2_power: f32,
 }
 
-/// One Adam step on a flat parameter slice, TensorFlow 1's dense `ApplyAdam` CPU functor.
+impl BetaPowers {
+    /// The powers before step 1: `β1` and `β2`, as TensorFlow creates the variables.
+    pub const fn new(cfg: &Adam) -> Self {
+        Self {
+            beta1_power: cfg.beta1,
+            beta2_power: cfg.beta2,
+        }
+    }
+
+    /// Checks both powers are in `[0, 1)` (so `1 − βᵗ` is positive).
+    ///
+    /// # Errors
+    /// [`KernelError::InvalidParam`] naming `beta1_power` or `beta2_power` (NaN included).
+    pub fn check(&self) -> Result<(), KernelError> {
+        unit_interval("beta1_power", self.beta1_power)?;
+        unit_interval("beta2_power", self.beta2_power)
+    }
+}
+
+/// One Adam step on a flat parameter slice, TensorFlow 1's dense `ApplyAdam` CPU functor,
+/// followed by its `_finish` (the powers are multiplied by their `β`).
 ///
-/// With `b1ᵗ = tf_beta_power(beta1, step)` and `b2ᵗ` likewise (see [`tf_beta_power`]), in `f32`,
-/// operation by operation, no fused multiply-add:
+/// With `b1ᵗ = powers.beta1_power` and `b2ᵗ = powers.beta2_power` (see [`BetaPowers`]), in
+/// `f32`, operation by operation, no fused multiply-add:
 ///
 /// ```text
 /// alpha = lr · √(1 − b2ᵗ) / (1 − b1ᵗ)
@@ -85,6 +101,7 @@ pub fn tf_beta_power(beta: f32, step: u32) -> f32 {
 /// m     = m + (g − m) · (1 − beta1)
 /// v     = v + (g·g − v) · (1 − beta2)
 /// w     = w − (m · alpha) / (√v + epsilon)
+/// b1ᵗ   = b1ᵗ · beta1,  b2ᵗ = b2ᵗ · beta2
 /// ```
 ///
 /// The decay uses the weight *before* this step's Adam update, as TensorFlow's
@@ -94,36 +111,33 @@ pub fn tf_beta_power(beta: f32, step: u32) -> f32 {
 /// plain Adam bit-identical to `AdamOptimizer` (`w − 0·w` would turn `−0` into `+0` and `±∞`
 /// into NaN).
 ///
-/// `params`, `m` and `v` are updated in place (overwritten). The caller owns the moments
-/// (zero-initialised before step 1, as TensorFlow's slots) and the step counter `step`, which
-/// is 1 on the first call. Non-finite gradients propagate as in TensorFlow.
+/// `params`, `m`, `v` and `powers` are updated in place. The caller owns the moments
+/// (zero-initialised before step 1, as TensorFlow's slots) and the powers
+/// ([`BetaPowers::new`] before step 1), and keeps them together: a resumed run must restore
+/// all three. Non-finite gradients propagate as in TensorFlow.
 ///
 /// # Errors
 /// Nothing is written when an error is returned.
-/// * [`KernelError::InvalidParam`] if `cfg` is out of range (see [`Adam::check`]).
-/// * [`KernelError::Zero`] (`step`) if `step == 0`.
+/// * [`KernelError::InvalidParam`] if `cfg` is out of range (see [`Adam::check`]) or a power is
+///   (see [`BetaPowers::check`]).
 /// * [`KernelError::Length`] naming `grads`, `m` or `v` if its length differs from
 ///   `params.len()`.
 pub fn adam_step_f32(
     cfg: &Adam,
-    step: u32,
+    powers: &mut BetaPowers,
     params: &mut [f32],
     grads: &[f32],
     m: &mut [f32],
     v: &mut [f32],
 ) -> Result<(), KernelError> {
     cfg.check()?;
-    if step == 0 {
-        return Err(KernelError::Zero { arg: "step" });
-    }
+    powers.check()?;
     let n = params.len();
     check_len("grads", n, grads.len())?;
     check_len("m", n, m.len())?;
     check_len("v", n, v.len())?;
 
-    let beta1_power = tf_beta_power(cfg.beta1, step);
-    let beta2_power = tf_beta_power(cfg.beta2, step);
-    let alpha = cfg.lr * crate::sqrt::sqrtf(1.0 - beta2_power) / (1.0 - beta1_power);
+    let alpha = cfg.lr * crate::sqrt::sqrtf(1.0 - powers.beta2_power) / (1.0 - powers.beta1_power);
     let one_minus_beta1 = 1.0 - cfg.beta1;
     let one_minus_beta2 = 1.0 - cfg.beta2;
     let decay = cfg.weight_decay;
@@ -141,6 +155,8 @@ pub fn adam_step_f32(
         *v += (g * g - *v) * one_minus_beta2;
         *w -= (*m * alpha) / (crate::sqrt::sqrtf(*v) + cfg.epsilon);
     }
+    powers.beta1_power *= cfg.beta1;
+    powers.beta2_power *= cfg.beta2;
     Ok(())
 }
 
@@ -166,11 +182,99 @@ mod tests {
 
     fn run(cfg: &Adam, steps: u32) -> ([f32; 6], [f32; 6], [f32; 6]) {
         let (mut w, mut m, mut v) = (W0, [0.0; 6], [0.0; 6]);
+        let mut powers = BetaPowers::new(cfg);
         for t in 1..=steps {
             let g: Vec<f32> = (0..6).map(|i| grad(t, i)).collect();
-            adam_step_f32(cfg, t, &mut w, &g, &mut m, &mut v).unwrap();
+            adam_step_f32(cfg, &mut powers, &mut w, &g, &mut m, &mut v).unwrap();
         }
         (w, m, v)
+    }
+
+    /// The powers for step `t` as the state holds them: `t − 1` steps (on no parameters) from
+    /// [`BetaPowers::new`].
+    fn powers_at(beta: f32, t: u32) -> f32 {
+        let cfg = Adam {
+            beta1: beta,
+            beta2: beta,
+            ..Adam::tf1(1e-3)
+        };
+        let mut p = BetaPowers::new(&cfg);
+        for _ in 1..t {
+            adam_step_f32(&cfg, &mut p, &mut [], &[], &mut [], &mut []).unwrap();
+        }
+        assert_eq!(p.beta1_power.to_bits(), p.beta2_power.to_bits());
+        p.beta1_power
+    }
+
+    /// The formula the state replaces: `β^step` recomputed by `step − 1` products at every
+    /// step (stopping at the product's fixed point).
+    fn repeated_product(beta: f32, step: u32) -> f32 {
+        let mut power = beta;
+        for _ in 1..step {
+            let next = power * beta;
+            if next == power {
+                break;
+            }
+            power = next;
+        }
+        power
+    }
+
+    /// One step as it was computed before the powers became state.
+    fn step_with_repeated_product(
+        cfg: &Adam,
+        t: u32,
+        w: &mut [f32],
+        g: &[f32],
+        m: &mut [f32],
+        v: &mut [f32],
+    ) {
+        let (b1p, b2p) = (
+            repeated_product(cfg.beta1, t),
+            repeated_product(cfg.beta2, t),
+        );
+        let alpha = cfg.lr * crate::sqrt::sqrtf(1.0 - b2p) / (1.0 - b1p);
+        for i in 0..w.len() {
+            if cfg.weight_decay != 0.0 {
+                w[i] -= cfg.weight_decay * w[i];
+            }
+            m[i] += (g[i] - m[i]) * (1.0 - cfg.beta1);
+            v[i] += (g[i] * g[i] - v[i]) * (1.0 - cfg.beta2);
+            w[i] -= (m[i] * alpha) / (crate::sqrt::sqrtf(v[i]) + cfg.epsilon);
+        }
+    }
+
+    #[test]
+    fn powers_as_state_give_the_repeated_products_bits_over_1500_steps() {
+        for cfg in [
+            Adam::tf1(1e-3),
+            Adam {
+                weight_decay: 0.01,
+                beta1: 0.5,
+                beta2: 0.99,
+                ..Adam::tf1(0.25)
+            },
+        ] {
+            let (mut w, mut m, mut v) = (W0, [0.0; 6], [0.0; 6]);
+            let (mut w0, mut m0, mut v0) = (W0, [0.0; 6], [0.0; 6]);
+            let mut powers = BetaPowers::new(&cfg);
+            for t in 1..=1500 {
+                let g: Vec<f32> = (0..6).map(|i| grad(t, i)).collect();
+                adam_step_f32(&cfg, &mut powers, &mut w, &g, &mut m, &mut v).unwrap();
+                step_with_repeated_product(&cfg, t, &mut w0, &g, &mut m0, &mut v0);
+                assert_eq!(bits(&w), bits(&w0), "w at step {t}");
+                assert_eq!(
+                    (bits(&m), bits(&v)),
+                    (bits(&m0), bits(&v0)),
+                    "m, v at step {t}"
+                );
+                let next = [
+                    repeated_product(cfg.beta1, t + 1),
+                    repeated_product(cfg.beta2, t + 1),
+                ];
+                assert_eq!(bits(&[powers.beta1_power, powers.beta2_power]), bits(&next));
+            }
+        }
     }
 
     // Reference: a Python transcription of TF1's AdamOptimizer (f32 beta-power variables
@@ -202,6 +306,22 @@ mod tests {
     ];
 
     #[test]
+    fn tf1_defaults_are_pythons_doubles_rounded_once_to_f32() {
+        // `AdamOptimizer(learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8)`: `_prepare`
+        // converts each Python double to an f32 tensor once. Hexadecimal values: Python's
+        // `struct.pack('<f', value)`.
+        let a = Adam::tf1(1e-4);
+        assert_eq!(a.beta1.to_bits(), (0.9f64 as f32).to_bits());
+        assert_eq!(a.beta1.to_bits(), 0x3f66_6666);
+        assert_eq!(a.beta2.to_bits(), (0.999f64 as f32).to_bits());
+        assert_eq!(a.beta2.to_bits(), 0x3f7f_be77);
+        assert_eq!(a.epsilon.to_bits(), (1e-8f64 as f32).to_bits());
+        assert_eq!(a.epsilon.to_bits(), 0x322b_cc77);
+        assert_eq!(a.lr.to_bits(), (1e-4f64 as f32).to_bits());
+        assert_eq!(a.weight_decay, 0.0);
+    }
+
+    #[test]
     fn matches_an_f32_transcription_of_tensorflow_bit_for_bit() {
         let (w, m, v) = run(&Adam::tf1(1e-3), 12);
         assert_eq!(bits(&w), ADAM_W);
@@ -230,13 +350,12 @@ mod tests {
             (0.999, 10, 0x3f7d7397),
             (0.999, 1000, 0x3ebc4335),
             (0.999, 100_000, 0x000001f4),
-            (0.999, u32::MAX, 0x000001f4),
+            (0.999, 200_000, 0x000001f4),
         ];
         for (beta, t, want) in cases {
-            assert_eq!(tf_beta_power(beta, t).to_bits(), want, "beta {beta} t {t}");
+            assert_eq!(powers_at(beta, t).to_bits(), want, "beta {beta} t {t}");
         }
-        assert_eq!(tf_beta_power(0.0, 5), 0.0);
-        assert_eq!(tf_beta_power(0.9, 0), 0.9);
+        assert_eq!(powers_at(0.0, 5), 0.0);
     }
 
     #[test]
@@ -246,7 +365,7 @@ mod tests {
         for beta in [0.9f32, 0.99, 0.999] {
             for t in 1..=200u32 {
                 let exact = f64::from(beta).powi(t as i32);
-                let got = f64::from(tf_beta_power(beta, t));
+                let got = f64::from(repeated_product(beta, t));
                 let bound = f64::from(t) * 2f64.powi(-24) * exact;
                 assert!((got - exact).abs() <= bound, "beta {beta} t {t}");
             }
@@ -322,7 +441,8 @@ mod tests {
         let mut w = [1.0f32, 1.0, 1.0, 1.0];
         let g = [2.0f32, -0.5, 1e-3, 0.0];
         let (mut m, mut v) = ([0.0; 4], [0.0; 4]);
-        adam_step_f32(&Adam::tf1(lr), 1, &mut w, &g, &mut m, &mut v).unwrap();
+        let mut p = BetaPowers::new(&Adam::tf1(lr));
+        adam_step_f32(&Adam::tf1(lr), &mut p, &mut w, &g, &mut m, &mut v).unwrap();
         let want = [1.0 - 0.01, 1.0 + 0.01, 1.0 - 0.01, 1.0];
         assert_close(&w, &want, 1e-7, 1e-5, "w");
         assert_close(&m, &[0.2, -0.05, 1e-4, 0.0], 0.0, 1e-6, "m");
@@ -341,19 +461,22 @@ mod tests {
         };
         let mut w = [4.0f32, -2.0, 0.0];
         let (mut m, mut v) = ([0.0; 3], [0.0; 3]);
-        adam_step_f32(&cfg, 3, &mut w, &[1.0, 1.0, 1.0], &mut m, &mut v).unwrap();
+        let mut p = BetaPowers::new(&cfg);
+        adam_step_f32(&cfg, &mut p, &mut w, &[1.0, 1.0, 1.0], &mut m, &mut v).unwrap();
         assert_eq!(w, [3.0, -1.5, 0.0]);
         // Without decay, lr = 0 leaves −0 and ∞ as they are (no `w − 0·w`).
         let mut w = [-0.0f32, f32::INFINITY];
         let (mut m, mut v) = ([0.0; 2], [0.0; 2]);
-        adam_step_f32(&Adam::tf1(0.0), 1, &mut w, &[1.0, 1.0], &mut m, &mut v).unwrap();
+        let mut p = BetaPowers::new(&Adam::tf1(0.0));
+        adam_step_f32(&Adam::tf1(0.0), &mut p, &mut w, &[1.0, 1.0], &mut m, &mut v).unwrap();
         assert_eq!(w[0].to_bits(), (-0.0f32).to_bits());
         assert_eq!(w[1], f32::INFINITY);
     }
 
     #[test]
     fn empty_slices_are_fine() {
-        adam_step_f32(&Adam::tf1(1e-3), 1, &mut [], &[], &mut [], &mut []).unwrap();
+        let mut p = BetaPowers::new(&Adam::tf1(1e-3));
+        adam_step_f32(&Adam::tf1(1e-3), &mut p, &mut [], &[], &mut [], &mut []).unwrap();
     }
 
     #[test]
@@ -444,23 +567,52 @@ mod tests {
         for (cfg, arg) in bad {
             let (mut w, mut m, mut v) = ([f32::NAN; 3], [f32::NAN; 3], [f32::NAN; 3]);
             let (w0, m0, v0) = (bits(&w), bits(&m), bits(&v));
-            let err = adam_step_f32(&cfg, 1, &mut w, &[1.0; 3], &mut m, &mut v);
+            let mut p = BetaPowers::new(&base);
+            let err = adam_step_f32(&cfg, &mut p, &mut w, &[1.0; 3], &mut m, &mut v);
+            assert_eq!(p, BetaPowers::new(&base));
             assert_eq!(err, Err(KernelError::InvalidParam { arg }));
             assert_eq!((bits(&w), bits(&m), bits(&v)), (w0, m0, v0));
         }
     }
 
     #[test]
-    fn step_zero_and_wrong_lengths_are_rejected_and_nothing_is_written() {
+    fn bad_powers_and_wrong_lengths_are_rejected_and_nothing_is_written() {
         let cfg = Adam::tf1(1e-3);
         let (mut w, mut m, mut v) = ([1.0f32; 3], [0.5f32; 3], [0.25f32; 3]);
         let g = [1.0f32; 3];
+        for (bad, arg) in [
+            (
+                BetaPowers {
+                    beta1_power: 1.0,
+                    beta2_power: 0.5,
+                },
+                "beta1_power",
+            ),
+            (
+                BetaPowers {
+                    beta1_power: 0.5,
+                    beta2_power: f32::NAN,
+                },
+                "beta2_power",
+            ),
+            (
+                BetaPowers {
+                    beta1_power: -0.5,
+                    beta2_power: 0.5,
+                },
+                "beta1_power",
+            ),
+        ] {
+            let mut p = bad;
+            assert_eq!(
+                adam_step_f32(&cfg, &mut p, &mut w, &g, &mut m, &mut v),
+                Err(KernelError::InvalidParam { arg })
+            );
+            assert_eq!(p.beta1_power.to_bits(), bad.beta1_power.to_bits());
+        }
+        let mut p = BetaPowers::new(&cfg);
         assert_eq!(
-            adam_step_f32(&cfg, 0, &mut w, &g, &mut m, &mut v),
-            Err(KernelError::Zero { arg: "step" })
-        );
-        assert_eq!(
-            adam_step_f32(&cfg, 1, &mut w, &g[..2], &mut m, &mut v),
+            adam_step_f32(&cfg, &mut p, &mut w, &g[..2], &mut m, &mut v),
             Err(KernelError::Length {
                 arg: "grads",
                 expected: 3,
@@ -469,7 +621,7 @@ mod tests {
         );
         let mut m4 = [0.5f32; 4];
         assert_eq!(
-            adam_step_f32(&cfg, 1, &mut w, &g, &mut m4, &mut v),
+            adam_step_f32(&cfg, &mut p, &mut w, &g, &mut m4, &mut v),
             Err(KernelError::Length {
                 arg: "m",
                 expected: 3,
@@ -478,7 +630,7 @@ mod tests {
         );
         let mut v2 = [0.25f32; 2];
         assert_eq!(
-            adam_step_f32(&cfg, 1, &mut w, &g, &mut m, &mut v2),
+            adam_step_f32(&cfg, &mut p, &mut w, &g, &mut m, &mut v2),
             Err(KernelError::Length {
                 arg: "v",
                 expected: 3,
@@ -487,5 +639,6 @@ mod tests {
         );
         assert_eq!((w, m, v), ([1.0; 3], [0.5; 3], [0.25; 3]));
         assert_eq!((m4, v2), ([0.5; 4], [0.25; 2]));
+        assert_eq!(p, BetaPowers::new(&cfg));
     }
 }

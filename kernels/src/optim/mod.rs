@@ -1,4 +1,4 @@
-//! Optimisers over flat parameter slices; the caller owns the step counter and the state.
+//! Optimisers over flat parameter slices; the caller owns the state.
 //!
 //! Each update follows the arithmetic of TensorFlow's dense CPU functors
 //! (`tensorflow/core/kernels/training_ops.cc`) operation by operation, in `f32`, without fused
@@ -8,10 +8,12 @@
 //! public fields, checked on every call before anything is written.
 
 mod adam;
+mod adam_keras;
 mod clip;
 mod momentum;
 
-pub use adam::{adam_step_f32, tf_beta_power, Adam};
+pub use adam::{adam_step_f32, Adam, BetaPowers};
+pub use adam_keras::{adam_keras_step_f32, AdamKeras};
 pub use clip::clip_by_global_norm_f32;
 pub use momentum::{momentum_step_f32, sgd_step_f32, Momentum};
 

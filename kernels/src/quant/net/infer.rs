@@ -102,9 +102,8 @@ impl QuantLayout {
             lrn_tables,
             channels,
         };
-        let _ = tri!(layout.checked_bytes_len());
-        let tables = tri!(mul("words", lrn_tables, lrn_table_len));
-        let _ = tri!(add("words", tables, channels));
+        // Every length and the total must fit, so that the queries below cannot overflow.
+        let _ = tri!(layout.checked_total_bytes());
         Ok(layout)
     }
 
@@ -114,14 +113,32 @@ impl QuantLayout {
         add("bytes", with_scratch, self.weights_len)
     }
 
-    /// Length of the `bytes` (`i8`) buffer.
-    pub const fn bytes_len(&self) -> usize {
-        2 * self.activation_len + self.scratch_len + self.weights_len
+    const fn checked_words_len(&self) -> Result<usize, KernelError> {
+        let tables = tri!(mul("words", self.lrn_tables, self.lrn_table_len));
+        add("words", tables, self.channels)
     }
 
-    /// Length of the `words` (`i32`) buffer.
+    const fn checked_total_bytes(&self) -> Result<usize, KernelError> {
+        let bytes = tri!(self.checked_bytes_len());
+        let words = tri!(mul("words", tri!(self.checked_words_len()), 4));
+        let mult = core::mem::size_of::<QuantizedMultiplier>();
+        let multipliers = tri!(mul("multipliers", self.channels, mult));
+        add(
+            "total bytes",
+            tri!(add("total bytes", bytes, words)),
+            multipliers,
+        )
+    }
+
+    /// Length of the `bytes` (`i8`) buffer. Saturates at `usize::MAX` for a layout that
+    /// [`QuantLayout::new`] would have refused (the fields are public).
+    pub const fn bytes_len(&self) -> usize {
+        saturate(self.checked_bytes_len())
+    }
+
+    /// Length of the `words` (`i32`) buffer; saturates as [`QuantLayout::bytes_len`].
     pub const fn words_len(&self) -> usize {
-        self.lrn_tables * self.lrn_table_len + self.channels
+        saturate(self.checked_words_len())
     }
 
     /// Length of the `multipliers` buffer.
@@ -129,11 +146,17 @@ impl QuantLayout {
         self.channels
     }
 
-    /// Total bytes of the three buffers.
+    /// Total bytes of the three buffers; saturates as [`QuantLayout::bytes_len`].
     pub const fn total_bytes(&self) -> usize {
-        self.bytes_len()
-            + self.words_len() * 4
-            + self.multipliers_len() * core::mem::size_of::<QuantizedMultiplier>()
+        saturate(self.checked_total_bytes())
+    }
+}
+
+/// The value, or `usize::MAX` for a length that overflowed.
+const fn saturate(len: Result<usize, KernelError>) -> usize {
+    match len {
+        Ok(v) => v,
+        Err(_) => usize::MAX,
     }
 }
 
@@ -143,8 +166,8 @@ const fn lrn_table_bound(channels: usize, depth_radius: usize) -> usize {
     let window = depth_radius.saturating_mul(2).saturating_add(1);
     let window = if channels < window { channels } else { window };
     let smax = (window as u64).saturating_mul(255 * 255);
-    let bits = 64 - smax.leading_zeros() as usize;
-    2 + 32 * bits
+    let bits = 64 - smax.leading_zeros();
+    crate::quant::lrn::table_len(bits)
 }
 
 /// What layer `l` needs at run time besides its geometry.

@@ -102,15 +102,12 @@ fn header_bytes_by_hand() {
     assert_eq!(&b[conv1..conv1 + 4], &[0, 1, 0, 0]);
     let words: Vec<u32> = (0..7).map(|k| le32(b, conv1 + 4 + 4 * k)).collect();
     assert_eq!(words, [5, 5, 4, 4, 8, 0, 0]);
-    // norm1: op 3, linear; depth radius 4 and the bits of 1.0, 0.001/9, 0.75.
+    // norm1: op 3, linear; depth radius 4 and the bits of 1.0, 0.001/9 (TensorFlow's: the
+    // double rounded once), 0.75.
     let norm1 = conv1 + 32;
     assert_eq!(&b[norm1..norm1 + 4], &[3, 0, 0, 0]);
     let words: Vec<u32> = (0..4).map(|k| le32(b, norm1 + 4 + 4 * k)).collect();
-    let alpha = 0.001f32 / 9.0;
-    assert_eq!(
-        words,
-        [4, 1f32.to_bits(), alpha.to_bits(), 0.75f32.to_bits()]
-    );
+    assert_eq!(words, [4, 1f32.to_bits(), 0x38e9_0453, 0.75f32.to_bits()]);
     // pool1: op 2, VALID, 3×3 window, stride 2.
     let pool1 = norm1 + 32;
     assert_eq!(&b[pool1..pool1 + 4], &[2, 0, 1, 0]);
@@ -406,15 +403,15 @@ fn quantize_model_checks_its_arguments() {
 fn layout_of_tiny_by_hand() {
     let l = QuantLayout::new(&ValenceConfig::TINY, 1).unwrap();
     // Largest activation: the 64·64·3 frame; im2col: conv4's 16 pixels × 3·3·16; weights:
-    // conv4's 3·3·16·16; LRN over 8 channels: window 8, S < 8·255² < 2^19 → 2 + 32·19.
+    // conv4's 3·3·16·16; LRN over 8 channels: window 8, S < 8·255² < 2^19 → 34·19.
     assert_eq!(l.activation_len, 12_288);
     assert_eq!(l.scratch_len, 2304);
     assert_eq!(l.weights_len, 2304);
-    assert_eq!(l.lrn_table_len, 610);
+    assert_eq!(l.lrn_table_len, 646);
     assert_eq!(l.channels, 97);
     assert_eq!(l.lrn_tables, 2);
     assert_eq!(l.bytes_len(), 2 * 12_288 + 2304 + 2304);
-    assert_eq!(l.words_len(), 2 * 610 + 97);
+    assert_eq!(l.words_len(), 2 * 646 + 97);
     assert_eq!(
         QuantLayout::new(&ValenceConfig::TINY, 0),
         Err(KernelError::Zero { arg: "batch" })
