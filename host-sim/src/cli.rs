@@ -128,6 +128,10 @@ pub struct TrainArgs {
     /// Run the portable kernels (the boards' bits) and print each step's loss as f32 bits in hex.
     #[arg(long)]
     pub exact: bool,
+    /// Frames per forward/backward call; a step sums the gradients of its micro-batches in order,
+    /// as a board does [default: 1 for --exact --config tiny (the boards' order), else --batch].
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive_usize)]
+    pub micro_batch: Option<usize>,
     /// Train on DIR/labels.csv (`file,valence,confidence`) and its PNG/JPEG frames [default: synthetic frames].
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
@@ -146,6 +150,17 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
+    /// Frames per forward/backward call: `--micro-batch`, else 1 for `--exact --config tiny`
+    /// (a board trains one frame at a time), else the whole batch; never more than `--batch`.
+    pub fn micro_batch(&self) -> usize {
+        let default = if self.exact && self.config == ConfigName::Tiny {
+            1
+        } else {
+            self.batch
+        };
+        self.micro_batch.unwrap_or(default).min(self.batch)
+    }
+
     /// The number of worker threads: `--threads`, or every core the system reports.
     pub fn threads_or_all_cores(&self) -> usize {
         self.threads.unwrap_or_else(|| {
@@ -276,6 +291,8 @@ mod tests {
         assert_eq!(t.seed, DEFAULT_SEED);
         assert_eq!(t.threads, None);
         assert!(!t.exact);
+        assert_eq!(t.micro_batch, None);
+        assert_eq!(t.micro_batch(), DEFAULT_BATCH);
         assert_eq!(t.data, None);
         assert_eq!(t.logdir, PathBuf::from(DEFAULT_LOGDIR));
         assert_eq!(t.summary_every, DEFAULT_SUMMARY_EVERY);
@@ -304,6 +321,8 @@ mod tests {
             "--threads",
             "2",
             "--exact",
+            "--micro-batch",
+            "2",
             "--data",
             "d",
             "--logdir",
@@ -326,6 +345,7 @@ mod tests {
             seed: 42,
             threads: Some(2),
             exact: true,
+            micro_batch: Some(2),
             data: Some("d".into()),
             logdir: "l".into(),
             summary_every: 5,
@@ -334,6 +354,7 @@ mod tests {
         };
         assert_eq!(t, expected);
         assert_eq!(t.threads_or_all_cores(), 2);
+        assert_eq!(t.micro_batch(), 2);
         // The same flags after an explicit `train` give the same arguments.
         let mut with_word = vec!["train"];
         with_word.extend_from_slice(&flags);
@@ -350,6 +371,7 @@ mod tests {
             (&["--lr", "NaN"][..], "--lr"),
             (&["--lr", "inf"][..], "--lr"),
             (&["--threads", "0"][..], "--threads"),
+            (&["--micro-batch", "0"][..], "--micro-batch"),
             (&["--steps", "0"][..], "--steps"),
             (&["--summary-every", "0"][..], "--summary-every"),
             (&["--config", "huge"][..], "--config"),

@@ -80,6 +80,10 @@ fn settings(args: &TrainArgs) -> Vec<(String, String)> {
         ("data".to_owned(), data),
         ("exact".to_owned(), args.exact.to_string()),
     ];
+    // Only when it differs from the batch, so checkpoints written before the flag still resume.
+    if args.micro_batch() != args.batch {
+        s.push(("micro-batch".to_owned(), args.micro_batch().to_string()));
+    }
     // The cosine schedule's shape depends on the run's length.
     if args.lr_schedule == crate::cli::LrSchedule::Cosine {
         s.push(("steps".to_owned(), args.steps.to_string()));
@@ -130,9 +134,11 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         OptimizerName::Adam => (NetOptimizer::Adam, OptimizerKind::Adam),
         OptimizerName::Sgd => (NetOptimizer::Sgd, OptimizerKind::Sgd),
     };
-    let layout = ArenaLayout::training(&cfg, args.batch, net_opt)?;
+    // The arena holds one micro-batch; a step accumulates the gradients of all of them.
+    let micro = args.micro_batch();
+    let layout = ArenaLayout::training(&cfg, micro, net_opt)?;
     let mut arena = vec![0.0f32; layout.arena_len()];
-    let mut net = Net::training(&cfg, args.batch, net_opt, &mut arena)?;
+    let mut net = Net::training(&cfg, micro, net_opt, &mut arena)?;
     let settings = settings(args);
     let config = args.config.as_str();
 
@@ -160,11 +166,16 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
     std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
 
     println!(
-        "valence {config}: {} parameters, arena {:.1} MiB; {} steps of {} frames, {:?} lr {} ({:?}), seed {}, {} thread(s){}",
+        "valence {config}: {} parameters, arena {:.1} MiB; {} steps of {} frames{}, {:?} lr {} ({:?}), seed {}, {} thread(s){}",
         net.params().len(),
         layout.bytes() as f64 / (1 << 20) as f64,
         args.steps,
         args.batch,
+        if micro == args.batch {
+            String::new()
+        } else {
+            format!(" in micro-batches of {micro}")
+        },
         args.optimizer,
         args.lr,
         args.lr_schedule,
@@ -211,24 +222,20 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         let summarise = log.is_summary_step(step);
         // Summary steps only: ordinary steps pass `()` and pay nothing for the histograms.
         let mut obs = summarise.then(|| HistogramObserver::new(&pool));
-        last_loss = match obs.as_mut() {
-            Some(o) => net.train_step(
-                &*gemm,
-                &batch.frames,
-                &batch.target,
-                &batch.confidence,
-                args.batch,
-                o,
-            )?,
-            None => net.train_step(
-                &*gemm,
-                &batch.frames,
-                &batch.target,
-                &batch.confidence,
-                args.batch,
-                &mut (),
-            )?,
-        };
+        // Each micro-batch returns its share of the batch's loss; the shares are added in
+        // micro-batch order, the order a board adds them in (one share: the loss itself).
+        last_loss = 0.0;
+        for ((frames, target), confidence) in batch
+            .frames
+            .chunks(micro * frame_len)
+            .zip(batch.target.chunks(micro))
+            .zip(batch.confidence.chunks(micro))
+        {
+            last_loss += match obs.as_mut() {
+                Some(o) => net.train_step(&*gemm, frames, target, confidence, args.batch, o)?,
+                None => net.train_step(&*gemm, frames, target, confidence, args.batch, &mut ())?,
+            };
+        }
         log.loss(step, last_loss)?;
         if summarise {
             log.capture_before(net.params());
@@ -273,7 +280,7 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
     );
 
     let (held_out_error, constant_error) =
-        evaluate(&mut net, &*gemm, &source, &pool, args.batch, frame_len)?;
+        evaluate(&mut net, &*gemm, &source, &pool, micro, frame_len)?;
     println!(
         "held-out weighted error: {held_out_error:.4}  (best constant predictor, the weighted median: {constant_error:.4}; ratio {:.2})",
         held_out_error / constant_error

@@ -99,6 +99,15 @@ impl Probe {
 pub trait Observer {
     /// `values` is the whole probed tensor of the current (micro-)batch, NHWC.
     fn observe(&mut self, probe: Probe, values: &[f32]);
+
+    /// The backward pass has finished the layer whose forward output `probe` names (its
+    /// parameter gradients added, its input gradient written): a board reads its instruction
+    /// counter here to time each layer's backward pass. The loss's gradient is part of
+    /// [`Probe::SoftmaxOutput`]'s layer. Does nothing unless overridden.
+    #[inline]
+    fn backward_done(&mut self, probe: Probe) {
+        let _ = probe;
+    }
 }
 
 /// The observer that looks at nothing.

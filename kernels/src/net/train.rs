@@ -602,6 +602,7 @@ impl<'a> Net<'a> {
             wspec(15),
             Some(d_l2),
         )?;
+        obs.backward_done(Probe::SoftmaxOutput);
         // local2, local1: ReLU then dense.
         relu_backward_f32(slots.get(L2), &mut ga[..lens(L2)])?;
         let d_l1 = &mut gb[..lens(L1)];
@@ -617,6 +618,7 @@ impl<'a> Net<'a> {
             wspec(13),
             Some(d_l1),
         )?;
+        obs.backward_done(Probe::Local2Output);
         relu_backward_f32(slots.get(L1), &mut gb[..lens(L1)])?;
         let d_p3 = &mut ga[..lens(P3)];
         dense_grads(
@@ -631,6 +633,7 @@ impl<'a> Net<'a> {
             wspec(11),
             Some(d_p3),
         )?;
+        obs.backward_done(Probe::Local1Output);
         // pool3 → conv5.
         pool_back(
             gemm,
@@ -640,6 +643,7 @@ impl<'a> Net<'a> {
             &ga[..lens(P3)],
             &mut gb[..lens(C5)],
         )?;
+        obs.backward_done(Probe::Pool3Output);
         relu_backward_f32(slots.get(C5), &mut gb[..lens(C5)])?;
         conv_grads(
             &geo.conv5,
@@ -654,6 +658,7 @@ impl<'a> Net<'a> {
             wspec(9),
             Some(&mut ga[..lens(C4)]),
         )?;
+        obs.backward_done(Probe::Conv5Output);
         relu_backward_f32(slots.get(C4), &mut ga[..lens(C4)])?;
         conv_grads(
             &geo.conv4,
@@ -668,6 +673,7 @@ impl<'a> Net<'a> {
             wspec(7),
             Some(&mut gb[..lens(C3)]),
         )?;
+        obs.backward_done(Probe::Conv4Output);
         relu_backward_f32(slots.get(C3), &mut gb[..lens(C3)])?;
         conv_grads(
             &geo.conv3,
@@ -682,6 +688,7 @@ impl<'a> Net<'a> {
             wspec(5),
             Some(&mut ga[..lens(P2)]),
         )?;
+        obs.backward_done(Probe::Conv3Output);
         // pool2 → norm2 → conv2.
         pool_back(
             gemm,
@@ -691,6 +698,7 @@ impl<'a> Net<'a> {
             &ga[..lens(P2)],
             &mut gb[..lens(N2)],
         )?;
+        obs.backward_done(Probe::Pool2Output);
         lrn_back(
             gemm,
             &norm2,
@@ -699,6 +707,7 @@ impl<'a> Net<'a> {
             &gb[..lens(N2)],
             &mut ga[..lens(C2)],
         )?;
+        obs.backward_done(Probe::Norm2Output);
         relu_backward_f32(slots.get(C2), &mut ga[..lens(C2)])?;
         conv_grads(
             &geo.conv2,
@@ -713,6 +722,7 @@ impl<'a> Net<'a> {
             wspec(3),
             Some(&mut gb[..lens(P1)]),
         )?;
+        obs.backward_done(Probe::Conv2Output);
         // pool1 → norm1 → conv1 (no input gradient: the input is the frame).
         pool_back(
             gemm,
@@ -722,6 +732,7 @@ impl<'a> Net<'a> {
             &gb[..lens(P1)],
             &mut ga[..lens(N1)],
         )?;
+        obs.backward_done(Probe::Pool1Output);
         lrn_back(
             gemm,
             &norm1,
@@ -730,6 +741,7 @@ impl<'a> Net<'a> {
             &ga[..lens(N1)],
             &mut gb[..lens(C1)],
         )?;
+        obs.backward_done(Probe::Norm1Output);
         relu_backward_f32(slots.get(C1), &mut gb[..lens(C1)])?;
         conv_grads(
             &geo.conv1,
@@ -744,6 +756,7 @@ impl<'a> Net<'a> {
             wspec(1),
             None,
         )?;
+        obs.backward_done(Probe::Conv1Output);
         Ok(loss)
     }
 
@@ -1030,6 +1043,31 @@ mod tests {
         assert_eq!(log.0[0].1, 2 * 16 * 16 * 8);
         assert_eq!(log.0[3].1, 2 * 7 * 7 * 8);
         assert_eq!(log.0[19].1, 2);
+    }
+
+    #[test]
+    fn backward_names_each_finished_layer_once_in_backward_order() {
+        struct Log(Vec<Probe>);
+        impl Observer for Log {
+            fn observe(&mut self, _: Probe, _: &[f32]) {}
+            fn backward_done(&mut self, probe: Probe) {
+                self.0.push(probe);
+            }
+        }
+        let mut arena = training(2, OptimizerKind::Sgd);
+        let mut net = Net::training(&TINY, 2, OptimizerKind::Sgd, &mut arena).unwrap();
+        net.init_params(2).unwrap();
+        let mut log = Log(Vec::new());
+        net.train_step(&Portable, &frames(2, 8), &[0.5; 2], &[1.0; 2], 2, &mut log)
+            .unwrap();
+        // Every layer's output probe (the ones after its ReLU), last layer first.
+        let mut want: Vec<Probe> = Probe::ALL
+            .iter()
+            .copied()
+            .filter(|p| !p.tag().ends_with("before_relu"))
+            .collect();
+        want.reverse();
+        assert_eq!(log.0, want);
     }
 
     #[test]

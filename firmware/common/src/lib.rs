@@ -1,0 +1,135 @@
+//! What every valence board runs, written once: TINY's training with the seed's loss and Adam
+//! (frames drawn on the board by `kernels::data`), the parameter histograms and CRC-32 that
+//! `host-sim --exact --config tiny` computes, int8 inference with a model built into the image,
+//! per-layer instruction counts and the peak stack, all logged through `defmt`.
+//!
+//! A board crate brings what differs between boards: its runtime and memory map, the `defmt`
+//! transport, where the arena comes from (a `static` on Cortex-M4, an `embedded-alloc` heap on
+//! RISC-V) and its instruction counter ([`Counter`]). Only [`train`] touches
+//! `kernels::net::Net`, so the network plan can change shape behind one small module.
+//!
+//! The log's lines are a small grammar that `host-sim ingest` and the boards test parse; it is
+//! written down in [`log`].
+#![no_std]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod counts;
+pub mod infer;
+pub mod log;
+pub mod stack;
+pub mod train;
+
+use kernels::histogram::Histogram;
+use kernels::net::{ArenaLayout, OptimizerKind, ValenceConfig};
+use kernels::KernelError;
+
+/// Instructions retired since some fixed point (boot), read from the board's counter.
+pub trait Counter {
+    /// The current count. Must be monotonic between two calls at most one training layer apart.
+    fn instructions(&mut self) -> u64;
+}
+
+/// The run every board makes; the host repeats it with
+/// `host-sim --exact --config tiny --steps 8 --batch 8 --summary-every 4 --seed 0`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// Seed of the initial weights and of the synthetic frames.
+    pub seed: u64,
+    /// Adam steps.
+    pub steps: u32,
+    /// Frames per step, trained one at a time (one-frame micro-batches).
+    pub batch: u32,
+    /// A histogram of every parameter tensor at steps `0, every, 2·every, …` and the last.
+    pub summary_every: u32,
+    /// Adam's learning rate (host-sim's default, the seed's).
+    pub lr: f32,
+    /// Held-out frames the int8 model predicts.
+    pub predict: u32,
+}
+
+/// The boards' run: 8 Adam steps of 8 frames. Eight steps show the loss moving and three
+/// summary steps (0, 4, 7) while the slower board (RISC-V, soft float) stays near a minute
+/// under QEMU.
+pub const SETTINGS: Settings = Settings {
+    seed: 0,
+    steps: 8,
+    batch: 8,
+    summary_every: 4,
+    lr: 1e-4,
+    predict: 4,
+};
+
+/// The network every board trains.
+pub const CONFIG: ValenceConfig = ValenceConfig::TINY;
+
+/// The training arena's layout: one-frame micro-batches, Adam.
+pub const LAYOUT: ArenaLayout = match ArenaLayout::training(&CONFIG, 1, OptimizerKind::Adam) {
+    Ok(l) => l,
+    Err(_) => panic!("TINY has a valid training layout"),
+};
+
+/// `f32`s of the training arena (a board's `static` or heap allocation).
+pub const ARENA_LEN: usize = LAYOUT.arena_len();
+
+/// Bytes of one `u8` frame.
+pub const FRAME_LEN: usize = match CONFIG.frame_len() {
+    Ok(n) => n,
+    Err(_) => panic!("TINY has a valid frame size"),
+};
+
+/// The memory a board hands to [`run`].
+pub struct Memory<'a> {
+    /// The training arena, [`ARENA_LEN`] `f32`s.
+    pub arena: &'a mut [f32],
+    /// One frame, [`FRAME_LEN`] bytes.
+    pub frame: &'a mut [u8],
+    /// The histogram a summary step fills, one tensor at a time (12 KiB: kept off the stack).
+    pub hist: &'a mut Histogram,
+    /// The int8 network's buffers.
+    pub int8: infer::Buffers<'a>,
+}
+
+/// The whole board run: the header, the arena's size, training (losses, histograms, CRC-32),
+/// the instruction counts, and the int8 predictions. The board then logs its peak stack and
+/// `done`.
+///
+/// # Errors
+/// Whatever stopped training or inference.
+pub fn run<C: Counter>(board: &str, mem: Memory<'_>, counter: &mut C) -> Result<(), Error> {
+    log::header(board);
+    let int8_bytes = infer::LAYOUT.total_bytes();
+    defmt::println!(
+        "arena {=usize} bytes",
+        core::mem::size_of_val(mem.arena) + mem.frame.len() + int8_bytes
+    );
+    let trained = train::train(mem.arena, mem.frame, mem.hist, counter)?;
+    defmt::println!("crc {=u32:x}", trained.crc32);
+    trained.counts.log();
+    infer::predict(mem.int8, mem.frame)
+}
+
+/// Why a board run stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, defmt::Format)]
+pub enum Error {
+    /// A kernel refused its arguments.
+    Kernel(KernelError),
+    /// The built-in int8 model file was rejected.
+    Model(kernels::quant::net::ModelError),
+    /// A bounded buffer was too small (names it).
+    Capacity(&'static str),
+    /// The built-in int8 model is not a TINY model.
+    WrongModel,
+}
+
+impl From<KernelError> for Error {
+    fn from(e: KernelError) -> Self {
+        Self::Kernel(e)
+    }
+}
+
+impl From<kernels::quant::net::ModelError> for Error {
+    fn from(e: kernels::quant::net::ModelError) -> Self {
+        Self::Model(e)
+    }
+}

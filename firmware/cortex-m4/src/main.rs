@@ -1,0 +1,127 @@
+//! TINY on a Cortex-M4F (QEMU `mps2-an386`): trains, predicts with the int8 model, logs through
+//! `defmt` over semihosting and exits with the run's status. Its memory is all static (the
+//! arena, the frame, the histogram, the int8 buffers), so the linker checks the 256 KiB budget.
+#![no_std]
+#![no_main]
+
+use core::ptr::addr_of_mut;
+
+use cortex_m::peripheral::syst::SystClkSource;
+use cortex_m::peripheral::SYST;
+use cortex_m_rt::entry;
+use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS};
+use defmt_semihosting as _;
+use kernels::histogram::Histogram;
+use kernels::quant::QuantizedMultiplier;
+use valence_board::{infer, stack, Counter, Memory, ARENA_LEN, FRAME_LEN};
+
+static mut ARENA: [f32; ARENA_LEN] = [0.0; ARENA_LEN];
+static mut FRAME: [u8; FRAME_LEN] = [0; FRAME_LEN];
+static mut HIST: Histogram = Histogram::new();
+static mut INT8_BYTES: [i8; infer::LAYOUT.bytes_len()] = [0; infer::LAYOUT.bytes_len()];
+static mut INT8_WORDS: [i32; infer::LAYOUT.words_len()] = [0; infer::LAYOUT.words_len()];
+static mut INT8_MULTIPLIERS: [QuantizedMultiplier; infer::LAYOUT.multipliers_len()] =
+    [QuantizedMultiplier::ZERO; infer::LAYOUT.multipliers_len()];
+
+extern "C" {
+    /// The lowest stack address (the end of the statics), from cortex-m-rt's `link.x`.
+    static _stack_end: u32;
+    /// The initial stack pointer, the top of RAM.
+    static _stack_start: u32;
+}
+
+/// SysTick counts the processor clock down from 2^24 − 1; under `-icount shift=0` one
+/// instruction takes 1 ns and the mps2 clock is 25 MHz, so a tick is 40 instructions.
+const INSTRUCTIONS_PER_TICK: u64 = 40;
+const RELOAD: u32 = (1 << 24) - 1;
+
+/// Instructions from SysTick: ticks × 40, with the 24-bit counter's wraps folded in (reads must
+/// be less than 2^24 ticks, 671 M instructions, apart: one layer is far less).
+struct SysTickCounter {
+    syst: SYST,
+    last: u32,
+    ticks: u64,
+}
+
+impl SysTickCounter {
+    fn start(mut syst: SYST) -> Self {
+        syst.set_clock_source(SystClkSource::Core);
+        syst.set_reload(RELOAD);
+        syst.clear_current();
+        syst.enable_counter();
+        let last = SYST::get_current();
+        Self {
+            syst,
+            last,
+            ticks: 0,
+        }
+    }
+}
+
+impl Counter for SysTickCounter {
+    fn instructions(&mut self) -> u64 {
+        let _ = &self.syst; // owned, so nothing else reconfigures the timer
+        let now = SYST::get_current();
+        // Counting down: elapsed = last − now, modulo the 24-bit period.
+        self.ticks += u64::from(self.last.wrapping_sub(now) & RELOAD);
+        self.last = now;
+        self.ticks * INSTRUCTIONS_PER_TICK
+    }
+}
+
+#[entry]
+fn main() -> ! {
+    // Linker symbols: only their addresses are used.
+    let (bottom, top) = (
+        core::ptr::addr_of!(_stack_end) as usize,
+        core::ptr::addr_of!(_stack_start) as usize,
+    );
+    // SAFETY: from the end of the statics up to the current stack pointer is free stack.
+    let painted = unsafe { stack::paint(bottom) };
+    let Some(peripherals) = cortex_m::Peripherals::take() else {
+        defmt::println!("error: the core peripherals were already taken");
+        debug::exit(EXIT_FAILURE);
+        loop {}
+    };
+    let mut counter = SysTickCounter::start(peripherals.SYST);
+    // SAFETY: `main` runs once and nothing else touches these statics: each becomes one
+    // exclusive reference for the whole run.
+    let mem = unsafe {
+        Memory {
+            arena: &mut *addr_of_mut!(ARENA),
+            frame: &mut *addr_of_mut!(FRAME),
+            hist: &mut *addr_of_mut!(HIST),
+            int8: infer::Buffers {
+                bytes: &mut *addr_of_mut!(INT8_BYTES),
+                words: &mut *addr_of_mut!(INT8_WORDS),
+                multipliers: &mut *addr_of_mut!(INT8_MULTIPLIERS),
+            },
+        }
+    };
+    let status = match valence_board::run("cortex-m4", mem, &mut counter) {
+        Ok(()) => EXIT_SUCCESS,
+        Err(e) => {
+            defmt::println!("error: {}", e);
+            EXIT_FAILURE
+        }
+    };
+    // SAFETY: the region painted above, and the stack's top.
+    let peak = unsafe { stack::peak(bottom, top) };
+    defmt::println!("stack {=usize} of {=usize}", peak, painted);
+    let status = if peak + 256 >= top - bottom {
+        defmt::println!("error: the stack reached the statics");
+        EXIT_FAILURE
+    } else {
+        status
+    };
+    defmt::println!("done");
+    debug::exit(status);
+    loop {}
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    defmt::println!("panic: {}", defmt::Display2Format(info));
+    debug::exit(EXIT_FAILURE);
+    loop {}
+}
