@@ -35,6 +35,7 @@ pub fn predict(buffers: Buffers<'_>, frame: &mut [u8]) -> Result<(), Error> {
     if model.config() != CONFIG {
         return Err(Error::WrongModel);
     }
+    defmt::println!("int8 {=usize} bytes", LAYOUT.total_bytes());
     let mut net = QuantNet::new(model, 1, buffers.bytes, buffers.words, buffers.multipliers)?;
     let data = Synthetic::new(
         FrameSpec::new(CONFIG.input, CONFIG.input)?,

@@ -5,7 +5,7 @@
 //!
 //! A board crate brings what differs between boards: its runtime and memory map, the `defmt`
 //! transport, where the arena comes from (a `static` on Cortex-M4, an `embedded-alloc` heap on
-//! RISC-V) and its instruction counter ([`Counter`]). Only [`train`] touches
+//! RISC-V) and its instruction counter ([`Counter`]). Only the private `train` module touches
 //! `kernels::net::Net`, so the network plan can change shape behind one small module.
 //!
 //! The log's lines are a small grammar that `host-sim ingest` and the boards test parse; it is
@@ -18,7 +18,7 @@ pub mod counts;
 pub mod infer;
 pub mod log;
 pub mod stack;
-pub mod train;
+mod train;
 
 use kernels::histogram::Histogram;
 use kernels::net::{ArenaLayout, OptimizerKind, ValenceConfig};
@@ -78,35 +78,29 @@ pub const FRAME_LEN: usize = match CONFIG.frame_len() {
     Err(_) => panic!("TINY has a valid frame size"),
 };
 
-/// The memory a board hands to [`run`].
-pub struct Memory<'a> {
-    /// The training arena, [`ARENA_LEN`] `f32`s.
-    pub arena: &'a mut [f32],
-    /// One frame, [`FRAME_LEN`] bytes.
-    pub frame: &'a mut [u8],
-    /// The histogram a summary step fills, one tensor at a time (12 KiB: kept off the stack).
-    pub hist: &'a mut Histogram,
-    /// The int8 network's buffers.
-    pub int8: infer::Buffers<'a>,
-}
-
-/// The whole board run: the header, the arena's size, training (losses, histograms, CRC-32),
-/// the instruction counts, and the int8 predictions. The board then logs its peak stack and
-/// `done`.
+/// Trains TINY over the board's memory: logs the header, the training arena's bytes, each
+/// step's loss, the summary steps' histograms, the CRC-32 and the instruction counts. The board
+/// then runs [`infer::predict`] (with memory the arena may have given back), logs its peak stack
+/// and `done`.
+///
+/// `arena` is [`ARENA_LEN`] `f32`s, `frame` [`FRAME_LEN`] bytes, `hist` the histogram a summary
+/// step fills one tensor at a time (12 KiB: kept off the stack).
 ///
 /// # Errors
-/// Whatever stopped training or inference.
-pub fn run<C: Counter>(board: &str, mem: Memory<'_>, counter: &mut C) -> Result<(), Error> {
+/// Whatever stopped training.
+pub fn train<C: Counter>(
+    board: &str,
+    arena: &mut [f32],
+    frame: &mut [u8],
+    hist: &mut Histogram,
+    counter: &mut C,
+) -> Result<(), Error> {
     log::header(board);
-    let int8_bytes = infer::LAYOUT.total_bytes();
-    defmt::println!(
-        "arena {=usize} bytes",
-        core::mem::size_of_val(mem.arena) + mem.frame.len() + int8_bytes
-    );
-    let trained = train::train(mem.arena, mem.frame, mem.hist, counter)?;
+    defmt::println!("arena {=usize} bytes", core::mem::size_of_val(arena));
+    let trained = train::train(arena, frame, hist, counter)?;
     defmt::println!("crc {=u32:x}", trained.crc32);
     trained.counts.log();
-    infer::predict(mem.int8, mem.frame)
+    Ok(())
 }
 
 /// Why a board run stopped early.

@@ -4,13 +4,14 @@
 //!
 //! ```text
 //! board <name> seed <u64> steps <n> batch <n> micro-batch 1 summary-every <n> lr <f32 bits>
-//! arena <bytes> bytes
+//! arena <bytes> bytes                                 (the f32 training arena)
 //! step <1-based step> loss <f32 bits>
 //! hist <0-based step> <tag> num <n> min <f64 bits> max <f64 bits> sum <f64 bits> sum-sq <f64 bits> non-finite <nan> <+inf> <-inf> buckets <k>
 //! buckets [<index>, <count>, <index>, <count>, …]    (k pairs in all, at most 16 a line, right after their hist line)
 //! crc <u32>
 //! count <forward|backward> <layer> <instructions>     (one step: the sum over its frames)
 //! count <data|optimizer|step> <instructions>
+//! int8 <bytes> bytes                                  (the int8 network's buffers)
 //! predict <held-out index> <f32 bits>
 //! stack <peak bytes> of <painted bytes>
 //! done

@@ -13,7 +13,7 @@ use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS};
 use defmt_semihosting as _;
 use kernels::histogram::Histogram;
 use kernels::quant::QuantizedMultiplier;
-use valence_board::{infer, stack, Counter, Memory, ARENA_LEN, FRAME_LEN};
+use valence_board::{infer, stack, Counter, ARENA_LEN, FRAME_LEN};
 
 static mut ARENA: [f32; ARENA_LEN] = [0.0; ARENA_LEN];
 static mut FRAME: [u8; FRAME_LEN] = [0; FRAME_LEN];
@@ -86,19 +86,21 @@ fn main() -> ! {
     let mut counter = SysTickCounter::start(peripherals.SYST);
     // SAFETY: `main` runs once and nothing else touches these statics: each becomes one
     // exclusive reference for the whole run.
-    let mem = unsafe {
-        Memory {
-            arena: &mut *addr_of_mut!(ARENA),
-            frame: &mut *addr_of_mut!(FRAME),
-            hist: &mut *addr_of_mut!(HIST),
-            int8: infer::Buffers {
+    let (arena, frame, hist, int8) = unsafe {
+        (
+            &mut *addr_of_mut!(ARENA),
+            &mut *addr_of_mut!(FRAME),
+            &mut *addr_of_mut!(HIST),
+            infer::Buffers {
                 bytes: &mut *addr_of_mut!(INT8_BYTES),
                 words: &mut *addr_of_mut!(INT8_WORDS),
                 multipliers: &mut *addr_of_mut!(INT8_MULTIPLIERS),
             },
-        }
+        )
     };
-    let status = match valence_board::run("cortex-m4", mem, &mut counter) {
+    let result = valence_board::train("cortex-m4", arena, frame, hist, &mut counter)
+        .and_then(|()| infer::predict(int8, frame));
+    let status = match result {
         Ok(()) => EXIT_SUCCESS,
         Err(e) => {
             defmt::println!("error: {}", e);
