@@ -59,6 +59,8 @@ pub enum Command {
     Quantize(QuantizeArgs),
     /// Compare an int8 model file with its f32 checkpoint on the held-out frames.
     Eval(EvalArgs),
+    /// Turn a board's decoded log (`defmt-print` output) into TensorBoard event files.
+    Ingest(IngestArgs),
 }
 
 /// Which network to run.
@@ -238,6 +240,21 @@ pub struct EvalArgs {
     /// Worker threads, at least 1 [default: all cores].
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive_usize)]
     pub threads: Option<usize>,
+    /// Also print the int8 predictions of the first N held-out frames as f32 bits in hex (what a
+    /// board prints).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub show: usize,
+}
+
+/// The flags of `host-sim ingest`.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct IngestArgs {
+    /// The board's log as `defmt-print` decodes it (see README: boards).
+    #[arg(value_name = "LOG")]
+    pub log: PathBuf,
+    /// Directory that receives the run directory `<board>-seed<N>`.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_LOGDIR)]
+    pub logdir: PathBuf,
 }
 
 fn positive_usize(s: &str) -> Result<usize, String> {

@@ -4,7 +4,7 @@
 //! Modules, one concept each: [`cli`] (the flags), [`fast_gemm`] (the threaded SIMD
 //! [`kernels::Gemm`]), [`dataset`] (real frames from disk), [`npy`] (numpy's file format),
 //! [`checkpoint`] (the resumable training state), [`checksum`] (the parameters' CRC-32),
-//! [`weights`] (checkpoint ↔ `.npy`), [`quantize`] (int8 model files), [`tensorboard`] (event
+//! [`weights`] (checkpoint ↔ `.npy`), [`quantize`] (int8 model files), [`ingest`] (board logs), [`tensorboard`] (event
 //! files), [`summary`] (what a run logs and the learning diagnosis) and [`train`] (the trainer).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -14,6 +14,7 @@ pub mod checksum;
 pub mod cli;
 pub mod dataset;
 pub mod fast_gemm;
+pub mod ingest;
 pub mod npy;
 pub mod quantize;
 pub mod summary;
@@ -46,5 +47,6 @@ pub fn run(args: Args) -> Result<()> {
         }
         Command::Quantize(q) => quantize::quantize(&q).map(|_| ()),
         Command::Eval(e) => quantize::eval(&e).map(|_| ()),
+        Command::Ingest(i) => ingest::ingest(&i).map(|_| ()),
     }
 }
