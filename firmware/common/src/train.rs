@@ -24,7 +24,7 @@ pub struct Trained {
 
 /// `true` on the steps host-sim summarises: every `summary_every`-th (0-based) and the last.
 const fn is_summary_step(step: u32) -> bool {
-    step % SETTINGS.summary_every == 0 || step + 1 == SETTINGS.steps
+    step.is_multiple_of(SETTINGS.summary_every) || step + 1 == SETTINGS.steps
 }
 
 /// Trains TINY as [`SETTINGS`] say over `arena` ([`crate::ARENA_LEN`] `f32`s), one frame at a

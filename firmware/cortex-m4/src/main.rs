@@ -80,8 +80,7 @@ fn main() -> ! {
     let painted = unsafe { stack::paint(bottom) };
     let Some(peripherals) = cortex_m::Peripherals::take() else {
         defmt::println!("error: the core peripherals were already taken");
-        debug::exit(EXIT_FAILURE);
-        loop {}
+        exit(EXIT_FAILURE);
     };
     let mut counter = SysTickCounter::start(peripherals.SYST);
     // SAFETY: `main` runs once and nothing else touches these statics: each becomes one
@@ -117,13 +116,20 @@ fn main() -> ! {
         status
     };
     defmt::println!("done");
+    exit(status);
+}
+
+/// Ends the program with `status` (QEMU exits with it); on a real board without a debugger
+/// attached, sleeps instead.
+fn exit(status: debug::ExitStatus) -> ! {
     debug::exit(status);
-    loop {}
+    loop {
+        cortex_m::asm::wfi();
+    }
 }
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     defmt::println!("panic: {}", defmt::Display2Format(info));
-    debug::exit(EXIT_FAILURE);
-    loop {}
+    exit(EXIT_FAILURE)
 }

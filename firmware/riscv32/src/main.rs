@@ -96,13 +96,20 @@ fn main() -> ! {
         status
     };
     defmt::println!("done");
+    exit(status);
+}
+
+/// Ends the program with `status` (QEMU exits with it); on a real board without a debugger
+/// attached, sleeps instead.
+fn exit(status: debug::ExitStatus) -> ! {
     debug::exit(status);
-    loop {}
+    loop {
+        riscv::asm::wfi();
+    }
 }
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     defmt::println!("panic: {}", defmt::Display2Format(info));
-    debug::exit(EXIT_FAILURE);
-    loop {}
+    exit(EXIT_FAILURE)
 }
