@@ -2,8 +2,9 @@
 //! histograms, final CRC-32 and int8 predictions equal those of `host-sim --exact --config tiny`
 //! (same seed, steps, batch, micro-batches of one frame) and `host-sim eval`.
 //!
-//! `a_board_log_ingests_to_the_histograms_of_the_exact_run` needs nothing but Rust: it ingests a
-//! committed Cortex-M4 log (`tests/fixtures/cortex-m4.log`). `both_boards_match_the_host` builds
+//! `a_board_log_ingests_to_the_summaries_and_diagnosis_of_the_exact_run` needs nothing but Rust:
+//! it ingests a committed Cortex-M4 log (`tests/fixtures/cortex-m4.log`) and compares it with the
+//! `--exact` run (histograms, learning scalars, diagnosis). `both_boards_match_the_host` builds
 //! and runs the two firmware crates under QEMU and decodes their logs with `defmt-print`; where
 //! QEMU, `defmt-print` or a Rust target is missing it prints what it did not check and passes,
 //! unless `VALENCE_REQUIRE_BOARDS=1` (CI sets it).
@@ -44,9 +45,10 @@ fn run_ok(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
-/// Every histogram tensor of the event files under `dir`, by (step, tag): the `[k, 3]` f64 rows
-/// as TensorBoard reads them.
-fn histograms(dir: &Path) -> BTreeMap<(i64, String), Vec<u8>> {
+/// Every histogram tensor (its `[k, 3]` f64 rows as TensorBoard reads them) and every learning
+/// scalar (`update_ratio/…`, `drift/…`, as f32 bits) of the event files under `dir`, by
+/// (step, tag).
+fn summaries(dir: &Path) -> BTreeMap<(i64, String), Vec<u8>> {
     let mut out = BTreeMap::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -59,8 +61,17 @@ fn histograms(dir: &Path) -> BTreeMap<(i64, String), Vec<u8>> {
             let e = Event::decode(&r[..]).unwrap();
             if let Some(What::Summary(s)) = e.what {
                 for v in s.value {
-                    if let Some(Kind::Tensor(t)) = v.kind {
-                        out.insert((e.step, v.tag), t.tensor_content);
+                    match v.kind {
+                        Some(Kind::Tensor(t)) => {
+                            out.insert((e.step, v.tag), t.tensor_content);
+                        }
+                        Some(Kind::SimpleValue(x))
+                            if v.tag.starts_with("update_ratio/")
+                                || v.tag.starts_with("drift/") =>
+                        {
+                            out.insert((e.step, v.tag), x.to_bits().to_le_bytes().to_vec());
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -104,7 +115,17 @@ fn exact_run(log: &BoardLog, logdir: &Path) -> (String, PathBuf) {
     (stdout, run)
 }
 
-/// The board's losses, CRC-32 and (through `host-sim ingest`) histograms against the host's.
+/// The text between `learning diagnosis:` and the report's path.
+fn diagnosis(stdout: &str) -> &str {
+    let start = stdout
+        .find("learning diagnosis:")
+        .expect("a learning diagnosis");
+    let end = stdout.find("diagnosis report:").expect("a report path");
+    &stdout[start..end]
+}
+
+/// The board's losses, CRC-32 and (through `host-sim ingest`) histograms, learning scalars and
+/// learning diagnosis against the host's.
 fn compare_training(log_file: &Path) -> BoardLog {
     let tmp = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(log_file).unwrap();
@@ -136,29 +157,35 @@ fn compare_training(log_file: &Path) -> BoardLog {
     );
 
     let board_dir = tmp.path().join("board");
-    run_ok(Command::new(HOST_SIM).args([
+    let ingested = run_ok(Command::new(HOST_SIM).args([
         "ingest",
         log_file.to_str().unwrap(),
         "--logdir",
         board_dir.to_str().unwrap(),
     ]));
     let run = board_dir.join(format!("{}-seed{}", log.board, log.header.seed));
-    let board = histograms(&run);
-    let host = histograms(&host_run);
-    // 16 tensors at steps 0, 4 and 7.
-    assert_eq!(board.len(), log.histograms.len());
-    assert_eq!(board.len(), 16 * 3, "{:?}", board.keys());
-    for (key, rows) in &board {
+    let board = summaries(&run);
+    let host = summaries(&host_run);
+    // 16 tensors at steps 0, 4 and 7: W, W − W₀, update ratio, drift.
+    assert_eq!(log.histograms.len(), 16 * 2 * 3);
+    assert_eq!(board.len(), 16 * 4 * 3, "{:?}", board.keys());
+    for (key, value) in &board {
         let want = host
             .get(key)
-            .unwrap_or_else(|| panic!("the exact run has no histogram {key:?}"));
-        assert_eq!(rows, want, "{}: histogram {key:?}", log.board);
+            .unwrap_or_else(|| panic!("the exact run has no {key:?}"));
+        assert_eq!(value, want, "{}: {key:?}", log.board);
     }
+    assert_eq!(
+        diagnosis(&ingested),
+        diagnosis(&stdout),
+        "{}: learning diagnosis",
+        log.board
+    );
     log
 }
 
 #[test]
-fn a_board_log_ingests_to_the_histograms_of_the_exact_run() {
+fn a_board_log_ingests_to_the_summaries_and_diagnosis_of_the_exact_run() {
     compare_training(&root().join("host-sim/tests/fixtures/cortex-m4.log"));
 }
 

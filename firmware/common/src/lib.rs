@@ -69,6 +69,9 @@ pub const LAYOUT: ArenaLayout = match ArenaLayout::training(&CONFIG, 1, Optimize
     Err(_) => panic!("TINY has a valid training layout"),
 };
 
+/// TINY's parameters: the length of W₀'s copy.
+pub const PARAMS: usize = LAYOUT.params.len;
+
 /// `f32`s of the training arena (a board's `static` or heap allocation).
 pub const ARENA_LEN: usize = LAYOUT.arena_len();
 
@@ -83,8 +86,9 @@ pub const FRAME_LEN: usize = match CONFIG.frame_len() {
 /// then runs [`infer::predict`] (with memory the arena may have given back), logs its peak stack
 /// and `done`.
 ///
-/// `arena` is [`ARENA_LEN`] `f32`s, `frame` [`FRAME_LEN`] bytes, `hist` the histogram a summary
-/// step fills one tensor at a time (12 KiB: kept off the stack).
+/// `arena` is [`ARENA_LEN`] `f32`s, `frame` [`FRAME_LEN`] bytes, `w0` [`PARAMS`] `f32`s (the
+/// initial parameters, for the learning diagnosis), `hist` the histogram a summary step fills
+/// one tensor at a time (12 KiB: kept off the stack).
 ///
 /// # Errors
 /// Whatever stopped training.
@@ -92,12 +96,13 @@ pub fn train<C: Counter>(
     board: &str,
     arena: &mut [f32],
     frame: &mut [u8],
+    w0: &mut [f32],
     hist: &mut Histogram,
     counter: &mut C,
 ) -> Result<(), Error> {
     log::header(board);
     defmt::println!("arena {=usize} bytes", core::mem::size_of_val(arena));
-    let trained = train::train(arena, frame, hist, counter)?;
+    let trained = train::train(arena, frame, w0, hist, counter)?;
     defmt::println!("crc {=u32:x}", trained.crc32);
     trained.counts.log();
     Ok(())

@@ -6,8 +6,9 @@
 //! board <name> seed <u64> steps <n> batch <n> micro-batch 1 summary-every <n> lr <f32 bits>
 //! arena <bytes> bytes                                 (the f32 training arena)
 //! step <1-based step> loss <f32 bits>
-//! hist <0-based step> <tag> num <n> min <f64 bits> max <f64 bits> sum <f64 bits> sum-sq <f64 bits> non-finite <nan> <+inf> <-inf> buckets <k>
+//! hist <0-based step> <tag>[/delta_from_init] num <n> min <f64 bits> max <f64 bits> sum <f64 bits> sum-sq <f64 bits> non-finite <nan> <+inf> <-inf> buckets <k>
 //! buckets [<index>, <count>, <index>, <count>, …]    (k pairs in all, at most 16 a line, right after their hist line)
+//! learn <0-based step> <tag> w-sq <f64 bits> w0-sq <f64 bits> moved-sq <f64 bits> step-sq <f64 bits>
 //! crc <u32>
 //! count <forward|backward> <layer> <instructions>     (one step: the sum over its frames)
 //! count <data|optimizer|step> <instructions>
@@ -17,8 +18,10 @@
 //! done
 //! ```
 //!
-//! A histogram line describes the parameter tensor *before* that step's Adam update, as
-//! host-sim's summaries do.
+//! A histogram line describes the parameter tensor W_t *before* that step's Adam update, as
+//! host-sim's summaries do, or W_t − W₀ (`/delta_from_init`). A `learn` line gives the sums
+//! host-sim's learning scalars are made of, in f64 and index order: ‖W_t‖², ‖W₀‖², ‖W_t − W₀‖²
+//! and ‖W_{t+1} − W_t‖².
 
 use heapless::Vec;
 use kernels::histogram::Histogram;
@@ -47,18 +50,19 @@ pub fn loss(step: u32, loss: f32) {
     defmt::println!("step {=u32} loss {=u32:x}", step, loss.to_bits());
 }
 
-/// Logs `hist` as the histogram of tensor `tag` at (0-based) step `step`: its totals, then its
-/// non-empty buckets.
+/// Logs `hist` as the histogram of tensor `tag` (the tag being `tag` then `suffix`) at
+/// (0-based) step `step`: its totals, then its non-empty buckets.
 ///
 /// # Errors
 /// [`Error::Capacity`] if a count does not fit in `u32` (never for TINY's tensors).
-pub fn histogram(step: u32, tag: &str, hist: &Histogram) -> Result<(), Error> {
+pub fn histogram(step: u32, tag: &str, suffix: &str, hist: &Histogram) -> Result<(), Error> {
     let nonempty = hist.counts().iter().filter(|&&c| c != 0).count();
     let f = |x: Option<f64>| x.unwrap_or(f64::NAN).to_bits();
     defmt::println!(
-        "hist {=u32} {=str} num {=u64} min {=u64:x} max {=u64:x} sum {=u64:x} sum-sq {=u64:x} non-finite {=u64} {=u64} {=u64} buckets {=usize}",
+        "hist {=u32} {=str}{=str} num {=u64} min {=u64:x} max {=u64:x} sum {=u64:x} sum-sq {=u64:x} non-finite {=u64} {=u64} {=u64} buckets {=usize}",
         step,
         tag,
+        suffix,
         hist.num(),
         f(hist.min()),
         f(hist.max()),
@@ -85,4 +89,18 @@ pub fn histogram(step: u32, tag: &str, hist: &Histogram) -> Result<(), Error> {
         defmt::println!("buckets {=[?]}", &line[..]);
     }
     Ok(())
+}
+
+/// Logs the learning sums of tensor `tag` at (0-based) step `step`: `[‖W_t‖², ‖W₀‖²,
+/// ‖W_t − W₀‖², ‖W_{t+1} − W_t‖²]`.
+pub fn learning(step: u32, tag: &str, sums: [f64; 4]) {
+    defmt::println!(
+        "learn {=u32} {=str} w-sq {=u64:x} w0-sq {=u64:x} moved-sq {=u64:x} step-sq {=u64:x}",
+        step,
+        tag,
+        sums[0].to_bits(),
+        sums[1].to_bits(),
+        sums[2].to_bits(),
+        sums[3].to_bits()
+    );
 }

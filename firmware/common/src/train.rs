@@ -2,16 +2,26 @@
 
 use kernels::data::{FrameSpec, Split, Synthetic};
 use kernels::histogram::Histogram;
-use kernels::net::{Net, OptimizerKind};
+use kernels::net::{Net, OptimizerKind, ParamSpec};
 use kernels::optim::Adam;
 use kernels::Portable;
 
 use crate::counts::{LayerTimer, StepCounts};
-use crate::{log, Counter, Error, CONFIG, SETTINGS};
+use crate::{log, Counter, Error, CONFIG, LAYOUT, PARAMS, SETTINGS};
 
 /// The step (0-based) whose instruction counts are logged: the second, an ordinary step (no
 /// histograms), after the first has touched every page of code and data.
 pub const COUNTED_STEP: u32 = 1;
+
+/// Where a summary step keeps W_t while Adam makes W_{t+1}: the arena's activations, scratch
+/// and gradient buffers, which only a forward or backward pass uses (`ArenaLayout`'s regions
+/// are public; Adam touches parameters, gradients and optimiser state only).
+const BEFORE: usize = LAYOUT.activations.offset;
+
+const _: () = assert!(
+    LAYOUT.arena_len() - BEFORE >= PARAMS,
+    "W_t must fit where the activations live"
+);
 
 /// What a training run leaves behind.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,30 +37,110 @@ const fn is_summary_step(step: u32) -> bool {
     step.is_multiple_of(SETTINGS.summary_every) || step + 1 == SETTINGS.steps
 }
 
+#[inline(never)]
+fn open(arena: &mut [f32]) -> Result<Net<'_>, Error> {
+    Ok(Net::training(&CONFIG, 1, OptimizerKind::Adam, arena)?)
+}
+
+/// `Σ (a − b)²` in f64 in index order, as host-sim's learning scalars sum it (`b = 0`: `Σ a²`).
+fn sq_distance(a: &[f32], b: Option<&[f32]>) -> f64 {
+    let mut sum = 0.0f64;
+    for (i, &x) in a.iter().enumerate() {
+        let d = f64::from(x) - b.map_or(0.0, |b| f64::from(b[i]));
+        sum += d * d;
+    }
+    sum
+}
+
+/// Logs W and W − W₀ of every tensor (`params` is W_t, before the step's update).
+fn log_histograms(
+    step: u32,
+    specs: &[ParamSpec],
+    params: &[f32],
+    w0: &[f32],
+    hist: &mut Histogram,
+) -> Result<(), Error> {
+    for spec in specs {
+        let r = spec.offset..spec.offset + spec.len;
+        hist.clear();
+        hist.add_slice(&params[r.clone()]);
+        log::histogram(step, spec.tag, "", hist)?;
+        hist.clear();
+        for (&w, &w0) in params[r.clone()].iter().zip(&w0[r]) {
+            hist.add(w - w0);
+        }
+        log::histogram(step, spec.tag, "/delta_from_init", hist)?;
+    }
+    Ok(())
+}
+
+/// The optimiser step of a summary step: keeps W_t (see [`BEFORE`]) while Adam makes W_{t+1},
+/// then logs every tensor's learning sums. Not inlined: its `Net` must not add to the training
+/// loop's stack frame.
+#[inline(never)]
+fn summary_update(
+    arena: &mut [f32],
+    w0: &[f32],
+    specs: &[ParamSpec],
+    adam: &Adam,
+    step: u32,
+) -> Result<(), Error> {
+    let (params, rest) = arena.split_at_mut(PARAMS);
+    rest[BEFORE - PARAMS..][..PARAMS].copy_from_slice(params);
+    // TF1's Adam counts from 1.
+    open(arena)?.adam_step(adam, step + 1)?;
+    let (after, rest) = arena.split_at(PARAMS);
+    let before = &rest[BEFORE - PARAMS..][..PARAMS];
+    for spec in specs {
+        let r = spec.offset..spec.offset + spec.len;
+        log::learning(
+            step,
+            spec.tag,
+            [
+                sq_distance(&before[r.clone()], None),
+                sq_distance(&w0[r.clone()], None),
+                sq_distance(&before[r.clone()], Some(&w0[r.clone()])),
+                sq_distance(&after[r.clone()], Some(&before[r])),
+            ],
+        );
+    }
+    Ok(())
+}
+
 /// Trains TINY as [`SETTINGS`] say over `arena` ([`crate::ARENA_LEN`] `f32`s), one frame at a
 /// time through `frame` ([`crate::FRAME_LEN`] bytes), logging each step's loss and, on summary
-/// steps, each parameter tensor's histogram (filled in `hist`).
+/// steps, each parameter tensor's histograms (filled in `hist`) and learning sums (against W₀,
+/// kept in `w0`, [`PARAMS`] `f32`s).
 ///
 /// # Errors
 /// A kernel's error (a wrong arena or frame length), or a histogram that cannot be logged.
 pub fn train<C: Counter>(
     arena: &mut [f32],
     frame: &mut [u8],
+    w0: &mut [f32],
     hist: &mut Histogram,
     counter: &mut C,
 ) -> Result<Trained, Error> {
     let s = SETTINGS;
-    let mut net = Net::training(&CONFIG, 1, OptimizerKind::Adam, arena)?;
-    net.init_params(s.seed)?;
+    let specs = CONFIG.params()?;
+    let adam = Adam::tf1(s.lr);
     let data = Synthetic::new(
         FrameSpec::new(CONFIG.input, CONFIG.input)?,
         s.seed,
         Split::Train,
     );
-    let adam = Adam::tf1(s.lr);
+    {
+        let mut net = open(arena)?;
+        net.init_params(s.seed)?;
+        if w0.len() != PARAMS {
+            return Err(Error::Capacity("w0"));
+        }
+        w0.copy_from_slice(net.params());
+    }
     let mut counted = StepCounts::default();
     for step in 0..s.steps {
         let mut timer = LayerTimer::new(counter);
+        let mut net = open(arena)?;
         net.zero_grads();
         let mut loss = 0.0f32;
         for k in 0..s.batch {
@@ -71,28 +161,24 @@ pub fn train<C: Counter>(
         }
         let work = timer.since_start();
         log::loss(step + 1, loss);
-        if is_summary_step(step) {
-            let params = net.params();
-            for spec in net.param_specs() {
-                hist.clear();
-                hist.add_slice(&params[spec.offset..spec.offset + spec.len]);
-                log::histogram(step, spec.tag, hist)?;
+        if !is_summary_step(step) {
+            timer.lap();
+            // TF1's Adam counts from 1.
+            net.adam_step(&adam, step + 1)?;
+            timer.counts.optimizer = timer.lap();
+            if step == COUNTED_STEP {
+                timer.counts.step = work + timer.counts.optimizer;
+                counted = timer.counts.clone();
             }
+            continue;
         }
-        timer.lap();
-        // TF1's Adam counts from 1.
-        net.adam_step(&adam, step + 1)?;
-        timer.counts.optimizer = timer.lap();
-        if step == COUNTED_STEP {
-            let c = &mut timer.counts;
-            c.step = work + c.optimizer;
-            counted = timer.counts.clone();
-        }
+        log_histograms(step, &specs, net.params(), w0, hist)?;
+        summary_update(arena, w0, &specs, &adam, step)?;
     }
     // host-sim hashes the parameters' little-endian bytes; both boards are little-endian.
     const _: () = assert!(cfg!(target_endian = "little"));
     Ok(Trained {
-        crc32: kernels::quant::net::crc32(bytemuck::cast_slice(net.params())),
+        crc32: kernels::quant::net::crc32(bytemuck::cast_slice(&arena[..PARAMS])),
         counts: counted,
     })
 }

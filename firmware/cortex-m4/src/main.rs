@@ -1,6 +1,7 @@
 //! TINY on a Cortex-M4F (QEMU `mps2-an386`): trains, predicts with the int8 model, logs through
 //! `defmt` over semihosting and exits with the run's status. Its memory is all static (the
-//! arena, the frame, the histogram, the int8 buffers), so the linker checks the 256 KiB budget.
+//! arena, the frame, the histogram, W₀ sharing its place with the int8 buffers), so the linker
+//! checks the 256 KiB budget.
 #![no_std]
 #![no_main]
 
@@ -13,13 +14,26 @@ use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS};
 use defmt_semihosting as _;
 use kernels::histogram::Histogram;
 use kernels::quant::QuantizedMultiplier;
-use valence_board::{infer, stack, Counter, ARENA_LEN, FRAME_LEN};
+use valence_board::{infer, stack, Counter, ARENA_LEN, FRAME_LEN, PARAMS};
 
 static mut ARENA: [f32; ARENA_LEN] = [0.0; ARENA_LEN];
 static mut FRAME: [u8; FRAME_LEN] = [0; FRAME_LEN];
 static mut HIST: Histogram = Histogram::new();
-static mut INT8_BYTES: [i8; infer::LAYOUT.bytes_len()] = [0; infer::LAYOUT.bytes_len()];
-static mut INT8_WORDS: [i32; infer::LAYOUT.words_len()] = [0; infer::LAYOUT.words_len()];
+
+const INT8_BYTES: usize = infer::LAYOUT.bytes_len();
+const INT8_WORDS: usize = infer::LAYOUT.words_len();
+/// `u32`s of [`PHASE`]: room for W₀ or for the int8 bytes (rounded up to words) and words.
+const PHASE_LEN: usize = {
+    let int8 = INT8_BYTES.div_ceil(4) + INT8_WORDS;
+    if int8 > PARAMS {
+        int8
+    } else {
+        PARAMS
+    }
+};
+/// W₀ while training, then the int8 network's bytes and words: never needed together, and
+/// 256 KiB has no room for both (30 KB and 34 KB).
+static mut PHASE: [u32; PHASE_LEN] = [0; PHASE_LEN];
 static mut INT8_MULTIPLIERS: [QuantizedMultiplier; infer::LAYOUT.multipliers_len()] =
     [QuantizedMultiplier::ZERO; infer::LAYOUT.multipliers_len()];
 
@@ -85,20 +99,27 @@ fn main() -> ! {
     let mut counter = SysTickCounter::start(peripherals.SYST);
     // SAFETY: `main` runs once and nothing else touches these statics: each becomes one
     // exclusive reference for the whole run.
-    let (arena, frame, hist, int8) = unsafe {
+    let (arena, frame, hist, phase, multipliers) = unsafe {
         (
             &mut *addr_of_mut!(ARENA),
             &mut *addr_of_mut!(FRAME),
             &mut *addr_of_mut!(HIST),
-            infer::Buffers {
-                bytes: &mut *addr_of_mut!(INT8_BYTES),
-                words: &mut *addr_of_mut!(INT8_WORDS),
-                multipliers: &mut *addr_of_mut!(INT8_MULTIPLIERS),
-            },
+            &mut *addr_of_mut!(PHASE),
+            &mut *addr_of_mut!(INT8_MULTIPLIERS),
         )
     };
-    let result = valence_board::train("cortex-m4", arena, frame, hist, &mut counter)
-        .and_then(|()| infer::predict(int8, frame));
+    let w0: &mut [f32] = bytemuck::cast_slice_mut(&mut phase[..PARAMS]);
+    let result =
+        valence_board::train("cortex-m4", arena, frame, w0, hist, &mut counter).and_then(|()| {
+            let (bytes, words) = phase.split_at_mut(INT8_BYTES.div_ceil(4));
+            let bytes: &mut [i8] = bytemuck::cast_slice_mut(bytes);
+            let int8 = infer::Buffers {
+                bytes: &mut bytes[..INT8_BYTES],
+                words: bytemuck::cast_slice_mut(&mut words[..INT8_WORDS]),
+                multipliers,
+            };
+            infer::predict(int8, frame)
+        });
     let status = match result {
         Ok(()) => EXIT_SUCCESS,
         Err(e) => {

@@ -18,7 +18,7 @@ use kernels::histogram::Histogram;
 use kernels::quant::QuantizedMultiplier;
 use riscv_rt::entry;
 use riscv_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS};
-use valence_board::{infer, stack, Counter, Error, ARENA_LEN, FRAME_LEN};
+use valence_board::{infer, stack, Counter, Error, ARENA_LEN, FRAME_LEN, PARAMS};
 
 #[global_allocator]
 static HEAP: Heap = Heap::empty();
@@ -45,9 +45,18 @@ fn run() -> Result<(), Error> {
     let mut frame = vec![0u8; FRAME_LEN];
     {
         let mut arena = vec![0.0f32; ARENA_LEN];
+        let mut w0 = vec![0.0f32; PARAMS];
         let mut hist = Box::new(Histogram::new());
-        valence_board::train("riscv32", &mut arena, &mut frame, &mut hist, &mut Minstret)?;
-        // The arena and the histogram go back to the heap here, making room for the int8 buffers.
+        valence_board::train(
+            "riscv32",
+            &mut arena,
+            &mut frame,
+            &mut w0,
+            &mut hist,
+            &mut Minstret,
+        )?;
+        // The arena, W₀ and the histogram go back to the heap here, making room for the int8
+        // buffers.
     }
     let l = infer::LAYOUT;
     let mut bytes = vec![0i8; l.bytes_len()];

@@ -1,15 +1,23 @@
 //! `host-sim ingest`: a board's decoded log into TensorBoard event files, so a board's run opens
-//! in the same dashboard as a desktop run: `loss/loss` at every step and every parameter
-//! tensor's histogram at the summary steps, under the tags and steps `host-sim train` uses (a
-//! board's histograms equal those of the matching `--exact` run, tensor by tensor).
+//! in the same dashboard as a desktop run: `loss/loss` at every step and, at the summary steps,
+//! every parameter tensor's histograms (W and `…/delta_from_init`) and learning scalars
+//! (`update_ratio/…`, `drift/…`), under the tags and steps `host-sim train` uses — a board's
+//! equal those of the matching `--exact` run, tensor by tensor. Then the learning diagnosis,
+//! as `host-sim train` ends with it (`diagnosis.md` and its plots in the run directory).
 
 pub mod parse;
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{ensure, Context, Result};
+use kernels::histogram::{percentiles, Histogram};
+use kernels::net::{ArenaLayout, Net, OptimizerKind, ParamSpec, ValenceConfig};
 
 use crate::cli::IngestArgs;
+use crate::summary::diagnosis::{self, TensorDiagnosis};
+use crate::summary::history::Record;
+use crate::summary::params::ParamTracker;
+use crate::summary::run::{write_diagnosis, DIAGNOSIS_FILE};
 use crate::tensorboard::summary as values;
 use crate::tensorboard::EventWriter;
 pub use parse::{parse, BoardLog};
@@ -21,6 +29,47 @@ pub struct IngestReport {
     pub run_dir: PathBuf,
     /// The log, parsed.
     pub log: BoardLog,
+    /// The learning diagnosis of the board's run.
+    pub diagnosis: Vec<TensorDiagnosis>,
+}
+
+/// W₀ of a TINY run with `seed`: a pure function of the seed, the same on every target.
+fn initial_params(seed: u64) -> Result<Vec<f32>> {
+    let cfg = ValenceConfig::TINY;
+    let layout = ArenaLayout::training(&cfg, 1, OptimizerKind::Sgd)?;
+    let mut arena = vec![0.0f32; layout.arena_len()];
+    let mut net = Net::training(&cfg, 1, OptimizerKind::Sgd, &mut arena)?;
+    net.init_params(seed)?;
+    Ok(net.params().to_vec())
+}
+
+/// The diagnosis history of the board's summary steps: percentiles from its histograms, learning
+/// scalars from its sums.
+fn records(name: &str, log: &BoardLog, specs: &[ParamSpec]) -> Result<Vec<Record>> {
+    let hist = |step: u32, tag: &str| {
+        log.histograms
+            .iter()
+            .find(|h| h.step == step && h.tag == tag)
+            .with_context(|| format!("{name}: no histogram `{tag}` at step {step}"))
+    };
+    let mut out = Vec::with_capacity(log.learning.len());
+    for (step, tag, sums) in &log.learning {
+        let spec = specs
+            .iter()
+            .find(|s| s.tag == tag)
+            .with_context(|| format!("{name}: `{tag}` is not a TINY parameter tensor"))?;
+        let (drift, update_ratio, rms_move) = sums.scalars(spec.len);
+        out.push(Record {
+            step: u64::from(*step),
+            tag: tag.clone(),
+            drift,
+            update_ratio,
+            rms_move,
+            w: percentiles(&hist(*step, tag)?.hist),
+            delta: percentiles(&hist(*step, &format!("{tag}/delta_from_init"))?.hist),
+        });
+    }
+    Ok(out)
 }
 
 /// Reads the decoded log `args.log` and writes its events into a new run directory
@@ -32,6 +81,24 @@ pub fn ingest(args: &IngestArgs) -> Result<IngestReport> {
     let name = args.log.display().to_string();
     let text = std::fs::read_to_string(&args.log).with_context(|| format!("reading {name}"))?;
     let log = parse(&name, &text)?;
+    // The boards train TINY: its W₀ gives the initial spreads the diagnosis measures against,
+    // and must be what the board's first histograms show.
+    let specs = ValenceConfig::TINY.params()?;
+    let records = records(&name, &log, &specs)?;
+    let w0 = initial_params(log.header.seed)?;
+    for h in log.histograms.iter().filter(|h| h.step == 0) {
+        if let Some(s) = specs.iter().find(|s| s.tag == h.tag) {
+            let mut want = Histogram::new();
+            want.add_slice(&w0[s.offset..s.offset + s.len]);
+            ensure!(
+                *h.hist == want,
+                "{name}: `{}` at step 0 is not seed {}'s initial TINY weights",
+                s.tag,
+                log.header.seed
+            );
+        }
+    }
+    let spreads = ParamTracker::new(&specs, w0).initial_spreads();
     let base = format!("{}-seed{}", log.board, log.header.seed);
     let mut run_dir = args.logdir.join(&base);
     let mut k = 2;
@@ -55,6 +122,15 @@ pub fn ingest(args: &IngestArgs) -> Result<IngestReport> {
             writer.summary(step, vec![values::scalar(&tag, h.hist.non_finite() as f32)])?;
         }
     }
+    for r in &records {
+        writer.summary(
+            r.step,
+            vec![
+                values::scalar(&format!("update_ratio/{}", r.tag), r.update_ratio as f32),
+                values::scalar(&format!("drift/{}", r.tag), r.drift as f32),
+            ],
+        )?;
+    }
     writer.flush()?;
     println!(
         "{}: {} steps, {} parameter histograms from board {} (seed {}, batch {} in micro-batches of {})",
@@ -74,5 +150,16 @@ pub fn ingest(args: &IngestArgs) -> Result<IngestReport> {
         "watch it with: tensorboard --logdir {}",
         args.logdir.display()
     );
-    Ok(IngestReport { run_dir, log })
+    let diags = write_diagnosis(&run_dir, &specs, &spreads, &records)?;
+    println!("\nlearning diagnosis:\n{}", diagnosis::table(&diags));
+    println!("{}\n", diagnosis::answer(&diags));
+    println!(
+        "diagnosis report: {}",
+        run_dir.join(DIAGNOSIS_FILE).display()
+    );
+    Ok(IngestReport {
+        run_dir,
+        log,
+        diagnosis: diags,
+    })
 }

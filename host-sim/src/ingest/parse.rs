@@ -5,6 +5,8 @@
 use anyhow::{bail, ensure, Context, Result};
 use kernels::histogram::{Histogram, BUCKETS};
 
+use crate::summary::params::LearningSums;
+
 /// The run a board reports in its `board …` line.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Header {
@@ -48,8 +50,10 @@ pub struct BoardLog {
     pub heap_bytes: Option<usize>,
     /// `(1-based step, loss)`, in step order.
     pub losses: Vec<(u32, f32)>,
-    /// The parameter histograms of the summary steps.
+    /// The parameter histograms of the summary steps: W_t and W_t − W₀ (`<tag>/delta_from_init`).
     pub histograms: Vec<TensorHistogram>,
+    /// `(0-based step, tag, sums)`: what the learning scalars of the summary steps are made of.
+    pub learning: Vec<(u32, String, LearningSums)>,
     /// CRC-32 of the final parameters.
     pub crc32: Option<u32>,
     /// `(part, instructions)`: `forward conv1`, …, `backward conv1`, …, `data`, `optimizer`, `step`.
@@ -288,6 +292,7 @@ pub fn parse(name: &str, text: &str) -> Result<BoardLog> {
                     heap_bytes,
                     losses: Vec::new(),
                     histograms: Vec::new(),
+                    learning: Vec::new(),
                     crc32: None,
                     counts: Vec::new(),
                     predictions: Vec::new(),
@@ -321,6 +326,21 @@ pub fn parse(name: &str, text: &str) -> Result<BoardLog> {
                     } else {
                         pending = Some(p);
                     }
+                }
+                "learn" => {
+                    let step = w.dec("the step")?;
+                    let tag = w.next("the tensor's tag")?.to_owned();
+                    let mut sum = |word: &str| -> Result<f64> {
+                        w.word(word)?;
+                        Ok(f64::from_bits(w.hex(word)?))
+                    };
+                    let sums = LearningSums {
+                        w_sq: sum("w-sq")?,
+                        w0_sq: sum("w0-sq")?,
+                        moved_sq: sum("moved-sq")?,
+                        step_sq: sum("step-sq")?,
+                    };
+                    log.learning.push((step, tag, sums));
                 }
                 "crc" => log.crc32 = Some(w.hex("the CRC-32")? as u32),
                 "count" => {
@@ -371,6 +391,7 @@ hist 0 biases_conv1 num 3 min 3fb99999a0000000 max 3fc0000000000000 sum 0 sum-sq
 buckets [1042, 2]
 buckets [1043, 1]
 hist 0 empty num 0 min 7ff8000000000000 max 7ff8000000000000 sum 0 sum-sq 0 non-finite 0 0 0 buckets 0
+learn 0 biases_conv1 w-sq 3ff0000000000000 w0-sq 4000000000000000 moved-sq 0 step-sq 3fd0000000000000
 crc 1ee4196d
 count forward conv1 40
 count step 80
@@ -394,6 +415,12 @@ done
         assert_eq!((h.counts()[1042], h.counts()[1043]), (2, 1));
         assert_eq!(h.min(), Some(0.1f32 as f64));
         assert_eq!(log.histograms[1].hist.num(), 0);
+        let (step, tag, sums) = &log.learning[0];
+        assert_eq!((*step, tag.as_str()), (0, "biases_conv1"));
+        assert_eq!(
+            (sums.w_sq, sums.w0_sq, sums.moved_sq, sums.step_sq),
+            (1.0, 2.0, 0.0, 0.25)
+        );
         assert_eq!(log.crc32, Some(0x1ee4_196d));
         assert_eq!(log.counts[0], ("forward conv1".to_owned(), 40));
         assert_eq!(log.predictions, vec![(0, f32::from_bits(0x3ceb_2854))]);

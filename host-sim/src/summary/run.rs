@@ -264,59 +264,76 @@ impl RunLog {
             ],
         )?;
         self.writer.flush()?;
-        let spreads = self.tracker.initial_spreads();
-        let tensors: Vec<TensorInfo> = self
-            .specs
-            .iter()
-            .zip(&spreads)
-            .map(|(s, &(_, initial_spread))| TensorInfo {
-                tag: s.tag,
-                is_weight: s.is_weight,
-                len: s.len,
-                initial_spread,
-            })
-            .collect();
-        let records = self.history.records();
-        let diags = diagnosis::diagnose(&tensors, records);
-        let dir = self.run_dir.join(DIAGNOSIS_DIR);
-        std::fs::create_dir_all(&dir)?;
-        let mut plots = Vec::new();
-        for s in self.specs.iter().filter(|s| s.is_weight) {
-            let mine: Vec<&Record> = records.iter().filter(|r| r.tag == s.tag).collect();
-            if mine.is_empty() {
-                continue;
-            }
-            let steps: Vec<u64> = mine.iter().map(|r| r.step).collect();
-            let w: Vec<[f64; 9]> = mine.iter().map(|r| r.w).collect();
-            let d: Vec<[f64; 9]> = mine.iter().map(|r| r.delta).collect();
-            let title_w = format!("{}: W (the Distributions chart)", s.tag);
-            let title_d = format!("{}/delta_from_init: W - W0", s.tag);
-            let file = format!("{}.png", s.tag);
-            plot::write_png(
-                &dir.join(&file),
-                &[
-                    Panel {
-                        title: &title_w,
-                        steps: &steps,
-                        percentiles: &w,
-                    },
-                    Panel {
-                        title: &title_d,
-                        steps: &steps,
-                        percentiles: &d,
-                    },
-                ],
-            )?;
-            plots.push((s.tag.to_owned(), format!("{DIAGNOSIS_DIR}/{file}")));
-        }
-        let name = self
-            .run_dir
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let md = diagnosis::markdown(&name, &diags, &plots);
-        std::fs::write(self.run_dir.join(DIAGNOSIS_FILE), md)?;
-        Ok(diags)
+        write_diagnosis(
+            &self.run_dir,
+            &self.specs,
+            &self.tracker.initial_spreads(),
+            self.history.records(),
+        )
     }
+}
+
+/// Diagnoses the tensors `specs` from their initial spreads (`spreads`, in `specs` order) and the
+/// summary steps' `records`, and writes `<run_dir>/diagnosis.md` with one plot per weight tensor
+/// (for `host-sim train` at the end of a run, and for `host-sim ingest` from a board's log).
+/// Returns the diagnosis.
+///
+/// # Errors
+/// Plot and report I/O errors.
+pub fn write_diagnosis(
+    run_dir: &Path,
+    specs: &[ParamSpec],
+    spreads: &[(&'static str, f64)],
+    records: &[Record],
+) -> Result<Vec<TensorDiagnosis>> {
+    let tensors: Vec<TensorInfo> = specs
+        .iter()
+        .zip(spreads)
+        .map(|(s, &(_, initial_spread))| TensorInfo {
+            tag: s.tag,
+            is_weight: s.is_weight,
+            len: s.len,
+            initial_spread,
+        })
+        .collect();
+    let diags = diagnosis::diagnose(&tensors, records);
+    let dir = run_dir.join(DIAGNOSIS_DIR);
+    std::fs::create_dir_all(&dir)?;
+    let mut plots = Vec::new();
+    for s in specs.iter().filter(|s| s.is_weight) {
+        let mine: Vec<&Record> = records.iter().filter(|r| r.tag == s.tag).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let steps: Vec<u64> = mine.iter().map(|r| r.step).collect();
+        let w: Vec<[f64; 9]> = mine.iter().map(|r| r.w).collect();
+        let d: Vec<[f64; 9]> = mine.iter().map(|r| r.delta).collect();
+        let title_w = format!("{}: W (the Distributions chart)", s.tag);
+        let title_d = format!("{}/delta_from_init: W - W0", s.tag);
+        let file = format!("{}.png", s.tag);
+        plot::write_png(
+            &dir.join(&file),
+            &[
+                Panel {
+                    title: &title_w,
+                    steps: &steps,
+                    percentiles: &w,
+                },
+                Panel {
+                    title: &title_d,
+                    steps: &steps,
+                    percentiles: &d,
+                },
+            ],
+        )?;
+        plots.push((s.tag.to_owned(), format!("{DIAGNOSIS_DIR}/{file}")));
+    }
+    let name = run_dir
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let md = diagnosis::markdown(&name, &diags, &plots);
+    std::fs::write(run_dir.join(DIAGNOSIS_FILE), md)?;
+    Ok(diags)
 }
 
 #[cfg(test)]
