@@ -17,8 +17,8 @@ if [ -z "$bin" ]; then
   cargo build -q --manifest-path "$root/Cargo.toml" -p host-sim --release
   bin="$root/target/release/host-sim"
 fi
-"$bin" --config tiny --exact --steps 300 --batch 16 --lr 1e-3 --seed 0 --summary-every 100 \
-  --checkpoint-every 300 --logdir "$work" > "$work/train.log"
+"$bin" --config tiny --exact --steps 3000 --batch 16 --lr 1e-3 --seed 0 --summary-every 1000 \
+  --checkpoint-every 3000 --logdir "$work" > "$work/train.log"
 run="$(ls -d "$work"/tiny-seed0-*)"
 "$bin" quantize --checkpoint "$run" --out "$out"
 "$bin" eval --checkpoint "$run" --model "$out" --show 4
