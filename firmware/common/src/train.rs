@@ -132,9 +132,7 @@ pub fn train<C: Counter>(
     {
         let mut net = open(arena)?;
         net.init_params(s.seed)?;
-        if w0.len() != PARAMS {
-            return Err(Error::Capacity("w0"));
-        }
+        kernels::error::check_len("w0", PARAMS, w0.len())?;
         w0.copy_from_slice(net.params());
     }
     let mut counted = StepCounts::default();
