@@ -76,6 +76,8 @@ pub enum Command {
     /// Rebuild a run directory's learning report (diagnosis.md and its pictures) from its event
     /// files and initial/ checkpoint.
     Diagnose(DiagnoseArgs),
+    /// Turn a board's decoded log (`defmt-print` output) into TensorBoard event files.
+    Ingest(IngestArgs),
 }
 
 /// The arguments of `host-sim diagnose`.
@@ -156,6 +158,10 @@ pub struct TrainArgs {
     /// Run the portable kernels (the boards' bits) and print each step's loss as f32 bits in hex.
     #[arg(long)]
     pub exact: bool,
+    /// Frames per forward/backward call; a step sums the gradients of its micro-batches in order,
+    /// as a board does [default: 1 for --exact --config tiny (the boards' order), else --batch].
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive_usize)]
+    pub micro_batch: Option<usize>,
     /// Train on DIR/labels.csv (`file,valence,confidence`) and its PNG/JPEG frames [default: synthetic frames].
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
@@ -185,6 +191,17 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
+    /// Frames per forward/backward call: `--micro-batch`, else 1 for `--exact --config tiny`
+    /// (a board trains one frame at a time), else the whole batch; never more than `--batch`.
+    pub fn micro_batch(&self) -> usize {
+        let default = if self.exact && self.config == ConfigName::Tiny {
+            1
+        } else {
+            self.batch
+        };
+        self.micro_batch.unwrap_or(default).min(self.batch)
+    }
+
     /// The number of worker threads: `--threads`, or every core the system reports.
     pub fn threads_or_all_cores(&self) -> usize {
         self.threads.unwrap_or_else(|| {
@@ -271,6 +288,21 @@ pub struct EvalArgs {
     /// Worker threads, at least 1 [default: all cores].
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive_usize)]
     pub threads: Option<usize>,
+    /// Also print the int8 predictions of the first N held-out frames as f32 bits in hex (what a
+    /// board prints).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub show: usize,
+}
+
+/// The flags of `host-sim ingest`.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct IngestArgs {
+    /// The board's log as `defmt-print` decodes it (see README: boards).
+    #[arg(value_name = "LOG")]
+    pub log: PathBuf,
+    /// Directory that receives the run directory `<board>-seed<N>`.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_LOGDIR)]
+    pub logdir: PathBuf,
 }
 
 fn positive_usize(s: &str) -> Result<usize, String> {
@@ -332,6 +364,8 @@ mod tests {
         assert_eq!(t.seed, DEFAULT_SEED);
         assert_eq!(t.threads, None);
         assert!(!t.exact);
+        assert_eq!(t.micro_batch, None);
+        assert_eq!(t.micro_batch(), DEFAULT_BATCH);
         assert_eq!(t.data, None);
         assert_eq!(t.logdir, PathBuf::from(DEFAULT_LOGDIR));
         assert_eq!(t.summary_every, None);
@@ -363,6 +397,8 @@ mod tests {
             "--threads",
             "2",
             "--exact",
+            "--micro-batch",
+            "2",
             "--data",
             "d",
             "--logdir",
@@ -387,6 +423,7 @@ mod tests {
             seed: 42,
             threads: Some(2),
             exact: true,
+            micro_batch: Some(2),
             data: Some("d".into()),
             logdir: "l".into(),
             summary_every: Some(5),
@@ -398,6 +435,7 @@ mod tests {
         assert_eq!(t, expected);
         assert_eq!(t.threads_or_all_cores(), 2);
         assert_eq!(t.summary_interval(), 5, "an explicit --summary-every wins");
+        assert_eq!(t.micro_batch(), 2);
         // The same flags after an explicit `train` give the same arguments.
         let mut with_word = vec!["train"];
         with_word.extend_from_slice(&flags);
@@ -414,6 +452,7 @@ mod tests {
             (&["--lr", "NaN"][..], "--lr"),
             (&["--lr", "inf"][..], "--lr"),
             (&["--threads", "0"][..], "--threads"),
+            (&["--micro-batch", "0"][..], "--micro-batch"),
             (&["--steps", "0"][..], "--steps"),
             (&["--summary-every", "0"][..], "--summary-every"),
             (&["--config", "huge"][..], "--config"),

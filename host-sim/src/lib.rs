@@ -5,8 +5,8 @@
 //! [`kernels::Gemm`]), [`memory`] (buffers sized by flags), [`dataset`] (real frames from disk),
 //! [`npy`] (numpy's file format), [`checkpoint`] (the resumable training state), [`checksum`]
 //! (the parameters' CRC-32), [`weights`] (checkpoint ↔ `.npy`), [`quantize`] (int8 model
-//! files), [`tensorboard`] (event files), [`summary`] (what a run logs and the learning
-//! diagnosis) and [`train`] (the trainer).
+//! files), [`ingest`] (board logs), [`tensorboard`] (event files), [`summary`] (what a run logs
+//! and the learning diagnosis) and [`train`] (the trainer).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -15,6 +15,7 @@ pub mod checksum;
 pub mod cli;
 pub mod dataset;
 pub mod fast_gemm;
+pub mod ingest;
 pub mod memory;
 pub mod npy;
 pub mod quantize;
@@ -58,5 +59,6 @@ pub fn run(args: Args) -> Result<()> {
             );
             Ok(())
         }
+        Command::Ingest(i) => ingest::ingest(&i).map(|_| ()),
     }
 }

@@ -338,5 +338,8 @@ pub fn eval(args: &EvalArgs) -> Result<EvalReport> {
         "  constant predictor (weighted median {constant:.3}): {:.4}",
         report.constant_error
     );
+    for (i, p) in int8_pred.iter().take(args.show).enumerate() {
+        println!("int8 prediction {i} {:08x}", p.to_bits());
+    }
     Ok(report)
 }

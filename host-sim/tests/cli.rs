@@ -49,9 +49,11 @@ fn help_lists_every_flag_and_command() {
         "--summary-every",
         "--checkpoint-every",
         "--resume",
+        "--micro-batch",
         "train",
         "export",
         "import",
+        "ingest",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
@@ -208,4 +210,43 @@ fn export_then_import_through_npy_is_exact() {
         "tiny",
     ]);
     assert_clean_failure(&out, "weights3.npy");
+}
+
+#[test]
+fn ingest_names_the_file_and_line_it_cannot_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("missing.log");
+    let out = host_sim(&["ingest", missing.to_str().unwrap()]);
+    assert_clean_failure(&out, "missing.log");
+    assert_eq!(
+        text(&out.stderr).lines().count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
+
+    let bad = tmp.path().join("bad.log");
+    std::fs::write(
+        &bad,
+        "board cortex-m4 seed 0 steps 8 batch 8 micro-batch 1 summary-every 4 lr 38d1b717\nstep one loss 0\n",
+    )
+    .unwrap();
+    let logdir = tmp.path().join("runs");
+    let out = host_sim(&[
+        "ingest",
+        bad.to_str().unwrap(),
+        "--logdir",
+        logdir.to_str().unwrap(),
+    ]);
+    assert_clean_failure(
+        &out,
+        "bad.log:2: expected the step (a decimal number), got `one`",
+    );
+    assert_eq!(
+        text(&out.stderr).lines().count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!logdir.exists(), "nothing is written for a bad log");
 }

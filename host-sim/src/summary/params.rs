@@ -109,25 +109,21 @@ impl ParamTracker {
             self.delta.extend(w.iter().zip(w0).map(|(&a, &b)| a - b));
             let hist = fill(pool, w).hist;
             let delta_hist = fill(pool, &self.delta).hist;
-            let w_norm = norm_of(w);
-            let w0_norm = norm_of(w0);
-            let moved = sq_distance(w, w0).sqrt();
-            let step = sq_distance(&after[r], w).sqrt();
-            let drift = if w0_norm > 0.0 {
-                moved / w0_norm
-            } else if w_norm > 0.0 {
-                moved / w_norm
-            } else {
-                0.0
+            let sums = LearningSums {
+                w_sq: sum_sq(w),
+                w0_sq: sum_sq(w0),
+                moved_sq: sq_distance(w, w0),
+                step_sq: sq_distance(&after[r], w),
             };
+            let (drift, update_ratio, rms_move) = sums.scalars(s.len);
             out.push(ParamStats {
                 tag: s.tag,
                 is_weight: s.is_weight,
                 hist,
                 delta_hist,
-                update_ratio: if w_norm > 0.0 { step / w_norm } else { 0.0 },
+                update_ratio,
                 drift,
-                rms_move: moved / (s.len.max(1) as f64).sqrt(),
+                rms_move,
             });
         }
         out
@@ -136,10 +132,47 @@ impl ParamTracker {
 
 /// ‖v‖ in f64, summed in index order.
 pub fn norm_of(v: &[f32]) -> f64 {
-    v.iter()
-        .map(|&x| f64::from(x) * f64::from(x))
-        .sum::<f64>()
-        .sqrt()
+    sum_sq(v).sqrt()
+}
+
+/// ‖v‖² in f64, summed in index order.
+fn sum_sq(v: &[f32]) -> f64 {
+    v.iter().map(|&x| f64::from(x) * f64::from(x)).sum()
+}
+
+/// The sums one tensor's learning scalars are made of, each in f64 and index order (the order a
+/// board sums them in too: `host-sim ingest` reads them from a board's log).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LearningSums {
+    /// ‖W_t‖².
+    pub w_sq: f64,
+    /// ‖W₀‖².
+    pub w0_sq: f64,
+    /// ‖W_t − W₀‖².
+    pub moved_sq: f64,
+    /// ‖W_{t+1} − W_t‖².
+    pub step_sq: f64,
+}
+
+impl LearningSums {
+    /// `(drift, update_ratio, rms_move)` of a tensor of `len` values; see [`ParamStats`].
+    pub fn scalars(&self, len: usize) -> (f64, f64, f64) {
+        let (w_norm, w0_norm) = (self.w_sq.sqrt(), self.w0_sq.sqrt());
+        let moved = self.moved_sq.sqrt();
+        let drift = if w0_norm > 0.0 {
+            moved / w0_norm
+        } else if w_norm > 0.0 {
+            moved / w_norm
+        } else {
+            0.0
+        };
+        let update_ratio = if w_norm > 0.0 {
+            self.step_sq.sqrt() / w_norm
+        } else {
+            0.0
+        };
+        (drift, update_ratio, moved / (len.max(1) as f64).sqrt())
+    }
 }
 
 #[cfg(test)]

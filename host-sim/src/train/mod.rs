@@ -112,6 +112,10 @@ fn settings(args: &TrainArgs, dirs: &DataDirs) -> Vec<(String, String)> {
         ("data".to_owned(), data),
         ("exact".to_owned(), args.exact.to_string()),
     ];
+    // Only when it differs from the batch, so checkpoints written before the flag still resume.
+    if args.micro_batch() != args.batch {
+        s.push(("micro-batch".to_owned(), args.micro_batch().to_string()));
+    }
     // Which frames train; synthetic runs draw their held-out frames from a stream of their own.
     if dirs.data.is_some() {
         let (holdout, val) = match &dirs.val_data {
@@ -207,10 +211,12 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         OptimizerName::Adam | OptimizerName::AdamKeras => (NetOptimizer::Adam, OptimizerKind::Adam),
         OptimizerName::Sgd => (NetOptimizer::Sgd, OptimizerKind::Sgd),
     };
-    let layout = ArenaLayout::training(&cfg, args.batch, net_opt)?;
+    // The arena holds one micro-batch; a step accumulates the gradients of all of them.
+    let micro = args.micro_batch();
+    let layout = ArenaLayout::training(&cfg, micro, net_opt)?;
     let mut arena = crate::memory::zeroed(
         layout.arena_len(),
-        &format!("the training arena of --batch {}", args.batch),
+        &format!("the training arena of --micro-batch {micro}"),
     )?;
     let source = match &dirs.data {
         None => Source::synthetic(cfg.input.h, args.seed)?,
@@ -225,7 +231,7 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
             Source::real(data, held_out, args.seed)?
         }
     };
-    let mut net = Net::training(&cfg, args.batch, net_opt, &mut arena)?;
+    let mut net = Net::training(&cfg, micro, net_opt, &mut arena)?;
     let settings = settings(args, &dirs);
     let config = args.config.as_str();
 
@@ -254,11 +260,16 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
     std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
 
     println!(
-        "valence {config}: {} parameters, arena {:.1} MiB; {} steps of {} frames, {:?} lr {} ({:?}), seed {}, {} thread(s){}",
+        "valence {config}: {} parameters, arena {:.1} MiB; {} steps of {} frames{}, {:?} lr {} ({:?}), seed {}, {} thread(s){}",
         net.params().len(),
         layout.bytes() as f64 / (1 << 20) as f64,
         args.steps,
         args.batch,
+        if micro == args.batch {
+            String::new()
+        } else {
+            format!(" in micro-batches of {micro}")
+        },
         args.optimizer,
         args.lr,
         args.lr_schedule,
@@ -307,24 +318,20 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         let summarise = log.is_summary_step(step);
         // Summary steps only: ordinary steps pass `()` and pay nothing for the histograms.
         let mut obs = summarise.then(|| HistogramObserver::new(&pool, net.plan()));
-        last_loss = match obs.as_mut() {
-            Some(o) => net.train_step(
-                &*gemm,
-                &batch.frames,
-                &batch.target,
-                &batch.confidence,
-                args.batch,
-                o,
-            )?,
-            None => net.train_step(
-                &*gemm,
-                &batch.frames,
-                &batch.target,
-                &batch.confidence,
-                args.batch,
-                &mut (),
-            )?,
-        };
+        // Each micro-batch returns its share of the batch's loss; the shares are added in
+        // micro-batch order, the order a board adds them in (one share: the loss itself).
+        last_loss = 0.0;
+        for ((frames, target), confidence) in batch
+            .frames
+            .chunks(micro * frame_len)
+            .zip(batch.target.chunks(micro))
+            .zip(batch.confidence.chunks(micro))
+        {
+            last_loss += match obs.as_mut() {
+                Some(o) => net.train_step(&*gemm, frames, target, confidence, args.batch, o)?,
+                None => net.train_step(&*gemm, frames, target, confidence, args.batch, &mut ())?,
+            };
+        }
         log.loss(step, last_loss)?;
         if !last_loss.is_finite() {
             // Nothing after a non-finite loss means anything: stop, and report the divergence.
@@ -404,7 +411,7 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
     let held_out_frames = source.held_out_len();
     let held_out = match diverged {
         Some(_) => None,
-        None => evaluate(&mut net, &*gemm, &source, &pool, args.batch, frame_len)?,
+        None => evaluate(&mut net, &*gemm, &source, &pool, micro, frame_len)?,
     };
     // Too few held-out frames say nothing about the constant predictor: the report then judges
     // the run by its loss trend.

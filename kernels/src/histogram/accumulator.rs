@@ -61,6 +61,28 @@ impl Histogram {
         }
     }
 
+    /// The histogram whose accessors report these parts: bucket counts ([`counts`](Self::counts)),
+    /// `[min, max]`, `[sum, sum_squares]` and `[nan, +inf, -inf]`. This is how a histogram logged
+    /// by a board is read back on the host (`host-sim ingest`). `num` is the (saturating) sum of
+    /// `counts`; when it is 0, `min_max` and `sums` are ignored and the result is empty.
+    pub fn from_parts(
+        counts: &[u64; BUCKETS],
+        min_max: [f64; 2],
+        sums: [f64; 2],
+        non_finite: [u64; 3],
+    ) -> Self {
+        let num = counts.iter().fold(0u64, |n, &c| n.saturating_add(c));
+        let mut h = Self::new();
+        h.counts = *counts;
+        h.num = num;
+        [h.nan, h.pos_inf, h.neg_inf] = non_finite;
+        if num > 0 {
+            [h.min, h.max] = min_max;
+            [h.sum, h.sum_squares] = sums;
+        }
+        h
+    }
+
     /// Empties the histogram in place (no 12 KiB temporary on the stack).
     pub fn clear(&mut self) {
         self.counts.fill(0);
@@ -452,6 +474,22 @@ mod tests {
         let mut e = Box::new(Histogram::new());
         e.merge(&before);
         assert_eq!(*e, *before);
+    }
+
+    #[test]
+    fn from_parts_rebuilds_what_the_accessors_report() {
+        let mut h = Histogram::new();
+        h.add_slice(&[0.5, -3.0, 1e-3, f32::NAN, f32::INFINITY, 0.5]);
+        let min_max = [h.min().unwrap(), h.max().unwrap()];
+        let back = Histogram::from_parts(
+            h.counts(),
+            min_max,
+            [h.sum(), h.sum_squares()],
+            [h.nan(), h.pos_inf(), h.neg_inf()],
+        );
+        assert_eq!(back, h);
+        let empty = Histogram::from_parts(&[0; BUCKETS], [1.0, 2.0], [3.0, 4.0], [0; 3]);
+        assert_eq!(empty, Histogram::new());
     }
 
     #[test]

@@ -48,6 +48,17 @@ impl Probe {
 pub trait Observer {
     /// `values` is the whole probed tensor of the current (micro-)batch, NHWC.
     fn observe(&mut self, probe: Probe, values: &[f32]);
+
+    /// The backward pass has finished the layer whose output `probe` names
+    /// ([`Stage::Output`]; its parameter gradients added, its input gradient written): a board
+    /// reads its instruction counter here to time each layer's backward pass. Called once per
+    /// layer, last layer first; the loss's gradient is part of the last layer's, and layers
+    /// before the table's first layer with parameters (which need no gradient) are skipped.
+    /// Does nothing unless overridden.
+    #[inline]
+    fn backward_done(&mut self, probe: Probe) {
+        let _ = probe;
+    }
 }
 
 /// The observer that looks at nothing.

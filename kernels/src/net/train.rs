@@ -92,6 +92,39 @@ struct Parts<'b> {
     d_pred: &'b mut [f32],
 }
 
+/// The arena cut into `l`'s regions. A free function, so a method can hold `&self.plan` beside
+/// the parts instead of copying the plan (kilobytes of a board's stack).
+fn split<'b>(l: &ArenaLayout, arena: &'b mut [f32]) -> Parts<'b> {
+    let (params, rest) = arena.split_at_mut(l.params.len);
+    let (grads, rest) = rest.split_at_mut(l.grads.len);
+    let (opt_state, rest) = rest.split_at_mut(l.opt_state.len);
+    let (acts, rest) = rest.split_at_mut(l.activations.len);
+    let (scratch, rest) = rest.split_at_mut(l.scratch.len);
+    let (grad_bufs, d_pred) = rest.split_at_mut(l.grad_buffers.len);
+    let (grad_a, grad_b) = grad_bufs.split_at_mut(l.grad_buffers.len / 2);
+    Parts {
+        params,
+        grads,
+        opt_state,
+        acts,
+        scratch,
+        grad_a,
+        grad_b,
+        d_pred,
+    }
+}
+
+/// The probe of layer `index`'s output (after its activation).
+fn output_probe(l: &PlannedLayer, index: usize) -> Probe {
+    Probe {
+        layer: l.layer.name,
+        index,
+        tag: l.layer.tag,
+        stage: Stage::Output,
+        activation: l.layer.activation,
+    }
+}
+
 /// Where slot `slot` of `n` examples lives inside the activation region: every slot apart
 /// (training) or alternating between two ping-pong halves (inference: each layer reads only
 /// the previous one's output).
@@ -288,8 +321,7 @@ impl<'a> Net<'a> {
         opt: OptimizerKind,
         arena: &'a mut [f32],
     ) -> Result<Self, KernelError> {
-        let layout = ArenaLayout::training(net, batch, opt)?;
-        Self::with_layout(net, layout, Some(opt), arena)
+        Self::with_layout(net, batch, Some(opt), arena)
     }
 
     /// An inference-only network (parameters, ping-pong activations, scratch) over `arena`
@@ -302,19 +334,21 @@ impl<'a> Net<'a> {
         batch: usize,
         arena: &'a mut [f32],
     ) -> Result<Self, KernelError> {
-        let layout = ArenaLayout::inference(net, batch)?;
-        Self::with_layout(net, layout, None, arena)
+        Self::with_layout(net, batch, None, arena)
     }
 
+    /// Plans `net` once for both the layout and the network.
     fn with_layout(
         net: &Network,
-        layout: ArenaLayout,
+        batch: usize,
         opt: Option<OptimizerKind>,
         arena: &'a mut [f32],
     ) -> Result<Self, KernelError> {
+        let plan = net.plan()?;
+        let layout = ArenaLayout::from_plan(&plan, batch, opt)?;
         check_len("arena", layout.arena_len(), arena.len())?;
         Ok(Self {
-            plan: net.plan()?,
+            plan,
             layout,
             opt,
             arena,
@@ -382,8 +416,8 @@ impl<'a> Net<'a> {
     /// # Errors
     /// An initialiser's parameter errors (a σ that is not finite and positive).
     pub fn init_params(&mut self, seed: u64) -> Result<(), KernelError> {
-        let specs = *self.plan.params();
-        let params = self.params_mut();
+        let specs = self.plan.params();
+        let params = split(&self.layout, self.arena).params;
         for (i, spec) in specs.iter().enumerate() {
             let mut rng = Rng::new(seed, i as u64);
             let out = param_mut(params, spec);
@@ -407,24 +441,7 @@ impl<'a> Net<'a> {
     }
 
     fn parts(&mut self) -> Parts<'_> {
-        let l = &self.layout;
-        let (params, rest) = self.arena.split_at_mut(l.params.len);
-        let (grads, rest) = rest.split_at_mut(l.grads.len);
-        let (opt_state, rest) = rest.split_at_mut(l.opt_state.len);
-        let (acts, rest) = rest.split_at_mut(l.activations.len);
-        let (scratch, rest) = rest.split_at_mut(l.scratch.len);
-        let (grad_bufs, d_pred) = rest.split_at_mut(l.grad_buffers.len);
-        let (grad_a, grad_b) = grad_bufs.split_at_mut(l.grad_buffers.len / 2);
-        Parts {
-            params,
-            grads,
-            opt_state,
-            acts,
-            scratch,
-            grad_a,
-            grad_b,
-            d_pred,
-        }
+        split(&self.layout, self.arena)
     }
 
     /// The number of examples in `x`, checked against the table's input and the batch.
@@ -472,9 +489,9 @@ impl<'a> Net<'a> {
         obs: &mut O,
     ) -> Result<&[f32], KernelError> {
         let n = self.check_batch(x)?;
-        let (plan, layout) = (self.plan, self.layout);
+        let (plan, layout) = (&self.plan, self.layout);
         let specs = plan.params();
-        let parts = self.parts();
+        let parts = split(&layout, self.arena);
         let mut slots = Slots {
             buf: parts.acts,
             layout,
@@ -492,18 +509,16 @@ impl<'a> Net<'a> {
             // A dense layer's input is the previous output flattened: NHWC already is
             // `tf.reshape(x, [-1, flat])`.
             layer_forward(l, specs, gemm, n, x, p, scratch, y)?;
-            let probe = |stage, tag| Probe {
-                layer: l.layer.name,
-                index: i,
-                tag,
-                stage,
-                activation: l.layer.activation,
-            };
             if l.layer.activation == Activation::Relu {
-                obs.observe(probe(Stage::PreActivation, l.layer.pre_tag), y);
+                let pre = Probe {
+                    stage: Stage::PreActivation,
+                    tag: l.layer.pre_tag,
+                    ..output_probe(l, i)
+                };
+                obs.observe(pre, y);
                 relu_f32(y);
             }
-            obs.observe(probe(Stage::Output, l.layer.tag), y);
+            obs.observe(output_probe(l, i), y);
         }
         Ok(self.predictions(n))
     }
@@ -571,10 +586,10 @@ impl<'a> Net<'a> {
             return Err(KernelError::Zero { arg: "mean_over" });
         }
         self.forward_inputs(gemm, x, obs)?;
-        let (plan, layout) = (self.plan, self.layout);
+        let (plan, layout) = (&self.plan, self.layout);
         let specs = plan.params();
         let last = plan.layer_count() - 1;
-        let parts = self.parts();
+        let parts = split(&layout, self.arena);
         let slots = Slots {
             buf: parts.acts,
             layout,
@@ -624,6 +639,7 @@ impl<'a> Net<'a> {
                 None
             };
             layer_backward(l, specs, gemm, n, input, d_out, p, grads, scratch, d_in)?;
+            obs.backward_done(output_probe(l, i));
             at = next;
         }
         Ok(loss)
@@ -1019,6 +1035,54 @@ mod tests {
         assert_eq!(log.0[0].1, 2 * 16 * 16 * 8);
         assert_eq!(log.0[3].1, 2 * 7 * 7 * 8);
         assert_eq!(log.0[19].1, 2);
+    }
+
+    #[test]
+    fn backward_names_each_finished_layer_once_in_backward_order() {
+        struct Log(Vec<Probe>);
+        impl Observer for Log {
+            fn observe(&mut self, _: Probe, _: &[f32]) {}
+            fn backward_done(&mut self, probe: Probe) {
+                self.0.push(probe);
+            }
+        }
+        let mut arena = training(2, OptimizerKind::Sgd);
+        let mut net = Net::training(&TINY, 2, OptimizerKind::Sgd, &mut arena).unwrap();
+        net.init_params(2).unwrap();
+        let mut log = Log(Vec::new());
+        net.train_step(&Portable, &frames(2, 8), &[0.5; 2], &[1.0; 2], 2, &mut log)
+            .unwrap();
+        // Every layer's output probe (the ones after its ReLU), last layer first.
+        let mut want: Vec<Probe> = net
+            .plan()
+            .probes()
+            .filter(|p| p.stage == Stage::Output)
+            .collect();
+        want.reverse();
+        assert_eq!(log.0, want);
+        let names: Vec<&str> = log.0.iter().map(|p| p.layer).collect();
+        assert_eq!(
+            names,
+            [
+                "softmax_linear",
+                "local2",
+                "local1",
+                "pool3",
+                "conv5",
+                "conv4",
+                "conv3",
+                "pool2",
+                "norm2",
+                "conv2",
+                "pool1",
+                "norm1",
+                "conv1"
+            ]
+        );
+        // A forward pass alone finishes no backward layer.
+        log.0.clear();
+        net.forward(&Portable, &frames(2, 8), &mut log).unwrap();
+        assert!(log.0.is_empty());
     }
 
     #[test]
