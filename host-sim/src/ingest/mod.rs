@@ -140,6 +140,11 @@ pub fn ingest(args: &IngestArgs) -> Result<IngestReport> {
     }
     for h in &log.histograms {
         let step = u64::from(h.step);
+        // As host-sim's summaries: W − W₀ is left out while it is all zero (at step 0).
+        let all_zero = h.hist.min() == Some(0.0) && h.hist.max() == Some(0.0);
+        if h.tag.ends_with("/delta_from_init") && all_zero {
+            continue;
+        }
         writer.histogram(step, &h.tag, &h.hist)?;
         if h.hist.non_finite() > 0 {
             let tag = format!("non_finite/{}", h.tag);
