@@ -230,13 +230,14 @@ fn a_board_log_ingests_to_the_summaries_and_diagnosis_of_the_exact_run() {
 fn missing_tools() -> Vec<String> {
     let mut missing = Vec::new();
     for tool in ["qemu-system-arm", "qemu-system-riscv32", "defmt-print"] {
-        if Command::new(tool)
+        // Absent, or present but not working (a stub that fails counts as missing).
+        let works = Command::new(tool)
             .arg("--version")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
-            .is_err()
-        {
+            .is_ok_and(|s| s.success());
+        if !works {
             missing.push(tool.to_owned());
         }
     }
