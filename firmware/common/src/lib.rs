@@ -1,6 +1,6 @@
 //! What every valence board runs, written once: TINY's training with the seed's loss and Adam
-//! (frames drawn on the board by `kernels::data`), the parameter histograms and CRC-32 that
-//! `host-sim --exact --config tiny` computes, int8 inference with a model built into the image,
+//! (frames drawn on the board by `kernels::data`), the parameter histograms, ReLU health and
+//! CRC-32 that `host-sim --exact --config tiny` computes, int8 inference with a model built into the image,
 //! per-layer instruction counts and the peak stack, all logged through `defmt`.
 //!
 //! A board crate brings what differs between boards: its runtime and memory map, the `defmt`
@@ -90,7 +90,8 @@ pub const FRAME_LEN: usize = match CONFIG.frame_len() {
 };
 
 /// Trains TINY over the board's memory: logs the header, the training arena's bytes, each
-/// step's loss, the summary steps' histograms, the CRC-32 and the instruction counts. The board
+/// step's loss, the summary steps' ReLU health, histograms and learning sums, the CRC-32 and
+/// the instruction counts. The board
 /// then runs [`infer::predict`] (with memory the arena may have given back), logs its peak stack
 /// and `done`.
 ///

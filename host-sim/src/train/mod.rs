@@ -216,7 +216,11 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
     let layout = ArenaLayout::training(&cfg, micro, net_opt)?;
     let mut arena = crate::memory::zeroed(
         layout.arena_len(),
-        &format!("the training arena of --micro-batch {micro}"),
+        &if micro == args.batch {
+            format!("the training arena of --batch {micro}")
+        } else {
+            format!("the training arena of --micro-batch {micro}")
+        },
     )?;
     let source = match &dirs.data {
         None => Source::synthetic(cfg.input.h, args.seed)?,

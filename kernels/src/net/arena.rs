@@ -126,14 +126,11 @@ impl ArenaLayout {
         batch: usize,
         opt: Option<OptimizerKind>,
     ) -> Result<Self, KernelError> {
-        if batch == 0 {
-            return Err(KernelError::Zero { arg: "batch" });
-        }
         let plan = tri!(Plan::new(net));
         Self::from_plan(&plan, batch, opt)
     }
 
-    /// The layout of an already validated plan (`batch > 0`), so that a [`Net`](super::Net)
+    /// The layout of an already validated plan, so that a [`Net`](super::Net)
     /// plans its table once (a plan is kilobytes of a board's stack).
     pub(super) const fn from_plan(
         plan: &Plan,
