@@ -59,6 +59,8 @@ pub enum Command {
     Quantize(QuantizeArgs),
     /// Compare an int8 model file with its f32 checkpoint on the held-out frames.
     Eval(EvalArgs),
+    /// Time training and inference steps (frames/s) and report the peak resident memory.
+    Bench(BenchArgs),
 }
 
 /// Which network to run.
@@ -223,6 +225,29 @@ pub struct EvalArgs {
     /// Worker threads, at least 1 [default: all cores].
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive_usize)]
     pub threads: Option<usize>,
+}
+
+/// The flags of `host-sim bench`.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct BenchArgs {
+    /// Network to time.
+    #[arg(long, value_enum, default_value_t = ConfigName::Full)]
+    pub config: ConfigName,
+    /// Frames per step (at least 1).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = DEFAULT_BATCH, value_parser = positive_usize)]
+    pub batch: usize,
+    /// Worker threads, at least 1 [default: all cores].
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive_usize)]
+    pub threads: Option<usize>,
+    /// Untimed steps before each measurement (at least 1).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = 2, value_parser = positive_usize)]
+    pub warmup: usize,
+    /// Timed training steps; inference times as many forward passes (at least 1).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = 10, value_parser = positive_usize)]
+    pub steps: usize,
+    /// Time the portable kernels (the boards' bits) instead of the fast host path.
+    #[arg(long)]
+    pub exact: bool,
 }
 
 fn positive_usize(s: &str) -> Result<usize, String> {

@@ -1,7 +1,7 @@
 //! `host-sim`: runs the valence network on a desktop — training on all cores with a fast GEMM or
 //! on the boards' portable path (`--exact`), checkpoints, and `.npy` export and import.
 //!
-//! Modules, one concept each: [`cli`] (the flags), [`fast_gemm`] (the threaded SIMD
+//! Modules, one concept each: [`cli`] (the flags), [`bench`] (frames/s and peak memory), [`fast_gemm`] (the threaded SIMD
 //! [`kernels::Gemm`]), [`dataset`] (real frames from disk), [`npy`] (numpy's file format),
 //! [`checkpoint`] (the resumable training state), [`checksum`] (the parameters' CRC-32),
 //! [`weights`] (checkpoint ↔ `.npy`), [`quantize`] (int8 model files), [`tensorboard`] (event
@@ -9,6 +9,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod checkpoint;
 pub mod checksum;
 pub mod cli;
@@ -46,5 +47,6 @@ pub fn run(args: Args) -> Result<()> {
         }
         Command::Quantize(q) => quantize::quantize(&q).map(|_| ()),
         Command::Eval(e) => quantize::eval(&e).map(|_| ()),
+        Command::Bench(b) => bench::bench(&b).map(|_| ()),
     }
 }
