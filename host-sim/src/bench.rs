@@ -7,6 +7,7 @@
 //! smaller arena, so the peak resident set read after it is inference's own; the one read after
 //! training is the process's peak, which training sets.
 
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -16,6 +17,7 @@ use kernels::{Backend, Portable};
 
 use crate::cli::{BenchArgs, DEFAULT_LR};
 use crate::fast_gemm::FastGemm;
+use crate::npy;
 use crate::train::config_of;
 use crate::train::data::{Batch, Source};
 
@@ -61,6 +63,10 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
         let mut arena = vec![0.0f32; ArenaLayout::inference(&cfg, args.batch)?.arena_len()];
         let mut net = Net::inference(&cfg, args.batch, &mut arena)?;
         net.init_params(0)?;
+        if let Some(dir) = &args.save {
+            let predictions = net.forward(&*backend, &batch.frames, &mut ())?.to_vec();
+            save(dir, &net, &batch, &predictions, cfg.input)?;
+        }
         frames_per_second(args, || {
             net.forward(&*backend, &batch.frames, &mut ())?;
             Ok(())
@@ -97,6 +103,25 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
         infer_peak_rss,
         train_peak_rss,
     })
+}
+
+/// Writes the network's parameters as `<name>.npy`, the frames as `frames.npy` (`[n, side,
+/// side, 3]`, byte values as f32) and the predictions as `predictions.npy` into `dir`.
+fn save(dir: &Path, net: &Net<'_>, batch: &Batch, predictions: &[f32], side: usize) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for s in net.param_specs() {
+        let data = &net.params()[s.offset..s.offset + s.len];
+        npy::write(&dir.join(format!("{}.npy", s.name)), s.dims(), data)?;
+    }
+    let frames: Vec<f32> = batch.frames.iter().map(|&b| f32::from(b)).collect();
+    let n = predictions.len();
+    npy::write(&dir.join("frames.npy"), &[n, side, side, 3], &frames)?;
+    npy::write(&dir.join("predictions.npy"), &[n], predictions)?;
+    println!(
+        "wrote the initial parameters, frames and predictions to {}",
+        dir.display()
+    );
+    Ok(())
 }
 
 /// Runs `step` `--warmup` times untimed, then `--steps` times timed; frames per second.
@@ -152,6 +177,7 @@ mod tests {
             warmup: 1,
             steps: 2,
             exact: false,
+            save: None,
         };
         let r = bench(&args).unwrap();
         assert!(r.train_fps > 0.0 && r.infer_fps > 0.0, "{r:?}");

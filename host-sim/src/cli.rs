@@ -248,6 +248,11 @@ pub struct BenchArgs {
     /// Time the portable kernels (the boards' bits) instead of the fast host path.
     #[arg(long)]
     pub exact: bool,
+    /// Also write the initial parameters (`<name>.npy`), the batch's frames (`frames.npy`) and
+    /// the untrained network's predictions (`predictions.npy`) into DIR, for a comparison with
+    /// another framework [default: write nothing].
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<PathBuf>,
 }
 
 fn positive_usize(s: &str) -> Result<usize, String> {
