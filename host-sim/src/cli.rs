@@ -253,6 +253,10 @@ pub struct BenchArgs {
     /// another framework [default: write nothing].
     #[arg(long, value_name = "DIR")]
     pub save: Option<PathBuf>,
+    /// Also clock every GEMM and LRN/max-pool call of the timed steps and print where the time
+    /// goes (per layer and pass, GFLOP/s, share outside the GEMMs).
+    #[arg(long)]
+    pub profile: bool,
 }
 
 fn positive_usize(s: &str) -> Result<usize, String> {

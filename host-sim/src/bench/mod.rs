@@ -5,7 +5,9 @@
 //! network — forward passes for inference; gradient zeroing, forward, backward and an Adam step
 //! for training — with no summaries, checkpoints or evaluation. Inference runs first on its own
 //! smaller arena, so the peak resident set read after it is inference's own; the one read after
-//! training is the process's peak, which training sets.
+//! training is the process's peak, which training sets. `--profile` adds [`profile`]'s report.
+
+pub mod profile;
 
 use std::path::Path;
 use std::time::Instant;
@@ -47,6 +49,8 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
     } else {
         Box::new(FastGemm::new(threads).context("starting the GEMM threads")?)
     };
+    let timed = profile::Timed::new(&*backend, &cfg)?;
+    let backend: &dyn Backend = if args.profile { &timed } else { &*backend };
     let frame_len = cfg.frame_len()?;
     let mut batch = Batch::default();
     Source::synthetic(cfg.input, 0)?.fill_train(0, args.batch, frame_len, &mut batch)?;
@@ -64,14 +68,15 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
         let mut net = Net::inference(&cfg, args.batch, &mut arena)?;
         net.init_params(0)?;
         if let Some(dir) = &args.save {
-            let predictions = net.forward(&*backend, &batch.frames, &mut ())?.to_vec();
+            let predictions = net.forward(backend, &batch.frames, &mut ())?.to_vec();
             save(dir, &net, &batch, &predictions, cfg.input)?;
         }
-        frames_per_second(args, || {
-            net.forward(&*backend, &batch.frames, &mut ())?;
+        frames_per_second(args, &timed, || {
+            net.forward(backend, &batch.frames, &mut ())?;
             Ok(())
         })?
     };
+    let infer_profile = timed.tallies();
     let infer_peak_rss = peak_rss();
 
     let train_fps = {
@@ -81,11 +86,11 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
         net.init_params(0)?;
         let adam = Adam::tf1(DEFAULT_LR);
         let mut t = 0u32;
-        frames_per_second(args, || {
+        frames_per_second(args, &timed, || {
             t += 1;
             net.zero_grads();
             let (x, y, c) = (&batch.frames, &batch.target, &batch.confidence);
-            net.train_step(&*backend, x, y, c, args.batch, &mut ())?;
+            net.train_step(backend, x, y, c, args.batch, &mut ())?;
             net.adam_step(&adam, t)?;
             Ok(())
         })?
@@ -97,6 +102,13 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
     println!("training: {train_fps:.1} frames/s");
     println!("peak RSS, inference: {} MiB", mib(infer_peak_rss));
     println!("peak RSS, training: {} MiB", mib(train_peak_rss));
+    if args.profile {
+        let wall = |fps: f64| (args.steps * args.batch) as f64 / fps;
+        println!("\nwhere a step's time goes, inference:");
+        print!("{}", profile::report(&infer_profile, wall(infer_fps)));
+        println!("training:");
+        print!("{}", profile::report(&timed.tallies(), wall(train_fps)));
+    }
     Ok(BenchReport {
         train_fps,
         infer_fps,
@@ -124,11 +136,17 @@ fn save(dir: &Path, net: &Net<'_>, batch: &Batch, predictions: &[f32], side: usi
     Ok(())
 }
 
-/// Runs `step` `--warmup` times untimed, then `--steps` times timed; frames per second.
-fn frames_per_second(args: &BenchArgs, mut step: impl FnMut() -> Result<()>) -> Result<f64> {
+/// Runs `step` `--warmup` times untimed, then `--steps` times timed; frames per second. The
+/// profile keeps the timed steps only.
+fn frames_per_second(
+    args: &BenchArgs,
+    timed: &profile::Timed<'_>,
+    mut step: impl FnMut() -> Result<()>,
+) -> Result<f64> {
     for _ in 0..args.warmup {
         step()?;
     }
+    timed.reset();
     let started = Instant::now();
     for _ in 0..args.steps {
         step()?;
@@ -178,6 +196,7 @@ mod tests {
             steps: 2,
             exact: false,
             save: None,
+            profile: true,
         };
         let r = bench(&args).unwrap();
         assert!(r.train_fps > 0.0 && r.infer_fps > 0.0, "{r:?}");
