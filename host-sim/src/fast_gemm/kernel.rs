@@ -9,27 +9,35 @@
 
 /// One instruction set's micro-kernel.
 pub(super) trait MicroKernel {
-    /// Rows of the `C` tile.
+    /// Rows of the `C` tile (and of a packed `A` strip).
     const MR: usize;
     /// Columns of the `C` tile (and of a packed `B` panel).
     const NR: usize;
 
-    /// `C += A · B` over one `MR × NR` tile.
+    /// `C += A · B` over one `MR × NR` tile, `kc = a.len() / MR`.
+    ///
+    /// `a` holds a packed `MR × kc` strip (column `p` at `a[p · MR ..]`), `b` at least `kc · NR`
+    /// packed values (row `p` at `b[p · NR ..]`).
+    ///
+    /// # Panics
+    /// If `b` is shorter than `kc · NR`.
     ///
     /// # Safety
-    /// `a.add(i * rsa + p * csa)` is readable for `i < MR`, `p < kc`; `b` holds `kc · NR` packed
-    /// values (row `p` at `b[p · NR ..]`); `c.add(i * rsc + j)` is readable and writable for
-    /// `i < MR`, `j < NR`, and no other thread touches those cells meanwhile. The CPU has the
-    /// variant's features ([`Isa::detect`] chose it).
-    unsafe fn run(
-        kc: usize,
-        a: *const f32,
-        rsa: usize,
-        csa: usize,
-        b: &[f32],
-        c: *mut f32,
-        rsc: usize,
-    );
+    /// `c.add(i * rsc + j)` is readable and writable for `i < MR`, `j < NR`, and no other thread
+    /// touches those cells meanwhile. The CPU has the variant's features ([`Isa::available`]
+    /// lists it).
+    unsafe fn run(a: &[f32], b: &[f32], c: *mut f32, rsc: usize);
+
+    /// Packs `rows.len() ≤ MR` rows of a row-major `A`, each `kc = strip.len() / MR` long, into
+    /// one strip (column `p` at `strip[p · MR ..]`), zero past the last row.
+    fn pack_rows(rows: &[&[f32]], strip: &mut [f32]) {
+        strip.fill(0.0);
+        for (i, row) in rows.iter().enumerate() {
+            for (p, &x) in row.iter().enumerate() {
+                strip[p * Self::MR + i] = x;
+            }
+        }
+    }
 }
 
 /// The instruction sets with a micro-kernel, best first.
@@ -78,15 +86,8 @@ impl MicroKernel for Generic {
     const MR: usize = 4;
     const NR: usize = 8;
 
-    unsafe fn run(
-        kc: usize,
-        a: *const f32,
-        rsa: usize,
-        csa: usize,
-        b: &[f32],
-        c: *mut f32,
-        rsc: usize,
-    ) {
+    unsafe fn run(a: &[f32], b: &[f32], c: *mut f32, rsc: usize) {
+        let kc = a.len() / Self::MR;
         let mut acc = [[0.0f32; Self::NR]; Self::MR];
         for (i, row) in acc.iter_mut().enumerate() {
             for (j, x) in row.iter_mut().enumerate() {
@@ -94,10 +95,9 @@ impl MicroKernel for Generic {
                 *x = unsafe { *c.add(i * rsc + j) };
             }
         }
-        for (p, bp) in b[..kc * Self::NR].chunks_exact(Self::NR).enumerate() {
-            for (i, row) in acc.iter_mut().enumerate() {
-                // SAFETY: i < MR, p < kc (the caller's contract).
-                let ai = unsafe { *a.add(i * rsa + p * csa) };
+        let b = b[..kc * Self::NR].chunks_exact(Self::NR);
+        for (ap, bp) in a.chunks_exact(Self::MR).zip(b) {
+            for (row, &ai) in acc.iter_mut().zip(ap) {
                 for (x, &bj) in row.iter_mut().zip(bp) {
                     *x = ai.mul_add(bj, *x);
                 }
@@ -121,55 +121,113 @@ impl MicroKernel for Avx512 {
     const MR: usize = 8;
     const NR: usize = 32;
 
-    unsafe fn run(
-        kc: usize,
-        a: *const f32,
-        rsa: usize,
-        csa: usize,
-        b: &[f32],
-        c: *mut f32,
-        rsc: usize,
-    ) {
-        // SAFETY: forwarded contract; `Isa::detect` saw avx512f.
-        unsafe { avx512_8x32(kc, a, rsa, csa, b, c, rsc) }
+    unsafe fn run(a: &[f32], b: &[f32], c: *mut f32, rsc: usize) {
+        // SAFETY: forwarded contract; `Isa::available` saw avx512f.
+        unsafe { avx512_8x32(a, b, c, rsc) }
+    }
+
+    /// Eight full rows go through 8 × 8 register transposes (the scalar loop's strided stores
+    /// cost a fifth of a conv layer's forward pass).
+    fn pack_rows(rows: &[&[f32]], strip: &mut [f32]) {
+        match <&[&[f32]; 8]>::try_from(rows) {
+            // SAFETY: avx512f implies avx (this kernel runs only where `Isa::available` saw it).
+            Ok(rows) => unsafe { transpose_8_rows(rows, strip) },
+            Err(_) => {
+                strip.fill(0.0);
+                for (i, row) in rows.iter().enumerate() {
+                    for (p, &x) in row.iter().enumerate() {
+                        strip[p * 8 + i] = x;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `strip[p · 8 + i] = rows[i][p]` for `p < strip.len() / 8`.
+///
+/// # Panics
+/// If a row is shorter than `strip.len() / 8`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+fn transpose_8_rows(rows: &[&[f32]; 8], strip: &mut [f32]) {
+    use std::arch::x86_64::{
+        _mm256_loadu_ps, _mm256_permute2f128_ps as lanes, _mm256_shuffle_ps as shuffle,
+        _mm256_storeu_ps, _mm256_unpackhi_ps as hi, _mm256_unpacklo_ps as lo,
+    };
+    let kc = strip.len() / 8;
+    let rows = rows.map(|r| &r[..kc]);
+    let blocks = kc / 8;
+    for (q, out) in strip.chunks_exact_mut(64).enumerate().take(blocks) {
+        // SAFETY: each row holds kc ≥ 8·(q + 1) values, and `out` is 64 long.
+        let r = rows.map(|row| unsafe { _mm256_loadu_ps(row[q * 8..].as_ptr()) });
+        let t = [
+            lo(r[0], r[1]),
+            hi(r[0], r[1]),
+            lo(r[2], r[3]),
+            hi(r[2], r[3]),
+            lo(r[4], r[5]),
+            hi(r[4], r[5]),
+            lo(r[6], r[7]),
+            hi(r[6], r[7]),
+        ];
+        let u = [
+            shuffle::<0x44>(t[0], t[2]),
+            shuffle::<0xEE>(t[0], t[2]),
+            shuffle::<0x44>(t[1], t[3]),
+            shuffle::<0xEE>(t[1], t[3]),
+            shuffle::<0x44>(t[4], t[6]),
+            shuffle::<0xEE>(t[4], t[6]),
+            shuffle::<0x44>(t[5], t[7]),
+            shuffle::<0xEE>(t[5], t[7]),
+        ];
+        let columns = [
+            lanes::<0x20>(u[0], u[4]),
+            lanes::<0x20>(u[1], u[5]),
+            lanes::<0x20>(u[2], u[6]),
+            lanes::<0x20>(u[3], u[7]),
+            lanes::<0x31>(u[0], u[4]),
+            lanes::<0x31>(u[1], u[5]),
+            lanes::<0x31>(u[2], u[6]),
+            lanes::<0x31>(u[3], u[7]),
+        ];
+        for (column, out) in columns.into_iter().zip(out.chunks_exact_mut(8)) {
+            // SAFETY: `out` is 8 long.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr(), column) };
+        }
+    }
+    for p in blocks * 8..kc {
+        for (i, row) in rows.iter().enumerate() {
+            strip[p * 8 + i] = row[p];
+        }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn avx512_8x32(
-    kc: usize,
-    a: *const f32,
-    rsa: usize,
-    csa: usize,
-    b: &[f32],
-    c: *mut f32,
-    rsc: usize,
-) {
+unsafe fn avx512_8x32(a: &[f32], b: &[f32], c: *mut f32, rsc: usize) {
     use std::arch::x86_64::{_mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps};
     const MR: usize = 8;
-    let b = &b[..kc * 32];
-    // SAFETY (every block below): the caller's contract bounds `c` to MR rows of 32 and `a` to
-    // MR rows of kc; `b` was bounds-checked by the slice above.
+    let b = &b[..a.len() / MR * 32];
+    // SAFETY (every block below): the caller's contract bounds `c` to MR rows of 32; `a` and `b`
+    // are read through bounds-checked chunks of exactly MR and 32 values.
     let mut acc = [[unsafe { _mm512_loadu_ps(c) }; 2]; MR];
     for (i, row) in acc.iter_mut().enumerate() {
         let ci = unsafe { c.add(i * rsc) };
         *row = unsafe { [_mm512_loadu_ps(ci), _mm512_loadu_ps(ci.add(16))] };
     }
-    let mut ap = a;
-    for bp in b.chunks_exact(32) {
+    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(32)) {
         let (b0, b1) = unsafe {
             (
                 _mm512_loadu_ps(bp.as_ptr()),
                 _mm512_loadu_ps(bp.as_ptr().add(16)),
             )
         };
-        for (i, row) in acc.iter_mut().enumerate() {
-            let ai = _mm512_set1_ps(unsafe { *ap.add(i * rsa) });
+        for (row, &ai) in acc.iter_mut().zip(ap) {
+            let ai = _mm512_set1_ps(ai);
             row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
             row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
         }
-        ap = ap.wrapping_add(csa);
     }
     for (i, row) in acc.iter().enumerate() {
         let ci = unsafe { c.add(i * rsc) };
@@ -189,54 +247,36 @@ impl MicroKernel for Avx2Fma {
     const MR: usize = 6;
     const NR: usize = 16;
 
-    unsafe fn run(
-        kc: usize,
-        a: *const f32,
-        rsa: usize,
-        csa: usize,
-        b: &[f32],
-        c: *mut f32,
-        rsc: usize,
-    ) {
-        // SAFETY: forwarded contract; `Isa::detect` saw avx2 and fma.
-        unsafe { avx2_6x16(kc, a, rsa, csa, b, c, rsc) }
+    unsafe fn run(a: &[f32], b: &[f32], c: *mut f32, rsc: usize) {
+        // SAFETY: forwarded contract; `Isa::available` saw avx2 and fma.
+        unsafe { avx2_6x16(a, b, c, rsc) }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn avx2_6x16(
-    kc: usize,
-    a: *const f32,
-    rsa: usize,
-    csa: usize,
-    b: &[f32],
-    c: *mut f32,
-    rsc: usize,
-) {
+unsafe fn avx2_6x16(a: &[f32], b: &[f32], c: *mut f32, rsc: usize) {
     use std::arch::x86_64::{_mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_storeu_ps};
     const MR: usize = 6;
-    let b = &b[..kc * 16];
+    let b = &b[..a.len() / MR * 16];
     // SAFETY (every block below): as in `avx512_8x32`, with 6 rows of 16.
     let mut acc = [[unsafe { _mm256_loadu_ps(c) }; 2]; MR];
     for (i, row) in acc.iter_mut().enumerate() {
         let ci = unsafe { c.add(i * rsc) };
         *row = unsafe { [_mm256_loadu_ps(ci), _mm256_loadu_ps(ci.add(8))] };
     }
-    let mut ap = a;
-    for bp in b.chunks_exact(16) {
+    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(16)) {
         let (b0, b1) = unsafe {
             (
                 _mm256_loadu_ps(bp.as_ptr()),
                 _mm256_loadu_ps(bp.as_ptr().add(8)),
             )
         };
-        for (i, row) in acc.iter_mut().enumerate() {
-            let ai = _mm256_set1_ps(unsafe { *ap.add(i * rsa) });
+        for (row, &ai) in acc.iter_mut().zip(ap) {
+            let ai = _mm256_set1_ps(ai);
             row[0] = _mm256_fmadd_ps(ai, b0, row[0]);
             row[1] = _mm256_fmadd_ps(ai, b1, row[1]);
         }
-        ap = ap.wrapping_add(csa);
     }
     for (i, row) in acc.iter().enumerate() {
         let ci = unsafe { c.add(i * rsc) };

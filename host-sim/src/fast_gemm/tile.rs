@@ -1,12 +1,12 @@
-//! One tile of `C`: the blocking loops, `B`'s packing and the edge tiles.
+//! One tile of `C`: the blocking loops, the packing and the edge tiles.
 //!
-//! `k` is cut into blocks of [`KC`] and the tile's columns into blocks of [`NC`]; each
-//! `KC × NC` block of `B` is packed into `NR`-wide panels (zero-padded at the right edge) that
-//! stay in L2 while every `MR`-row strip of `A` runs across them. `A` is read in place through
-//! its strides (row- and column-major both stream), except a bottom strip shorter than `MR`,
-//! which is copied zero-padded. A tile cut by `C`'s edges runs on a copy of its cells.
-//! Scratch lives in one buffer per thread, grown (NaN-filled, so a cell the packing forgot
-//! would poison the result) and never shrunk: no allocation per step.
+//! BLIS's loop order: `k` is cut into blocks of [`KC`], the tile's columns into blocks of
+//! [`NC`] and its rows into blocks of [`MC`]. Each `KC × NC` block of `B` is packed into
+//! `NR`-wide panels (L2/L3), each `MC × KC` block of `A` into `MR`-tall strips (L2), both
+//! zero-padded at the edges, so the micro-kernel streams both operands contiguously with one
+//! `B` panel in L1. A tile cut by `C`'s edges runs on a copy of its cells. Scratch lives in one
+//! buffer per thread, grown (NaN-filled, so a cell the packing forgot would poison the result)
+//! and never shrunk: no allocation per step.
 
 use std::cell::RefCell;
 
@@ -17,6 +17,8 @@ use super::kernel::MicroKernel;
 const KC: usize = 256;
 /// Width of one packed block of `B`: `KC × NC` floats are 512 KiB (L2).
 const NC: usize = 512;
+/// Height of one packed block of `A` (a multiple of every `MR`): `MC × KC` floats are 192 KiB.
+const MC: usize = 192;
 
 /// A read-only strided matrix: element `(i, j)` is `data[i · rs + j · cs]`.
 #[derive(Debug, Clone, Copy)]
@@ -36,7 +38,7 @@ impl View<'_> {
 struct Scratch {
     /// Packed panels of one block of `B`.
     b: Vec<f32>,
-    /// A short strip of `A`, zero-padded to `MR` rows.
+    /// Packed strips of one block of `A`.
     a: Vec<f32>,
     /// An edge tile of `C`.
     c: Vec<f32>,
@@ -76,47 +78,42 @@ pub(super) unsafe fn tile<K: MicroKernel>(
     SCRATCH.with_borrow_mut(|s| {
         for jc in (0..nt).step_by(NC) {
             let nc = NC.min(nt - jc);
-            let panels = nc.div_ceil(nr_full);
             for pc in (0..k).step_by(KC) {
                 let kc = KC.min(k - pc);
-                let packed = at_least(&mut s.b, panels * kc * nr_full);
-                pack_b(b, pc, kc, c0 + jc, nc, nr_full, packed);
-                for ir in (0..mt).step_by(mr_full) {
-                    let mr = mr_full.min(mt - ir);
-                    let (ap, rsa, csa) = if mr == mr_full {
-                        let last = a.index(r0 + ir + mr - 1, pc + kc - 1);
-                        assert!(last < a.data.len(), "A is too short for its tile");
-                        (a.data[a.index(r0 + ir, pc)..].as_ptr(), a.rs, a.cs)
-                    } else {
-                        let strip = at_least(&mut s.a, kc * mr_full);
-                        pack_a_strip(a, r0 + ir, mr, pc, mr_full, strip);
-                        (strip.as_ptr(), 1, mr_full)
-                    };
-                    for (jp, bp) in packed.chunks_exact(kc * nr_full).enumerate() {
+                let packed_b = at_least(&mut s.b, nc.div_ceil(nr_full) * kc * nr_full);
+                pack_b(b, pc, kc, c0 + jc, nc, nr_full, packed_b);
+                for ic in (0..mt).step_by(MC) {
+                    let mc = MC.min(mt - ic);
+                    let packed_a = at_least(&mut s.a, mc.div_ceil(mr_full) * kc * mr_full);
+                    pack_a::<K>(a, r0 + ic, mc, pc, kc, packed_a);
+                    for (jp, bp) in packed_b.chunks_exact(kc * nr_full).enumerate() {
                         let j = jc + jp * nr_full;
                         let nr = nr_full.min(nt - j);
-                        // SAFETY: (r0 + ir, c0 + j) is a cell of the tile (the caller's contract).
-                        let cp = unsafe { c.add((r0 + ir) * rsc + c0 + j) };
-                        if mr == mr_full && nr == nr_full {
-                            // SAFETY: `ap` covers MR rows × kc (asserted above, or the packed
-                            // strip), `bp` is one packed panel, the MR × NR cells at `cp` are the
-                            // tile's.
-                            unsafe { K::run(kc, ap, rsa, csa, bp, cp, rsc) };
-                        } else {
-                            let edge = at_least(&mut s.c, mr_full * nr_full);
-                            edge.fill(0.0);
-                            for i in 0..mr {
-                                for jj in 0..nr {
-                                    // SAFETY: i < mr, jj < nr: inside the tile.
-                                    edge[i * nr_full + jj] = unsafe { *cp.add(i * rsc + jj) };
+                        for (ip, ap) in packed_a.chunks_exact(kc * mr_full).enumerate() {
+                            let i = ic + ip * mr_full;
+                            let mr = mr_full.min(mt - i);
+                            // SAFETY: (r0 + i, c0 + j) is a cell of the tile (the caller's
+                            // contract).
+                            let cp = unsafe { c.add((r0 + i) * rsc + c0 + j) };
+                            if mr == mr_full && nr == nr_full {
+                                // SAFETY: the MR × NR cells at `cp` are the tile's.
+                                unsafe { K::run(ap, bp, cp, rsc) };
+                            } else {
+                                let edge = at_least(&mut s.c, mr_full * nr_full);
+                                edge.fill(0.0);
+                                for ii in 0..mr {
+                                    for jj in 0..nr {
+                                        // SAFETY: ii < mr, jj < nr: inside the tile.
+                                        edge[ii * nr_full + jj] = unsafe { *cp.add(ii * rsc + jj) };
+                                    }
                                 }
-                            }
-                            // SAFETY: as above, with C the local MR × NR copy.
-                            unsafe { K::run(kc, ap, rsa, csa, bp, edge.as_mut_ptr(), nr_full) };
-                            for i in 0..mr {
-                                for jj in 0..nr {
-                                    // SAFETY: as above.
-                                    unsafe { *cp.add(i * rsc + jj) = edge[i * nr_full + jj] };
+                                // SAFETY: C is the local MR × NR copy.
+                                unsafe { K::run(ap, bp, edge.as_mut_ptr(), nr_full) };
+                                for ii in 0..mr {
+                                    for jj in 0..nr {
+                                        // SAFETY: as above.
+                                        unsafe { *cp.add(ii * rsc + jj) = edge[ii * nr_full + jj] };
+                                    }
                                 }
                             }
                         }
@@ -154,16 +151,35 @@ fn pack_b(b: View<'_>, pc: usize, kc: usize, col: usize, nc: usize, nr: usize, o
     }
 }
 
-/// Copies `A[row .. row + mr, pc .. pc + kc]` (`kc = out.len() / mr_full`) to `out` as `mr_full`
-/// rows (element `(i, p)` at `out[p · mr_full + i]`), zero past row `mr`.
-fn pack_a_strip(a: View<'_>, row: usize, mr: usize, pc: usize, mr_full: usize, out: &mut [f32]) {
-    for (p, column) in out.chunks_exact_mut(mr_full).enumerate() {
-        for (i, x) in column.iter_mut().enumerate() {
-            *x = if i < mr {
-                a.data[a.index(row + i, pc + p)]
-            } else {
-                0.0
-            };
+/// Packs `A[row .. row + mc, pc .. pc + kc]` into `mr`-tall strips (column `p` of strip `q` at
+/// `out[(q · kc + p) · mr ..]`), zero past row `mc`.
+fn pack_a<K: MicroKernel>(
+    a: View<'_>,
+    row: usize,
+    mc: usize,
+    pc: usize,
+    kc: usize,
+    out: &mut [f32],
+) {
+    let mr = K::MR;
+    for (q, strip) in out.chunks_exact_mut(kc * mr).enumerate() {
+        let i0 = row + q * mr;
+        let height = mr.min(row + mc - i0);
+        if a.rs == 1 {
+            // Column-major: each strip column is a contiguous run of A's column.
+            for (p, column) in strip.chunks_exact_mut(mr).enumerate() {
+                let start = a.index(i0, pc + p);
+                column[..height].copy_from_slice(&a.data[start..start + height]);
+                column[height..].fill(0.0);
+            }
+        } else {
+            debug_assert_eq!(a.cs, 1, "a dense matrix has one unit stride");
+            const { assert!(K::MR <= 16, "a strip's rows fit the array below") };
+            let mut rows = [&a.data[..0]; 16];
+            for (ii, r) in rows.iter_mut().enumerate().take(height) {
+                *r = &a.data[a.index(i0 + ii, pc)..][..kc];
+            }
+            K::pack_rows(&rows[..height], strip);
         }
     }
 }
