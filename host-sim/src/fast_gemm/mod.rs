@@ -19,9 +19,12 @@ use kernels::gemm::{RowKernel, RowKernel2};
 use kernels::{Exec, Gemm, KernelError, Layout};
 use rayon::prelude::*;
 
-/// Tile sides are multiples of this, a multiple of every micro-kernel side (8 × 32, 6 × 16,
-/// 4 × 8), so threads' tiles cut no micro-tile (only `C`'s own edges take the slower edge path).
-pub const ALIGN: usize = 96;
+/// Row tiles are multiples of this, a multiple of every micro-kernel height (8, 6, 4), so
+/// threads' tiles cut no micro-tile (only `C`'s own edges take the slower edge path). The bits
+/// do not depend on the tiling either way.
+pub const ROW_ALIGN: usize = 24;
+/// Column tiles are multiples of this, a multiple of every micro-kernel width (32, 16, 8).
+pub const COL_ALIGN: usize = 96;
 /// Below this many multiply-adds the tiles run on the calling thread: waking the pool would
 /// cost more than the product. (The tiling, hence the bits, is unchanged.)
 const PARALLEL_MIN_WORK: usize = 1 << 16;
@@ -72,16 +75,21 @@ impl FastGemm {
         self.pool.current_num_threads()
     }
 
-    /// The tile size `(rows, cols)` for an `m × n` product: one row block per thread, or, when
-    /// `C` has too few rows for that (a dense layer at a small batch), one column block per
-    /// thread. Sides are rounded up to multiples of [`ALIGN`].
+    /// The tile size `(rows, cols)` for an `m × n` product: one row block per thread, or one
+    /// column block per thread. A row split makes every thread pack all of `B` (`k·n`), a column
+    /// split all of `A` (`m·k`), so rows are split when `m ≥ n` (or the columns are too few to
+    /// share), columns otherwise. Sides are rounded up to multiples of [`ROW_ALIGN`] and
+    /// [`COL_ALIGN`].
     pub fn tiles(&self, m: usize, n: usize) -> (usize, usize) {
         let t = self.threads().max(1);
-        let aligned = |x: usize| x.div_ceil(t).div_ceil(ALIGN).max(1) * ALIGN;
-        if m >= ALIGN * t {
-            (aligned(m), n.max(1))
+        let split = |x: usize, align: usize| x.div_ceil(t).div_ceil(align).max(1) * align;
+        let (rows_shared, cols_shared) = (m >= ROW_ALIGN * t, n >= COL_ALIGN * t);
+        if rows_shared && (m >= n || !cols_shared) {
+            (split(m, ROW_ALIGN), n.max(1))
+        } else if cols_shared {
+            (m.max(1), split(n, COL_ALIGN))
         } else {
-            (m.max(1), aligned(n))
+            (m.max(1), n.max(1))
         }
     }
 }
@@ -454,11 +462,15 @@ mod tests {
     }
 
     #[test]
-    fn one_tile_per_thread_rows_first() {
+    fn one_tile_per_thread_on_the_side_that_copies_less() {
         let two = FastGemm::new(2).unwrap();
+        // A dense layer at batch 32: columns; a conv tile: rows (1024 → 1032 = 43 · 24).
         assert_eq!(two.tiles(32, 2046), (32, 1056));
-        assert_eq!(two.tiles(2048, 128), (1056, 128));
-        assert_eq!(FastGemm::new(1).unwrap().tiles(2048, 128), (2112, 128));
+        assert_eq!(two.tiles(2048, 128), (1032, 128));
+        // conv d_input (n = patch > m): columns; too small to share: one tile.
+        assert_eq!(two.tiles(400, 2304), (400, 1152));
+        assert_eq!(two.tiles(40, 100), (40, 100));
+        assert_eq!(FastGemm::new(1).unwrap().tiles(2048, 128), (2064, 128));
     }
 
     #[test]
