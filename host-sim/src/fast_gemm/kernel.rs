@@ -31,10 +31,50 @@ pub(super) trait MicroKernel {
     /// Packs `rows.len() ≤ MR` rows of a row-major `A`, each `kc = strip.len() / MR` long, into
     /// one strip (column `p` at `strip[p · MR ..]`), zero past the last row.
     fn pack_rows(rows: &[&[f32]], strip: &mut [f32]) {
-        strip.fill(0.0);
-        for (i, row) in rows.iter().enumerate() {
-            for (p, &x) in row.iter().enumerate() {
-                strip[p * Self::MR + i] = x;
+        scatter(rows, strip, Self::MR);
+    }
+
+    /// Packs `columns.len() ≤ NR` columns of a column-major `B`, each `kc = panel.len() / NR`
+    /// long, into one panel (row `p` at `panel[p · NR ..]`), zero past the last column.
+    fn pack_columns(columns: &[&[f32]], panel: &mut [f32]) {
+        scatter(columns, panel, Self::NR);
+    }
+}
+
+/// `out[p · width + i] = lines[i][p]` for `p < out.len() / width`, zero for `i ≥ lines.len()`:
+/// the plain packing loop (strided stores).
+fn scatter(lines: &[&[f32]], out: &mut [f32], width: usize) {
+    out.fill(0.0);
+    for (i, line) in lines.iter().enumerate() {
+        for (p, &x) in line[..out.len() / width].iter().enumerate() {
+            out[p * width + i] = x;
+        }
+    }
+}
+
+/// [`scatter`] with every full group of 8 lines through 8 × 8 register transposes: strided
+/// scalar stores cost a fifth of a conv layer's forward pass (row-major `A`) and most of a dense
+/// layer's `d_input` at a small batch (column-major `B`).
+///
+/// # Safety
+/// The CPU has AVX.
+#[cfg(target_arch = "x86_64")]
+unsafe fn scatter_avx(lines: &[&[f32]], out: &mut [f32], width: usize) {
+    let kc = out.len() / width;
+    if lines.len() < width {
+        out.fill(0.0);
+    }
+    for (g, group) in lines.chunks(8).enumerate() {
+        let out = &mut out[g * 8..];
+        match <&[&[f32]; 8]>::try_from(group) {
+            // SAFETY: the caller's contract.
+            Ok(group) => unsafe { transpose_8(group, kc, out, width) },
+            Err(_) => {
+                for (i, line) in group.iter().enumerate() {
+                    for (p, &x) in line[..kc].iter().enumerate() {
+                        out[p * width + i] = x;
+                    }
+                }
             }
         }
     }
@@ -126,40 +166,32 @@ impl MicroKernel for Avx512 {
         unsafe { avx512_8x32(a, b, c, rsc) }
     }
 
-    /// Eight full rows go through 8 × 8 register transposes (the scalar loop's strided stores
-    /// cost a fifth of a conv layer's forward pass).
     fn pack_rows(rows: &[&[f32]], strip: &mut [f32]) {
-        match <&[&[f32]; 8]>::try_from(rows) {
-            // SAFETY: avx512f implies avx (this kernel runs only where `Isa::available` saw it).
-            Ok(rows) => unsafe { transpose_8_rows(rows, strip) },
-            Err(_) => {
-                strip.fill(0.0);
-                for (i, row) in rows.iter().enumerate() {
-                    for (p, &x) in row.iter().enumerate() {
-                        strip[p * 8 + i] = x;
-                    }
-                }
-            }
-        }
+        // SAFETY: avx512f implies avx (this kernel runs only where `Isa::available` saw it).
+        unsafe { scatter_avx(rows, strip, Self::MR) }
+    }
+
+    fn pack_columns(columns: &[&[f32]], panel: &mut [f32]) {
+        // SAFETY: as above.
+        unsafe { scatter_avx(columns, panel, Self::NR) }
     }
 }
 
-/// `strip[p · 8 + i] = rows[i][p]` for `p < strip.len() / 8`.
+/// `out[p · width + i] = rows[i][p]` for `p < kc`, `i < 8`.
 ///
 /// # Panics
-/// If a row is shorter than `strip.len() / 8`.
+/// If a row is shorter than `kc` or `out` than `(kc − 1) · width + 8`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-fn transpose_8_rows(rows: &[&[f32]; 8], strip: &mut [f32]) {
+fn transpose_8(rows: &[&[f32]; 8], kc: usize, out: &mut [f32], width: usize) {
     use std::arch::x86_64::{
         _mm256_loadu_ps, _mm256_permute2f128_ps as lanes, _mm256_shuffle_ps as shuffle,
         _mm256_storeu_ps, _mm256_unpackhi_ps as hi, _mm256_unpacklo_ps as lo,
     };
-    let kc = strip.len() / 8;
     let rows = rows.map(|r| &r[..kc]);
     let blocks = kc / 8;
-    for (q, out) in strip.chunks_exact_mut(64).enumerate().take(blocks) {
-        // SAFETY: each row holds kc ≥ 8·(q + 1) values, and `out` is 64 long.
+    for q in 0..blocks {
+        // SAFETY: each row holds kc ≥ 8·(q + 1) values.
         let r = rows.map(|row| unsafe { _mm256_loadu_ps(row[q * 8..].as_ptr()) });
         let t = [
             lo(r[0], r[1]),
@@ -191,14 +223,15 @@ fn transpose_8_rows(rows: &[&[f32]; 8], strip: &mut [f32]) {
             lanes::<0x31>(u[2], u[6]),
             lanes::<0x31>(u[3], u[7]),
         ];
-        for (column, out) in columns.into_iter().zip(out.chunks_exact_mut(8)) {
-            // SAFETY: `out` is 8 long.
-            unsafe { _mm256_storeu_ps(out.as_mut_ptr(), column) };
+        for (j, column) in columns.into_iter().enumerate() {
+            let at = &mut out[(q * 8 + j) * width..][..8];
+            // SAFETY: `at` is 8 long.
+            unsafe { _mm256_storeu_ps(at.as_mut_ptr(), column) };
         }
     }
     for p in blocks * 8..kc {
         for (i, row) in rows.iter().enumerate() {
-            strip[p * 8 + i] = row[p];
+            out[p * width + i] = row[p];
         }
     }
 }
@@ -250,6 +283,11 @@ impl MicroKernel for Avx2Fma {
     unsafe fn run(a: &[f32], b: &[f32], c: *mut f32, rsc: usize) {
         // SAFETY: forwarded contract; `Isa::available` saw avx2 and fma.
         unsafe { avx2_6x16(a, b, c, rsc) }
+    }
+
+    fn pack_columns(columns: &[&[f32]], panel: &mut [f32]) {
+        // SAFETY: avx2 implies avx (this kernel runs only where `Isa::available` saw it).
+        unsafe { scatter_avx(columns, panel, Self::NR) }
     }
 }
 

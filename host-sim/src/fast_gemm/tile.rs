@@ -81,7 +81,7 @@ pub(super) unsafe fn tile<K: MicroKernel>(
             for pc in (0..k).step_by(KC) {
                 let kc = KC.min(k - pc);
                 let packed_b = at_least(&mut s.b, nc.div_ceil(nr_full) * kc * nr_full);
-                pack_b(b, pc, kc, c0 + jc, nc, nr_full, packed_b);
+                pack_b::<K>(b, pc, kc, c0 + jc, nc, packed_b);
                 for ic in (0..mt).step_by(MC) {
                     let mc = MC.min(mt - ic);
                     let packed_a = at_least(&mut s.a, mc.div_ceil(mr_full) * kc * mr_full);
@@ -126,7 +126,15 @@ pub(super) unsafe fn tile<K: MicroKernel>(
 
 /// Packs `B[pc .. pc + kc, col .. col + nc]` into `nr`-wide panels (row `p` of panel `q` at
 /// `out[(q · kc + p) · nr ..]`), zero past column `nc`.
-fn pack_b(b: View<'_>, pc: usize, kc: usize, col: usize, nc: usize, nr: usize, out: &mut [f32]) {
+fn pack_b<K: MicroKernel>(
+    b: View<'_>,
+    pc: usize,
+    kc: usize,
+    col: usize,
+    nc: usize,
+    out: &mut [f32],
+) {
+    let nr = K::NR;
     for (q, panel) in out.chunks_exact_mut(kc * nr).enumerate() {
         let j0 = col + q * nr;
         let width = nr.min(col + nc - j0);
@@ -138,15 +146,13 @@ fn pack_b(b: View<'_>, pc: usize, kc: usize, col: usize, nc: usize, nr: usize, o
                 row[width..].fill(0.0);
             }
         } else {
-            // Column-major: walk each column down (contiguous reads, strided writes).
-            panel.fill(0.0);
-            for jj in 0..width {
-                let start = b.index(pc, j0 + jj);
-                let column = &b.data[start..][..(kc - 1) * b.rs + 1];
-                for (p, &x) in column.iter().step_by(b.rs).enumerate() {
-                    panel[p * nr + jj] = x;
-                }
+            debug_assert_eq!(b.rs, 1, "a dense matrix has one unit stride");
+            const { assert!(K::NR <= 32, "a panel's columns fit the array below") };
+            let mut columns = [&b.data[..0]; 32];
+            for (jj, column) in columns.iter_mut().enumerate().take(width) {
+                *column = &b.data[b.index(pc, j0 + jj)..][..kc];
             }
+            K::pack_columns(&columns[..width], panel);
         }
     }
 }
