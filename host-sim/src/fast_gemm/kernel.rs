@@ -16,17 +16,18 @@ pub(super) trait MicroKernel {
 
     /// `C += A · B` over one `MR × NR` tile, `kc = a.len() / MR`.
     ///
-    /// `a` holds a packed `MR × kc` strip (column `p` at `a[p · MR ..]`), `b` at least `kc · NR`
-    /// packed values (row `p` at `b[p · NR ..]`).
+    /// `a` holds a packed `MR × kc` strip (column `p` at `a[p · MR ..]`); `b = (values, rsb)`
+    /// holds row `p` of the `kc × NR` panel at `values[p · rsb ..][.. NR]` (`rsb = NR` packed,
+    /// `B`'s row length in place).
     ///
     /// # Panics
-    /// If `b` is shorter than `kc · NR`.
+    /// If `b.0` is shorter than `(kc − 1) · rsb + NR`.
     ///
     /// # Safety
     /// `c.add(i * rsc + j)` is readable and writable for `i < MR`, `j < NR`, and no other thread
     /// touches those cells meanwhile. The CPU has the variant's features ([`Isa::available`]
     /// lists it).
-    unsafe fn run(a: &[f32], b: &[f32], c: *mut f32, rsc: usize);
+    unsafe fn run(a: &[f32], b: (&[f32], usize), c: *mut f32, rsc: usize);
 
     /// Packs `rows.len() ≤ MR` rows of a row-major `A`, each `kc = strip.len() / MR` long, into
     /// one strip (column `p` at `strip[p · MR ..]`), zero past the last row.
@@ -39,6 +40,19 @@ pub(super) trait MicroKernel {
     fn pack_columns(columns: &[&[f32]], panel: &mut [f32]) {
         scatter(columns, panel, Self::NR);
     }
+}
+
+/// The `kc` rows (each `nr` long) of a panel stored at row stride `b.1`.
+///
+/// # Panics
+/// If `b.0` is shorter than `(kc − 1) · b.1 + nr`.
+fn panel_rows(
+    (values, rsb): (&[f32], usize),
+    kc: usize,
+    nr: usize,
+) -> impl Iterator<Item = &[f32]> {
+    let values = &values[..kc.saturating_sub(1) * rsb + nr];
+    (0..kc).map(move |p| &values[p * rsb..][..nr])
 }
 
 /// `out[p · width + i] = lines[i][p]` for `p < out.len() / width`, zero for `i ≥ lines.len()`:
@@ -126,7 +140,7 @@ impl MicroKernel for Generic {
     const MR: usize = 4;
     const NR: usize = 8;
 
-    unsafe fn run(a: &[f32], b: &[f32], c: *mut f32, rsc: usize) {
+    unsafe fn run(a: &[f32], b: (&[f32], usize), c: *mut f32, rsc: usize) {
         let kc = a.len() / Self::MR;
         let mut acc = [[0.0f32; Self::NR]; Self::MR];
         for (i, row) in acc.iter_mut().enumerate() {
@@ -135,7 +149,7 @@ impl MicroKernel for Generic {
                 *x = unsafe { *c.add(i * rsc + j) };
             }
         }
-        let b = b[..kc * Self::NR].chunks_exact(Self::NR);
+        let b = panel_rows(b, kc, Self::NR);
         for (ap, bp) in a.chunks_exact(Self::MR).zip(b) {
             for (row, &ai) in acc.iter_mut().zip(ap) {
                 for (x, &bj) in row.iter_mut().zip(bp) {
@@ -161,7 +175,7 @@ impl MicroKernel for Avx512 {
     const MR: usize = 8;
     const NR: usize = 32;
 
-    unsafe fn run(a: &[f32], b: &[f32], c: *mut f32, rsc: usize) {
+    unsafe fn run(a: &[f32], b: (&[f32], usize), c: *mut f32, rsc: usize) {
         // SAFETY: forwarded contract; `Isa::available` saw avx512f.
         unsafe { avx512_8x32(a, b, c, rsc) }
     }
@@ -238,18 +252,18 @@ fn transpose_8(rows: &[&[f32]; 8], kc: usize, out: &mut [f32], width: usize) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn avx512_8x32(a: &[f32], b: &[f32], c: *mut f32, rsc: usize) {
+unsafe fn avx512_8x32(a: &[f32], b: (&[f32], usize), c: *mut f32, rsc: usize) {
     use std::arch::x86_64::{_mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps};
     const MR: usize = 8;
-    let b = &b[..a.len() / MR * 32];
+    let b = panel_rows(b, a.len() / MR, 32);
     // SAFETY (every block below): the caller's contract bounds `c` to MR rows of 32; `a` and `b`
-    // are read through bounds-checked chunks of exactly MR and 32 values.
+    // are read through bounds-checked slices of exactly MR and 32 values.
     let mut acc = [[unsafe { _mm512_loadu_ps(c) }; 2]; MR];
     for (i, row) in acc.iter_mut().enumerate() {
         let ci = unsafe { c.add(i * rsc) };
         *row = unsafe { [_mm512_loadu_ps(ci), _mm512_loadu_ps(ci.add(16))] };
     }
-    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(32)) {
+    for (ap, bp) in a.chunks_exact(MR).zip(b) {
         let (b0, b1) = unsafe {
             (
                 _mm512_loadu_ps(bp.as_ptr()),
@@ -280,7 +294,7 @@ impl MicroKernel for Avx2Fma {
     const MR: usize = 6;
     const NR: usize = 16;
 
-    unsafe fn run(a: &[f32], b: &[f32], c: *mut f32, rsc: usize) {
+    unsafe fn run(a: &[f32], b: (&[f32], usize), c: *mut f32, rsc: usize) {
         // SAFETY: forwarded contract; `Isa::available` saw avx2 and fma.
         unsafe { avx2_6x16(a, b, c, rsc) }
     }
@@ -293,17 +307,17 @@ impl MicroKernel for Avx2Fma {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn avx2_6x16(a: &[f32], b: &[f32], c: *mut f32, rsc: usize) {
+unsafe fn avx2_6x16(a: &[f32], b: (&[f32], usize), c: *mut f32, rsc: usize) {
     use std::arch::x86_64::{_mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_storeu_ps};
     const MR: usize = 6;
-    let b = &b[..a.len() / MR * 16];
+    let b = panel_rows(b, a.len() / MR, 16);
     // SAFETY (every block below): as in `avx512_8x32`, with 6 rows of 16.
     let mut acc = [[unsafe { _mm256_loadu_ps(c) }; 2]; MR];
     for (i, row) in acc.iter_mut().enumerate() {
         let ci = unsafe { c.add(i * rsc) };
         *row = unsafe { [_mm256_loadu_ps(ci), _mm256_loadu_ps(ci.add(8))] };
     }
-    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(16)) {
+    for (ap, bp) in a.chunks_exact(MR).zip(b) {
         let (b0, b1) = unsafe {
             (
                 _mm256_loadu_ps(bp.as_ptr()),

@@ -356,7 +356,13 @@ mod tests {
         let generic = FastGemm::with_isa(1, Isa::Generic).unwrap();
         for isa in Isa::available() {
             let g = FastGemm::with_isa(2, isa).unwrap();
-            for (m, k, n) in [(17, 257, 33), (100, 600, 70), (8, 1000, 1100), (1, 3, 1)] {
+            for (m, k, n) in [
+                (17, 257, 33),
+                (100, 600, 70),
+                (8, 1000, 1100),
+                (1, 3, 1),
+                (70, 300, 100),
+            ] {
                 for la in LAYOUTS {
                     for lb in LAYOUTS {
                         assert_eq!(

@@ -1,10 +1,10 @@
 //! One tile of `C`: the blocking loops, the packing and the edge tiles.
 //!
 //! BLIS's loop order: `k` is cut into blocks of [`KC`], the tile's columns into blocks of
-//! [`NC`] and its rows into blocks of [`MC`]. Each `KC × NC` block of `B` is packed into
-//! `NR`-wide panels (L2/L3), each `MC × KC` block of `A` into `MR`-tall strips (L2), both
-//! zero-padded at the edges, so the micro-kernel streams both operands contiguously with one
-//! `B` panel in L1. A tile cut by `C`'s edges runs on a copy of its cells. Scratch lives in one
+//! [`NC`] and its rows into blocks of [`MC`]. Each `MC × KC` block of `A` is packed into
+//! `MR`-tall strips (L2) and `B`'s `KC × NC` block into `NR`-wide panels — except that a short
+//! product (a dense layer at a small batch) reads a row-major `B` in place, its rows being the
+//! panels' rows already; edges are packed zero-padded. One `B` panel stays in L1 while every strip of the block runs across it. A tile cut by `C`'s edges runs on a copy of its cells. Scratch lives in one
 //! buffer per thread, grown (NaN-filled, so a cell the packing forgot would poison the result)
 //! and never shrunk: no allocation per step.
 
@@ -17,6 +17,8 @@ use super::kernel::MicroKernel;
 const KC: usize = 256;
 /// Width of one packed block of `B`: `KC × NC` floats are 512 KiB (L2).
 const NC: usize = 512;
+/// Products with at most this many rows read a row-major `B` in place instead of packing it.
+const IN_PLACE_MAX_ROWS: usize = 64;
 /// Height of one packed block of `A` (a multiple of every `MR`): `MC × KC` floats are 192 KiB.
 const MC: usize = 192;
 
@@ -80,15 +82,39 @@ pub(super) unsafe fn tile<K: MicroKernel>(
             let nc = NC.min(nt - jc);
             for pc in (0..k).step_by(KC) {
                 let kc = KC.min(k - pc);
-                let packed_b = at_least(&mut s.b, nc.div_ceil(nr_full) * kc * nr_full);
-                pack_b::<K>(b, pc, kc, c0 + jc, nc, packed_b);
+                let panels = nc.div_ceil(nr_full);
+                // With few rows, a row-major B is read in place, full panels at its own row
+                // stride: packing would copy every element once more for little reuse (most of
+                // a dense layer's forward pass at a small batch). Only a cut last panel is
+                // packed (zero-padded), as panel 0. Taller products reuse each panel enough that
+                // the packed copy's contiguity pays.
+                let in_place = b.cs == 1 && mt <= IN_PLACE_MAX_ROWS;
+                let packed_b = if in_place {
+                    let last = (panels - 1) * nr_full;
+                    let packed = at_least(&mut s.b, kc * nr_full);
+                    if nc - last < nr_full {
+                        pack_b::<K>(b, pc, kc, c0 + jc + last, nc - last, packed);
+                    }
+                    packed
+                } else {
+                    let packed = at_least(&mut s.b, panels * kc * nr_full);
+                    pack_b::<K>(b, pc, kc, c0 + jc, nc, packed);
+                    packed
+                };
                 for ic in (0..mt).step_by(MC) {
                     let mc = MC.min(mt - ic);
                     let packed_a = at_least(&mut s.a, mc.div_ceil(mr_full) * kc * mr_full);
                     pack_a::<K>(a, r0 + ic, mc, pc, kc, packed_a);
-                    for (jp, bp) in packed_b.chunks_exact(kc * nr_full).enumerate() {
+                    for jp in 0..panels {
                         let j = jc + jp * nr_full;
                         let nr = nr_full.min(nt - j);
+                        let (bp, rsb) = if in_place && nr == nr_full {
+                            let start = b.index(pc, c0 + j);
+                            (&b.data[start..][..(kc - 1) * b.rs + nr_full], b.rs)
+                        } else {
+                            let q = if in_place { 0 } else { jp };
+                            (&packed_b[q * kc * nr_full..][..kc * nr_full], nr_full)
+                        };
                         for (ip, ap) in packed_a.chunks_exact(kc * mr_full).enumerate() {
                             let i = ic + ip * mr_full;
                             let mr = mr_full.min(mt - i);
@@ -97,7 +123,7 @@ pub(super) unsafe fn tile<K: MicroKernel>(
                             let cp = unsafe { c.add((r0 + i) * rsc + c0 + j) };
                             if mr == mr_full && nr == nr_full {
                                 // SAFETY: the MR × NR cells at `cp` are the tile's.
-                                unsafe { K::run(ap, bp, cp, rsc) };
+                                unsafe { K::run(ap, (bp, rsb), cp, rsc) };
                             } else {
                                 let edge = at_least(&mut s.c, mr_full * nr_full);
                                 edge.fill(0.0);
@@ -108,7 +134,7 @@ pub(super) unsafe fn tile<K: MicroKernel>(
                                     }
                                 }
                                 // SAFETY: C is the local MR × NR copy.
-                                unsafe { K::run(ap, bp, edge.as_mut_ptr(), nr_full) };
+                                unsafe { K::run(ap, (bp, rsb), edge.as_mut_ptr(), nr_full) };
                                 for ii in 0..mr {
                                     for jj in 0..nr {
                                         // SAFETY: as above.
