@@ -1,11 +1,12 @@
 //! `host-sim`: runs the valence network on a desktop — training on all cores with a fast GEMM or
 //! on the boards' portable path (`--exact`), checkpoints, and `.npy` export and import.
 //!
-//! Modules, one concept each: [`cli`] (the flags), [`bench`] (frames/s and peak memory), [`fast_gemm`] (the threaded SIMD
-//! [`kernels::Gemm`]), [`dataset`] (real frames from disk), [`npy`] (numpy's file format),
-//! [`checkpoint`] (the resumable training state), [`checksum`] (the parameters' CRC-32),
-//! [`weights`] (checkpoint ↔ `.npy`), [`quantize`] (int8 model files), [`tensorboard`] (event
-//! files), [`summary`] (what a run logs and the learning diagnosis) and [`train`] (the trainer).
+//! Modules, one concept each: [`cli`] (the flags), [`bench`](mod@bench) (frames/s and peak
+//! memory), [`fast_gemm`] (the threaded SIMD [`kernels::Gemm`]), [`dataset`] (real frames from
+//! disk), [`npy`] (numpy's file format), [`checkpoint`] (the resumable training state),
+//! [`checksum`] (the parameters' CRC-32), [`weights`] (checkpoint ↔ `.npy`), [`quantize`] (int8
+//! model files), [`tensorboard`] (event files), [`summary`] (what a run logs and the learning
+//! diagnosis) and [`train`] (the trainer).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -3,7 +3,7 @@
 //! pool.
 //!
 //! Every variant sums each element of `C` as one chain of fused multiply-adds over `k` in order,
-//! starting from `C` (see [`kernel`]), so the bits depend neither on the thread count nor on the
+//! starting from `C` (see `kernel.rs`), so the bits depend neither on the thread count nor on the
 //! tiling nor on the instruction set — the tests hold this to the bit. They differ from
 //! [`kernels::Portable`]'s (FMA rounds once per product-and-sum), within the golden tests'
 //! tolerances. This module is the crate's only `unsafe` code: SIMD intrinsics and the tiles'
