@@ -14,7 +14,7 @@ For each batch size:
      the timed frames and its untrained predictions on them.
   2. TensorFlow builds the same network (`forward` below mirrors `kernels::net` layer by layer),
      loads those parameters and must reproduce Valence's predictions on those frames within
-     CHECK_ATOL + CHECK_RTOL·|p| — so both sides time the same network on the same input.
+     CHECK_ATOL_OF_MAX · max|p| — so both sides time the same network on the same input.
   3. TensorFlow times the same steps on the same frames: a `tf.function` of the forward pass,
      and one of forward, the seed's loss, gradients and TF1-style Adam (lr 1e-4, ε 1e-8).
      Each of inference and training runs in its own fresh process, so its peak RSS
@@ -22,8 +22,10 @@ For each batch size:
 Threads: TensorFlow gets --threads intra-op threads and --threads inter-op threads (its
 default oneDNN kernels); Valence gets --threads workers. Warm-up steps run untimed on both.
 
-The last lines are one table per batch: both figures and the ratios Valence / TensorFlow
-(higher is better for frames/s, lower for memory).
+With --rounds R the two sides alternate R times per batch and each keeps its best frames/s
+(peak RSS is the first round's): a burst of load on a shared machine then costs one round, not
+one side. The last lines are one table per batch: both figures and the ratios Valence /
+TensorFlow (higher is better for frames/s, lower for memory).
 """
 
 import argparse
@@ -38,11 +40,14 @@ import time
 TF_VERSION = "2.21.0"
 NUMPY_VERSION = "2.4.6"
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-# The untrained network's predictions are about 1e-3 (softmax weights σ = 1/1024): the check is
-# relative to the largest one. Float32 sums of up to 2304 terms in a different order (oneDNN vs
-# Valence's FMA GEMM) differ by a few 1e-6 relative; a wrong layer differs by O(1).
-CHECK_RTOL = 1e-3
-CHECK_ATOL_OF_MAX = 1e-3
+# The check: |TF − Valence| ≤ CHECK_ATOL_OF_MAX · max|p| for every prediction p. Measured at
+# batches 4–128: the two differ by at most 7.5e-6 of the largest prediction (float32 sums in
+# oneDNN's order against Valence's FMA chains). A wrong layer moves them by far more (biases1
+# + 0.01: 1.4e-2), but the seed's LRN is nearly the identity at initialisation (α/9 · Σx² ≈ 3e-4):
+# leaving LRN out moves them by only 2.2e-5 and a wrong β by 1.4e-5, so this bound (2× the
+# measured rounding) catches a missing LRN but not every wrong LRN parameter — those are pinned
+# by tests/golden_layers.rs against TensorFlow's own LRN.
+CHECK_ATOL_OF_MAX = 1.5e-5
 LRN = dict(depth_radius=4, bias=1.0, alpha=0.001 / 9.0, beta=0.75)
 NAMES = [
     "weights1", "biases1", "weights2", "biases2", "weights3", "biases3", "weights4", "biases4",
@@ -125,11 +130,10 @@ def tf_worker(args):
         infer = tf.function(lambda x: forward(tf, p, x))
         got = infer(frames).numpy()
         want = np.load(os.path.join(d, "predictions.npy"))
-        atol = CHECK_ATOL_OF_MAX * float(np.max(np.abs(want)))
         err = np.abs(got - want)
         result["check_max_abs_err"] = float(err.max())
         result["check_max_abs_pred"] = float(np.max(np.abs(want)))
-        result["check_ok"] = bool(np.all(err <= atol + CHECK_RTOL * np.abs(want)))
+        result["check_ok"] = bool(np.all(err <= CHECK_ATOL_OF_MAX * np.max(np.abs(want))))
         step = lambda: infer(frames).numpy()  # noqa: E731
     else:
         rng = np.random.default_rng(0)
@@ -171,13 +175,15 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="alternate rounds per batch; each side's best frames/s is kept")
     ap.add_argument("--venv", default=os.path.expanduser("~/.cache/valence-tf-venv"))
     ap.add_argument("--host-sim", help="a built host-sim binary [default: cargo build --release]")
     ap.add_argument("--tf-worker", choices=["inference", "training"], help=argparse.SUPPRESS)
     ap.add_argument("--tf-worker-dir", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if min(args.batch + [args.threads, args.warmup, args.steps]) < 1:
-        sys.exit("error: --batch, --threads, --warmup and --steps must be at least 1")
+    if min(args.batch + [args.threads, args.warmup, args.steps, args.rounds]) < 1:
+        sys.exit("error: --batch, --threads, --warmup, --steps and --rounds must be at least 1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
     ensure_tensorflow(args.venv)
@@ -186,17 +192,24 @@ def main():
 
     host_sim = args.host_sim or build_host_sim()
     tables = []
+    best = lambda a, b, keys: {**a, **{k: max(a[k], b[k]) for k in keys}}  # noqa: E731
     for batch in args.batch:
         with tempfile.TemporaryDirectory(prefix="valence-compare-") as save:
-            print(f"batch {batch}: host-sim bench ...", flush=True)
-            v = run_valence(host_sim, batch, args.threads, args.warmup, args.steps, save)
-            print(f"batch {batch}: TensorFlow ...", flush=True)
-            ti = run_tf("inference", save, args)
-            tt = run_tf("training", save, args)
-        if not ti["check_ok"]:
-            sys.exit(f"error: TensorFlow's forward pass differs from Valence's at batch {batch}: "
-                     f"max |diff| {ti['check_max_abs_err']:.3g} for predictions up to "
-                     f"{ti['check_max_abs_pred']:.3g}")
+            v = ti = tt = None
+            for r in range(args.rounds):
+                # Alternate the two sides and keep each one's best round: on a shared machine a
+                # burst of load then hits one round, not one side.
+                print(f"batch {batch}, round {r + 1}/{args.rounds}: host-sim bench ...", flush=True)
+                v1 = run_valence(host_sim, batch, args.threads, args.warmup, args.steps, save)
+                v = v1 if v is None else best(v, v1, ["training_fps", "inference_fps"])
+                print(f"batch {batch}, round {r + 1}/{args.rounds}: TensorFlow ...", flush=True)
+                ti1, tt1 = run_tf("inference", save, args), run_tf("training", save, args)
+                if not ti1["check_ok"]:
+                    sys.exit(f"error: TensorFlow's forward pass differs from Valence's at batch "
+                             f"{batch}: max |diff| {ti1['check_max_abs_err']:.3g} for predictions "
+                             f"up to {ti1['check_max_abs_pred']:.3g}")
+                ti = ti1 if ti is None else best(ti, ti1, ["fps"])
+                tt = tt1 if tt is None else best(tt, tt1, ["fps"])
         print(f"batch {batch}: forward pass checked (max |TF - Valence| "
               f"{ti['check_max_abs_err']:.2e}, largest prediction {ti['check_max_abs_pred']:.2e})")
         rows = [
@@ -210,7 +223,8 @@ def main():
     print()
     for batch, version, rows in tables:
         print(f"batch {batch}, {args.threads} thread(s), {args.steps} timed steps after "
-              f"{args.warmup} warm-up: TensorFlow {version} | Valence | ratio Valence/TF")
+              f"{args.warmup} warm-up, best of {args.rounds}: TensorFlow {version} | Valence | "
+              f"ratio Valence/TF")
         for name, t, v in rows:
             print(f"  {name:<24} {t:10.1f} | {v:10.1f} | {v / t:6.2f}")
 
