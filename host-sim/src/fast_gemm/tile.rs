@@ -168,8 +168,13 @@ fn pack_b<K: MicroKernel>(
             // Row-major: each panel row is a contiguous run of B's row.
             for (p, row) in panel.chunks_exact_mut(nr).enumerate() {
                 let start = b.index(pc + p, j0);
-                row[..width].copy_from_slice(&b.data[start..start + width]);
-                row[width..].fill(0.0);
+                if width == K::NR {
+                    // A length known at compile time: moves in registers, not a memcpy call.
+                    row.copy_from_slice(&b.data[start..start + K::NR]);
+                } else {
+                    row[..width].copy_from_slice(&b.data[start..start + width]);
+                    row[width..].fill(0.0);
+                }
             }
         } else {
             debug_assert_eq!(b.rs, 1, "a dense matrix has one unit stride");
@@ -201,8 +206,13 @@ fn pack_a<K: MicroKernel>(
             // Column-major: each strip column is a contiguous run of A's column.
             for (p, column) in strip.chunks_exact_mut(mr).enumerate() {
                 let start = a.index(i0, pc + p);
-                column[..height].copy_from_slice(&a.data[start..start + height]);
-                column[height..].fill(0.0);
+                if height == K::MR {
+                    // As in `pack_b`: a constant length, no memcpy call per 8 values.
+                    column.copy_from_slice(&a.data[start..start + K::MR]);
+                } else {
+                    column[..height].copy_from_slice(&a.data[start..start + height]);
+                    column[height..].fill(0.0);
+                }
             }
         } else {
             debug_assert_eq!(a.cs, 1, "a dense matrix has one unit stride");
