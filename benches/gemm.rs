@@ -1,5 +1,6 @@
-//! `Portable::gemm_acc` against `matrixmultiply::sgemm` (one thread) at the valence network's
-//! GEMM shapes. Criterion reports FLOP/s (`2·m·k·n` per call).
+//! `Portable::gemm_acc` against `matrixmultiply::sgemm` and host-sim's `FastGemm` (each micro-kernel
+//! this CPU runs; all on one thread) at the valence network's GEMM shapes, forward and both
+//! backward products. Criterion reports FLOP/s (`2·m·k·n` per call).
 //!
 //! `cargo bench --bench gemm -- --warm-up-time 1 --measurement-time 3`
 //!
@@ -10,6 +11,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use host_sim::fast_gemm::{FastGemm, Isa};
 use kernels::rng::Rng;
 use kernels::{Gemm, Layout, Portable};
 
@@ -80,6 +82,23 @@ fn bench_shape(
             }
         })
     });
+    for isa in Isa::available() {
+        let fast = FastGemm::with_isa(1, isa).expect("one worker thread starts");
+        group.bench_function(BenchmarkId::new(format!("fast_{isa:?}"), &id), |bench| {
+            bench.iter(|| {
+                fast.gemm_acc(
+                    m,
+                    k,
+                    n,
+                    black_box(&a),
+                    a_layout,
+                    black_box(&b),
+                    b_layout,
+                    &mut c,
+                );
+            })
+        });
+    }
     group.finish();
 }
 
@@ -105,6 +124,32 @@ fn gemm(crit: &mut Criterion) {
     );
     // local2 forward at batch 64.
     bench_shape(crit, "dense2046", (64, 2046, 2046), RowMajor, RowMajor);
+    // FULL at its conv tile of 1024 output pixels (batch ≥ 8) and the dense layers at batch
+    // 128: each layer's forward, d_input (B = weightsᵀ) and d_weights (A = inputᵀ) product.
+    for (name, (m, k, n)) in [
+        ("full_conv1", (1024, 75, 128)),
+        ("full_conv2", (1024, 1152, 128)),
+        ("full_conv3", (1024, 1152, 256)),
+        ("full_conv4", (1024, 2304, 256)),
+        ("full_local1_b128", (128, 1024, 2046)),
+        ("full_local2_b128", (128, 2046, 2046)),
+    ] {
+        bench_shape(crit, &format!("{name}_fwd"), (m, k, n), RowMajor, RowMajor);
+        bench_shape(
+            crit,
+            &format!("{name}_d_input"),
+            (m, n, k),
+            RowMajor,
+            ColMajor,
+        );
+        bench_shape(
+            crit,
+            &format!("{name}_d_weights"),
+            (k, m, n),
+            ColMajor,
+            RowMajor,
+        );
+    }
     // TINY net: 3·3·8 patches, 8 filters.
     bench_shape(crit, "tiny", (1024, 72, 8), RowMajor, RowMajor);
 }

@@ -1,5 +1,7 @@
 //! Every kernel at the seed's shapes (`ValenceConfig::FULL`, batch 8) and at the TINY shapes,
-//! with `kernels::Portable` on one thread.
+//! with `kernels::Portable` on one thread; `fast_layers` runs each GEMM-backed FULL layer, forward
+//! and backward, through both `Portable` and host-sim's `FastGemm` (one thread), so a
+//! regression of either shows.
 //!
 //! `cargo bench --bench kernels` (a few minutes; `-- conv2_forward` for one group).
 //! `tools/bench_ratio.sh` runs `conv2_forward` and prints the portable conv2 forward's GFLOP/s
@@ -14,6 +16,7 @@ use std::time::Duration;
 use criterion::{
     criterion_group, criterion_main, BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
 };
+use host_sim::fast_gemm::FastGemm;
 use kernels::activation::{relu_backward_f32, relu_f32};
 use kernels::approx::lrn_f32_approx;
 use kernels::conv2d::{
@@ -491,6 +494,135 @@ fn net(crit: &mut Criterion) {
     group.finish();
 }
 
+/// The portable path and its fast host twin (`FastGemm`, one thread, the best micro-kernel).
+fn backends() -> [(&'static str, Box<dyn Gemm>); 2] {
+    let fast = FastGemm::new(1).expect("one worker thread starts");
+    [("portable", Box::new(Portable)), ("fast", Box::new(fast))]
+}
+
+/// Every GEMM-backed FULL layer, forward and backward, portable next to fast: conv1 (u8
+/// frames, k = 75), conv2 (k = 1152, n = 128), conv3 (1152 → 256), conv4/conv5 (2304 → 256),
+/// local1, local2. Ids are `fast_layers/<layer>_<pass>/<backend>`; FLOP/s throughout.
+fn fast_layers(crit: &mut Criterion) {
+    let mut group = crit.benchmark_group("fast_layers");
+    let plan = ValenceConfig::FULL.plan().expect("FULL plan");
+    let conv = |name| plan.conv(name).expect("FULL has this conv layer");
+    let backends = backends();
+    let g = conv("conv1");
+    group.throughput(Throughput::Elements(conv_flops(&g)));
+    let frames = bytes(1, BATCH * g.input_len());
+    let (filter, bias) = (fill(2, g.filter_len()), fill(3, g.bias_len()));
+    let d_output = fill(4, BATCH * g.output_len());
+    let (mut scratch, mut out) = (
+        vec![0.0; g.scratch_len()],
+        vec![0.0; BATCH * g.output_len()],
+    );
+    let mut d_filter = vec![0.0; g.filter_len()];
+    for (name, gemm) in &backends {
+        let gemm = &**gemm;
+        group.bench_function(BenchmarkId::new("conv1_forward", name), |b| {
+            b.iter(|| {
+                let x = black_box(&frames);
+                conv2d_u8(&g, gemm, BATCH, x, &filter, &bias, &mut scratch, &mut out).unwrap()
+            })
+        });
+        group.bench_function(BenchmarkId::new("conv1_d_filter", name), |b| {
+            b.iter(|| {
+                let (x, dy) = (black_box(&frames), &d_output);
+                conv2d_backward_filter_u8(&g, gemm, BATCH, x, dy, &mut scratch, &mut d_filter)
+                    .unwrap()
+            })
+        });
+    }
+    for (layer, g) in [
+        ("conv2", conv("conv2")),
+        ("conv3", conv("conv3")),
+        ("conv4", conv("conv4")),
+    ] {
+        group.throughput(Throughput::Elements(conv_flops(&g)));
+        let input = fill(1, BATCH * g.input_len());
+        let (filter, bias) = (fill(2, g.filter_len()), fill(3, g.bias_len()));
+        let d_output = fill(4, BATCH * g.output_len());
+        let mut scratch = vec![0.0; g.scratch_len()];
+        let mut out = vec![0.0; BATCH * g.output_len()];
+        let mut d_input = vec![0.0; BATCH * g.input_len()];
+        let mut d_filter = vec![0.0; g.filter_len()];
+        for (name, gemm) in &backends {
+            let gemm = &**gemm;
+            group.bench_function(BenchmarkId::new(format!("{layer}_forward"), name), |b| {
+                b.iter(|| {
+                    let x = black_box(&input);
+                    conv2d_f32(&g, gemm, BATCH, x, &filter, &bias, &mut scratch, &mut out).unwrap()
+                })
+            });
+            group.bench_function(BenchmarkId::new(format!("{layer}_d_input"), name), |b| {
+                b.iter(|| {
+                    let dy = black_box(&d_output);
+                    conv2d_backward_input_f32(
+                        &g,
+                        gemm,
+                        BATCH,
+                        dy,
+                        &filter,
+                        &mut scratch,
+                        &mut d_input,
+                    )
+                    .unwrap()
+                })
+            });
+            group.bench_function(BenchmarkId::new(format!("{layer}_d_filter"), name), |b| {
+                b.iter(|| {
+                    let (x, dy) = (black_box(&input), &d_output);
+                    conv2d_backward_filter_f32(&g, gemm, BATCH, x, dy, &mut scratch, &mut d_filter)
+                        .unwrap()
+                })
+            });
+        }
+    }
+    for layer in ["local1", "local2"] {
+        let g = plan.dense(layer).expect("FULL has this dense layer");
+        group.throughput(Throughput::Elements(
+            (2 * BATCH * g.inputs() * g.outputs()) as u64,
+        ));
+        let input = fill(1, BATCH * g.inputs());
+        let (weights, bias) = (fill(2, g.weights_len()), fill(3, g.bias_len()));
+        let d_output = fill(4, BATCH * g.outputs());
+        let mut out = vec![0.0; BATCH * g.outputs()];
+        let mut d_input = vec![0.0; BATCH * g.inputs()];
+        let mut d_weights = vec![0.0; g.weights_len()];
+        for (name, gemm) in &backends {
+            let gemm = &**gemm;
+            group.bench_function(BenchmarkId::new(format!("{layer}_forward"), name), |b| {
+                b.iter(|| {
+                    dense_f32(
+                        &g,
+                        gemm,
+                        BATCH,
+                        black_box(&input),
+                        &weights,
+                        &bias,
+                        &mut out,
+                    )
+                    .unwrap()
+                })
+            });
+            group.bench_function(BenchmarkId::new(format!("{layer}_d_input"), name), |b| {
+                b.iter(|| {
+                    let dy = black_box(&d_output);
+                    dense_backward_input_f32(&g, gemm, BATCH, dy, &weights, &mut d_input).unwrap()
+                })
+            });
+            group.bench_function(BenchmarkId::new(format!("{layer}_d_weights"), name), |b| {
+                b.iter(|| {
+                    let (x, dy) = (black_box(&input), &d_output);
+                    dense_backward_weights_f32(&g, gemm, BATCH, x, dy, &mut d_weights).unwrap()
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(10)
@@ -501,6 +633,7 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = conv2_forward, conv2_backward, conv1_u8, lrn, pool, dense, relu, optim, histogram, net
+    targets = conv2_forward, conv2_backward, conv1_u8, lrn, pool, dense, relu, optim, histogram, net,
+        fast_layers
 }
 criterion_main!(benches);

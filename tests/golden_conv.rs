@@ -2,9 +2,9 @@
 //! `tools/gen_golden.py` with `tf.nn.conv2d` + `tf.nn.bias_add` and `tf.GradientTape`).
 //!
 //! Every case runs with tiles of 1, 5, one example's output pixels and more than the whole
-//! batch's, through both the reference [`kernels::Portable`] GEMM and the host's fast
-//! `matrixmultiply` one: tiling must not change the result, and the fast path has to meet the
-//! same tolerances.
+//! batch's, through the reference [`kernels::Portable`] GEMM, `matrixmultiply` and host-sim's
+//! `FastGemm` (each micro-kernel this CPU runs): tiling must not change the result, and the
+//! fast paths have to meet the same tolerances.
 //!
 //! Tolerances (`|got − want| ≤ atol + rtol·|want|`) and why:
 //! * forward and `d_input`: atol 1e-5, rtol 1e-4. Each value is a sum of at most
@@ -18,7 +18,7 @@
 
 mod common;
 
-use common::{check_close, load_fixture, nans, padding, MatrixMultiply};
+use common::{check_close, fast_gemms, load_fixture, nans, padding, MatrixMultiply};
 use kernels::activation::bias_backward_f32;
 use kernels::conv2d::{
     conv2d_backward_filter_f32, conv2d_backward_filter_u8, conv2d_backward_input_f32, conv2d_f32,
@@ -72,8 +72,11 @@ struct ConvU8Case {
 }
 
 /// The GEMMs every case runs through, with a name for the messages.
-fn gemms() -> [(&'static str, &'static dyn Gemm); 2] {
-    [("Portable", &Portable), ("matrixmultiply", &MatrixMultiply)]
+fn gemms() -> Vec<(&'static str, &'static dyn Gemm)> {
+    let mut all: Vec<(&'static str, &'static dyn Gemm)> =
+        vec![("Portable", &Portable), ("matrixmultiply", &MatrixMultiply)];
+    all.extend(fast_gemms());
+    all
 }
 
 impl Geometry {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{check_close, load_fixture, nans, padding, MatrixMultiply};
+use common::{check_close, fast_gemms, load_fixture, nans, padding, MatrixMultiply};
 use kernels::activation::{bias_add_f32, bias_backward_f32, relu_backward_f32, relu_f32};
 use kernels::approx::{lrn_f32_approx, MAX_REL_ERROR, MAX_REL_ERROR_BETA_075};
 use kernels::dense::{dense_backward_input_f32, dense_backward_weights_f32, dense_f32, Dense};
@@ -241,15 +241,16 @@ fn dense_matches_tensorflow() {
     const TOL: (f32, f32) = (1e-5, 1e-4);
     let fx = load_fixture::<DenseCase>("dense", 5);
     let reference = fx.reference();
-    let gemms: [(&str, &dyn Gemm); 2] =
-        [("Portable", &Portable), ("matrixmultiply", &MatrixMultiply)];
+    let mut gemms: Vec<(&str, &dyn Gemm)> =
+        vec![("Portable", &Portable), ("matrixmultiply", &MatrixMultiply)];
+    gemms.extend(fast_gemms());
     let mut worst = [0.0f32; 4];
     for case in &fx.cases {
         let g = Dense::new(case.inputs, case.outputs)
             .unwrap_or_else(|e| panic!("{}: Dense::new: {e}", case.name));
         assert_eq!(g.weights_len(), case.weights.len(), "{}", case.name);
         assert_eq!(g.bias_len(), case.bias.len(), "{}", case.name);
-        for (gemm_name, gemm) in gemms {
+        for &(gemm_name, gemm) in &gemms {
             let what = |out: &str| format!("{} {out} ({gemm_name}) vs {reference}", case.name);
 
             let mut output = nans(case.output.len());

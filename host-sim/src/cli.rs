@@ -78,6 +78,8 @@ pub enum Command {
     Diagnose(DiagnoseArgs),
     /// Turn a board's decoded log (`defmt-print` output) into TensorBoard event files.
     Ingest(IngestArgs),
+    /// Time training and inference steps (frames/s) and report the peak resident memory.
+    Bench(BenchArgs),
 }
 
 /// The arguments of `host-sim diagnose`.
@@ -303,6 +305,38 @@ pub struct IngestArgs {
     /// Directory that receives the run directory `<board>-seed<N>`.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_LOGDIR)]
     pub logdir: PathBuf,
+}
+
+/// The flags of `host-sim bench`.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct BenchArgs {
+    /// Network to time.
+    #[arg(long, value_enum, default_value_t = ConfigName::Full)]
+    pub config: ConfigName,
+    /// Frames per step (at least 1).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = DEFAULT_BATCH, value_parser = positive_usize)]
+    pub batch: usize,
+    /// Worker threads, at least 1 [default: all cores].
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive_usize)]
+    pub threads: Option<usize>,
+    /// Untimed steps before each measurement (at least 1).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = 2, value_parser = positive_usize)]
+    pub warmup: usize,
+    /// Timed training steps; inference times as many forward passes (at least 1).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = 10, value_parser = positive_usize)]
+    pub steps: usize,
+    /// Time the portable kernels (the boards' bits) instead of the fast host path.
+    #[arg(long)]
+    pub exact: bool,
+    /// Also write the initial parameters (`<name>.npy`), the batch's frames (`frames.npy`) and
+    /// the untrained network's predictions (`predictions.npy`) into DIR, for a comparison with
+    /// another framework [default: write nothing].
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<PathBuf>,
+    /// Also clock every GEMM and LRN/max-pool call of the timed steps and print where the time
+    /// goes (per layer and pass, GFLOP/s, share outside the GEMMs).
+    #[arg(long)]
+    pub profile: bool,
 }
 
 fn positive_usize(s: &str) -> Result<usize, String> {

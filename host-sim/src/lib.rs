@@ -1,15 +1,17 @@
 //! `host-sim`: runs the valence network on a desktop — training on all cores with a fast GEMM or
 //! on the boards' portable path (`--exact`), checkpoints, and `.npy` export and import.
 //!
-//! Modules, one concept each: [`cli`] (the flags), [`fast_gemm`] (the threaded SIMD
-//! [`kernels::Gemm`]), [`memory`] (buffers sized by flags), [`dataset`] (real frames from disk),
-//! [`npy`] (numpy's file format), [`checkpoint`] (the resumable training state), [`checksum`]
-//! (the parameters' CRC-32), [`weights`] (checkpoint ↔ `.npy`), [`quantize`] (int8 model
-//! files), [`ingest`] (board logs), [`tensorboard`] (event files), [`summary`] (what a run logs
-//! and the learning diagnosis) and [`train`] (the trainer).
+//! Modules, one concept each: [`cli`] (the flags), [`bench`](mod@bench) (frames/s and peak
+//! memory), [`fast_gemm`] (the threaded SIMD [`kernels::Gemm`]), [`memory`] (buffers sized by
+//! flags), [`dataset`] (real frames from disk), [`npy`] (numpy's file format), [`checkpoint`]
+//! (the resumable training state), [`checksum`] (the parameters' CRC-32), [`weights`]
+//! (checkpoint ↔ `.npy`), [`quantize`] (int8 model files), [`ingest`] (board logs),
+//! [`tensorboard`] (event files), [`summary`] (what a run logs and the learning diagnosis) and
+//! [`train`] (the trainer).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod checkpoint;
 pub mod checksum;
 pub mod cli;
@@ -60,5 +62,6 @@ pub fn run(args: Args) -> Result<()> {
             Ok(())
         }
         Command::Ingest(i) => ingest::ingest(&i).map(|_| ()),
+        Command::Bench(b) => bench::bench(&b).map(|_| ()),
     }
 }

@@ -139,7 +139,8 @@ fn progress(frames: usize) -> ProgressBar {
     bar
 }
 
-fn threads(t: Option<usize>) -> usize {
+/// `--threads`, or one per core the system reports.
+pub(crate) fn threads(t: Option<usize>) -> usize {
     t.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
 }
 

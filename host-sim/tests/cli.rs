@@ -1,4 +1,4 @@
-//! The `host-sim` binary as a user runs it: help, bad flags, export and import.
+//! The `host-sim` binary as a user runs it: help, bad flags, export and import, bench.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -63,6 +63,10 @@ fn help_lists_every_flag_and_command() {
         ("export", &["--checkpoint", "--out"][..]),
         ("import", &["--from", "--out", "--config"][..]),
         ("train", &["--steps", "--resume"][..]),
+        (
+            "bench",
+            &["--batch", "--threads", "--warmup", "--save", "--profile"][..],
+        ),
     ] {
         let out = host_sim(&[command, "--help"]);
         assert!(out.status.success());
@@ -249,4 +253,65 @@ fn ingest_names_the_file_and_line_it_cannot_read() {
         text(&out.stderr)
     );
     assert!(!logdir.exists(), "nothing is written for a bad log");
+}
+
+#[test]
+fn bench_prints_its_figures_and_saves_what_a_comparison_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("saved");
+    let out = host_sim(&[
+        "bench",
+        "--config",
+        "tiny",
+        "--batch",
+        "3",
+        "--steps",
+        "1",
+        "--warmup",
+        "1",
+        "--threads",
+        "2",
+        "--save",
+        save.to_str().unwrap(),
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    for line in [
+        "inference: ",
+        "training: ",
+        "peak RSS, inference: ",
+        "peak RSS, training: ",
+    ] {
+        assert!(stdout.contains(line), "lacks {line:?}:\n{stdout}");
+    }
+    // The tiny network's 16 tensors, 3 frames of 64×64×3 bytes and their 3 predictions.
+    for name in SEED_PARAMETER_NAMES {
+        assert!(save.join(format!("{name}.npy")).is_file(), "{name}");
+    }
+    let frames = host_sim::npy::read(&save.join("frames.npy")).unwrap();
+    assert_eq!(frames.shape, [3, 64, 64, 3]);
+    assert!(frames
+        .data
+        .iter()
+        .all(|&x| x == x.round() && (0.0..=255.0).contains(&x)));
+    let predictions = host_sim::npy::read(&save.join("predictions.npy")).unwrap();
+    assert_eq!(predictions.shape, [3]);
+    assert!(predictions.data.iter().all(|x| x.is_finite()));
+
+    assert_clean_failure(&host_sim(&["bench", "--steps", "0"]), "--steps");
+    // A file where the directory should go: one clean line naming it.
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let out = host_sim(&[
+        "bench",
+        "--config",
+        "tiny",
+        "--batch",
+        "1",
+        "--steps",
+        "1",
+        "--save",
+        file.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&out, "file");
 }

@@ -132,6 +132,30 @@ impl kernels::Gemm for MatrixMultiply {
     }
 }
 
+/// host-sim's fast GEMM (the path `host-sim` trains on), once per micro-kernel this CPU runs, on
+/// two threads so its tiling is exercised too.
+pub fn fast_gemms() -> Vec<(&'static str, &'static dyn kernels::Gemm)> {
+    use host_sim::fast_gemm::{FastGemm, Isa};
+    static GEMMS: std::sync::OnceLock<Vec<FastGemm>> = std::sync::OnceLock::new();
+    let gemms = GEMMS.get_or_init(|| {
+        Isa::available()
+            .into_iter()
+            .map(|isa| FastGemm::with_isa(2, isa).expect("two worker threads start"))
+            .collect()
+    });
+    gemms
+        .iter()
+        .map(|g| {
+            let name = match g.isa() {
+                Isa::Avx512 => "FastGemm AVX-512",
+                Isa::Avx2Fma => "FastGemm AVX2+FMA",
+                Isa::Generic => "FastGemm generic",
+            };
+            (name, g as &dyn kernels::Gemm)
+        })
+        .collect()
+}
+
 /// The worst `|got − want| / (atol + rtol·|want|)` over a slice (≤ 1 means within tolerance),
 /// printed by the golden tests (`--nocapture`) to show how much room each tolerance leaves.
 pub fn worst_ratio(got: &[f32], want: &[f32], atol: f32, rtol: f32) -> f32 {

@@ -53,7 +53,7 @@ impl ProbeStats {
 /// over whole tensors of the layer whose width `alive` has.
 pub fn mark_alive(alive: &mut [bool], values: &[f32]) {
     assert!(
-        !alive.is_empty() && values.len() % alive.len() == 0,
+        !alive.is_empty() && values.len().is_multiple_of(alive.len()),
         "{} values are not whole rows of {} channels",
         values.len(),
         alive.len()

@@ -192,7 +192,7 @@ impl RunLog {
 
     /// `true` on summary steps: every `every`-th step (0-based) and the last.
     pub fn is_summary_step(&self, step: u64) -> bool {
-        step % self.every == 0 || step + 1 == self.steps
+        step.is_multiple_of(self.every) || step + 1 == self.steps
     }
 
     /// Logs `loss/loss` (every step; reaches the file at the next flush).

@@ -1,22 +1,30 @@
-//! The host's fast [`Gemm`]: `matrixmultiply`'s SIMD `sgemm` over one tile of `C` per thread,
-//! the tiles spread over a rayon pool.
+//! The host's fast [`Gemm`]: SIMD micro-kernels (AVX-512, or AVX2 + FMA, chosen at run time,
+//! with a plain-Rust fallback) over one tile of `C` per thread, the tiles spread over a rayon
+//! pool.
 //!
-//! One tile per thread packs each operand once per thread (small fixed tiles made `sgemm` repack
-//! the weights for every 64 rows: 12 % of a FULL training step). The bits still do not depend on
-//! the thread count: `sgemm` sums every element of `C` over `k` in an order set by `k` alone, and
-//! tile edges fall on multiples of [`ALIGN`], so every split shares one micro-tile grid — the
-//! test `bits_do_not_depend_on_the_thread_count` holds this to the bit for 1, 2 and 3 threads.
-//! They differ from [`kernels::Portable`]'s (SIMD and FMA round differently), within the golden
-//! tests' tolerances.
-#![allow(unsafe_code)] // `matrixmultiply::sgemm` takes raw pointers; see the SAFETY notes.
+//! Every variant sums each element of `C` as one chain of fused multiply-adds over `k` in order,
+//! starting from `C` (see `kernel.rs`), so the bits depend neither on the thread count nor on the
+//! tiling nor on the instruction set — the tests hold this to the bit. They differ from
+//! [`kernels::Portable`]'s (FMA rounds once per product-and-sum), within the golden tests'
+//! tolerances. This module is the crate's only `unsafe` code: SIMD intrinsics and the tiles'
+//! shared pointer into `C`.
+#![allow(unsafe_code)]
+
+mod kernel;
+mod tile;
+
+pub use kernel::Isa;
 
 use kernels::gemm::{RowKernel, RowKernel2};
 use kernels::{Exec, Gemm, KernelError, Layout};
 use rayon::prelude::*;
 
-/// Tile sides are multiples of this: a multiple of every micro-kernel side `matrixmultiply`'s
-/// f32 kernels use (8, 16; 4, 6, 8 columns), so tiles never cut a micro-tile.
-pub const ALIGN: usize = 48;
+/// Row tiles are multiples of this, a multiple of every micro-kernel height (8, 6, 4), so
+/// threads' tiles cut no micro-tile (only `C`'s own edges take the slower edge path). The bits
+/// do not depend on the tiling either way.
+pub const ROW_ALIGN: usize = 24;
+/// Column tiles are multiples of this, a multiple of every micro-kernel width (32, 16, 8).
+pub const COL_ALIGN: usize = 96;
 /// Below this many multiply-adds the tiles run on the calling thread: waking the pool would
 /// cost more than the product. (The tiling, hence the bits, is unchanged.)
 const PARALLEL_MIN_WORK: usize = 1 << 16;
@@ -25,6 +33,7 @@ const PARALLEL_MIN_WORK: usize = 1 << 16;
 #[derive(Debug)]
 pub struct FastGemm {
     pool: rayon::ThreadPool,
+    isa: Isa,
 }
 
 impl FastGemm {
@@ -34,11 +43,31 @@ impl FastGemm {
     /// The pool's error if the operating system refuses to start the threads. `threads == 0`
     /// lets rayon choose (one per core).
     pub fn new(threads: usize) -> Result<Self, rayon::ThreadPoolBuildError> {
+        Self::with_isa(threads, Isa::detect())
+    }
+
+    /// As [`FastGemm::new`], with the micro-kernel of `isa` (tests and benches compare them).
+    ///
+    /// # Errors
+    /// As [`FastGemm::new`].
+    ///
+    /// # Panics
+    /// If this CPU cannot run `isa` (it is not in [`Isa::available`]).
+    pub fn with_isa(threads: usize, isa: Isa) -> Result<Self, rayon::ThreadPoolBuildError> {
+        assert!(
+            Isa::available().contains(&isa),
+            "this CPU cannot run the {isa:?} micro-kernel"
+        );
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("fast-gemm-{i}"))
             .build()?;
-        Ok(Self { pool })
+        Ok(Self { pool, isa })
+    }
+
+    /// The micro-kernel's instruction set.
+    pub fn isa(&self) -> Isa {
+        self.isa
     }
 
     /// The number of worker threads.
@@ -46,16 +75,21 @@ impl FastGemm {
         self.pool.current_num_threads()
     }
 
-    /// The tile size `(rows, cols)` for an `m × n` product: one row block per thread, or, when
-    /// `C` has too few rows for that (a dense layer at a small batch), one column block per
-    /// thread. Sides are rounded up to multiples of [`ALIGN`].
+    /// The tile size `(rows, cols)` for an `m × n` product: one row block per thread, or one
+    /// column block per thread. A row split makes every thread pack all of `B` (`k·n`), a column
+    /// split all of `A` (`m·k`), so rows are split when `m ≥ n` (or the columns are too few to
+    /// share), columns otherwise. Sides are rounded up to multiples of [`ROW_ALIGN`] and
+    /// [`COL_ALIGN`].
     pub fn tiles(&self, m: usize, n: usize) -> (usize, usize) {
         let t = self.threads().max(1);
-        let aligned = |x: usize| x.div_ceil(t).div_ceil(ALIGN).max(1) * ALIGN;
-        if m >= ALIGN * t {
-            (aligned(m), n.max(1))
+        let split = |x: usize, align: usize| x.div_ceil(t).div_ceil(align).max(1) * align;
+        let (rows_shared, cols_shared) = (m >= ROW_ALIGN * t, n >= COL_ALIGN * t);
+        if rows_shared && (m >= n || !cols_shared) {
+            (split(m, ROW_ALIGN), n.max(1))
+        } else if cols_shared {
+            (m.max(1), split(n, COL_ALIGN))
         } else {
-            (m.max(1), aligned(n))
+            (m.max(1), n.max(1))
         }
     }
 }
@@ -145,7 +179,7 @@ impl Gemm for FastGemm {
     /// `C += A · B` (see [`Gemm`]).
     ///
     /// # Panics
-    /// If a slice length disagrees with `m`, `k` and `n`, or a dimension exceeds `isize::MAX`.
+    /// If a slice length disagrees with `m`, `k` and `n`.
     fn gemm_acc(
         &self,
         m: usize,
@@ -161,45 +195,50 @@ impl Gemm for FastGemm {
         if m == 0 || n == 0 || k == 0 {
             return; // C += nothing: leave every bit of C as it is.
         }
-        let stride = |x: usize| isize::try_from(x).expect("dimension fits isize");
         // (row stride, column stride) of A (m × k) and B (k × n) in their slices.
-        let (rsa, csa) = match a_layout {
-            Layout::RowMajor => (stride(k), 1),
-            Layout::ColMajor => (1, stride(m)),
+        let a = match a_layout {
+            Layout::RowMajor => tile::View {
+                data: a,
+                rs: k,
+                cs: 1,
+            },
+            Layout::ColMajor => tile::View {
+                data: a,
+                rs: 1,
+                cs: m,
+            },
         };
-        let (rsb, csb) = match b_layout {
-            Layout::RowMajor => (stride(n), 1),
-            Layout::ColMajor => (1, stride(k)),
+        let b = match b_layout {
+            Layout::RowMajor => tile::View {
+                data: b,
+                rs: n,
+                cs: 1,
+            },
+            Layout::ColMajor => tile::View {
+                data: b,
+                rs: 1,
+                cs: k,
+            },
         };
         let (rows, cols) = self.tiles(m, n);
         let (row_tiles, col_tiles) = (m.div_ceil(rows), n.div_ceil(cols));
         let c_ptr = SharedC(c.as_mut_ptr());
+        let isa = self.isa;
         let tile = |t: usize| {
             let (r0, c0) = ((t / col_tiles) * rows, (t % col_tiles) * cols);
-            let (mt, nt) = (rows.min(m - r0), cols.min(n - c0));
-            // SAFETY: r0 < m and c0 < n, so every offset below stays inside its slice:
-            // A's tile starts at (r0, 0), B's at (0, c0), C's at (r0, c0), and sgemm reads
-            // mt × k of A, k × nt of B and writes mt × nt of C through the given strides, which
-            // describe the slices' real layouts. Tiles partition C, so no two calls write the same
-            // cell, and `c` stays mutably borrowed until every tile is done (the pool's `install`
-            // and the sequential loop both return only then). A and B are only read.
+            let (rows, cols) = ((r0, rows.min(m - r0)), (c0, cols.min(n - c0)));
+            let c = c_ptr.get();
+            // SAFETY: the tiles partition C (m × n, row stride n), so each call's cells are its
+            // own, and `c` stays mutably borrowed until every tile is done (the pool's `install`
+            // and the sequential loop both return only then). `isa` was checked to run here.
             unsafe {
-                matrixmultiply::sgemm(
-                    mt,
-                    k,
-                    nt,
-                    1.0,
-                    a.as_ptr().offset(stride(r0) * rsa),
-                    rsa,
-                    csa,
-                    b.as_ptr().offset(stride(c0) * csb),
-                    rsb,
-                    csb,
-                    1.0,
-                    c_ptr.get().offset(stride(r0) * stride(n) + stride(c0)),
-                    stride(n),
-                    1,
-                );
+                match isa {
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 => tile::tile::<kernel::Avx512>(k, a, rows, b, cols, c, n),
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2Fma => tile::tile::<kernel::Avx2Fma>(k, a, rows, b, cols, c, n),
+                    _ => tile::tile::<kernel::Generic>(k, a, rows, b, cols, c, n),
+                }
             }
         };
         let tiles = row_tiles * col_tiles;
@@ -268,8 +307,7 @@ mod tests {
     }
 
     #[test]
-    fn matches_the_reference_over_awkward_shapes_and_all_layouts() {
-        let g = FastGemm::new(2).unwrap();
+    fn every_micro_kernel_matches_the_reference_over_awkward_shapes_and_all_layouts() {
         let shapes = [
             (1, 1, 1),
             (1, 7, 1),
@@ -281,18 +319,84 @@ mod tests {
             (64, 64, 64),
             (130, 31, 7),
             (300, 4, 33),
+            (9, 600, 40),  // k past one k-block (KC)
+            (11, 3, 1100), // columns past one packed block (NC)
         ];
-        for (m, k, n) in shapes
-            .into_iter()
-            .chain((0..20).map(|i| (i, 20 - i, i + 1)))
-        {
-            for la in LAYOUTS {
-                for lb in LAYOUTS {
-                    let what = format!("{m}x{k}x{n} {la:?} {lb:?}");
-                    let want = reference(m, k, n, la, lb);
-                    assert_close(&run(&g, m, k, n, la, lb), &want, k, &what);
-                    // The portable GEMM meets the same reference, so the two agree to 2×tol.
-                    assert_close(&run(&Portable, m, k, n, la, lb), &want, k, &what);
+        let sweep =
+            (0..20).flat_map(|m| (0..20).flat_map(move |n| [0, 1, 5, 19].map(|k| (m, k, n))));
+        for isa in Isa::available() {
+            let g = FastGemm::with_isa(2, isa).unwrap();
+            for (m, k, n) in shapes.into_iter().chain(sweep.clone()) {
+                for la in LAYOUTS {
+                    for lb in LAYOUTS {
+                        let what = format!("{isa:?} {m}x{k}x{n} {la:?} {lb:?}");
+                        assert_close(
+                            &run(&g, m, k, n, la, lb),
+                            &reference(m, k, n, la, lb),
+                            k,
+                            &what,
+                        );
+                    }
+                }
+            }
+        }
+        // The portable GEMM meets the same reference, so the two agree to 2×tol.
+        for (m, k, n) in shapes {
+            assert_close(
+                &run(&Portable, m, k, n, LAYOUTS[0], LAYOUTS[1]),
+                &reference(m, k, n, LAYOUTS[0], LAYOUTS[1]),
+                k,
+                "Portable",
+            );
+        }
+    }
+
+    #[test]
+    fn every_micro_kernel_gives_the_generic_bits() {
+        let generic = FastGemm::with_isa(1, Isa::Generic).unwrap();
+        for isa in Isa::available() {
+            let g = FastGemm::with_isa(2, isa).unwrap();
+            for (m, k, n) in [
+                (17, 257, 33),
+                (100, 600, 70),
+                (8, 1000, 1100),
+                (1, 3, 1),
+                (70, 300, 100),
+            ] {
+                for la in LAYOUTS {
+                    for lb in LAYOUTS {
+                        assert_eq!(
+                            bits(&run(&g, m, k, n, la, lb)),
+                            bits(&run(&generic, m, k, n, la, lb)),
+                            "{isa:?} {m}x{k}x{n} {la:?} {lb:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_nan_in_c_stays_in_its_cell() {
+        // Edge tiles run on copies and packing pads with zeros: nothing leaks between cells.
+        let (m, k, n) = (13, 7, 45);
+        for isa in Isa::available() {
+            let g = FastGemm::with_isa(2, isa).unwrap();
+            for poisoned in [0, 12 * n + 44, 5 * n + 33, 8 * n + 40] {
+                let mut c = values(m * n, 3);
+                c[poisoned] = f32::NAN;
+                g.gemm_acc(
+                    m,
+                    k,
+                    n,
+                    &values(m * k, 1),
+                    Layout::RowMajor,
+                    &values(k * n, 2),
+                    Layout::RowMajor,
+                    &mut c,
+                );
+                for (i, x) in c.iter().enumerate() {
+                    assert_eq!(x.is_nan(), i == poisoned, "{isa:?}: cell {i} of {poisoned}");
                 }
             }
         }
@@ -301,11 +405,12 @@ mod tests {
     #[test]
     fn bits_do_not_depend_on_the_thread_count() {
         let gemms: Vec<FastGemm> = [1, 2, 3].map(|t| FastGemm::new(t).unwrap()).into();
+        // Tiles cut both the rows and the columns in different places for 1, 2 and 3 threads.
         assert_eq!(
             gemms.iter().map(FastGemm::threads).collect::<Vec<_>>(),
             [1, 2, 3]
         );
-        // Row tiles; column tiles (small m, wide n); k past sgemm's k-block; one tile; edges.
+        // Row tiles; column tiles (small m, wide n); k past a k-block; one tile; edges.
         for (m, k, n) in [
             (300, 37, 70),
             (5, 300, 1000),
@@ -363,10 +468,14 @@ mod tests {
     }
 
     #[test]
-    fn one_tile_per_thread_rows_first() {
+    fn one_tile_per_thread_on_the_side_that_copies_less() {
         let two = FastGemm::new(2).unwrap();
+        // A dense layer at batch 32: columns; a conv tile: rows (1024 → 1032 = 43 · 24).
         assert_eq!(two.tiles(32, 2046), (32, 1056));
-        assert_eq!(two.tiles(2048, 128), (1056, 128));
+        assert_eq!(two.tiles(2048, 128), (1032, 128));
+        // conv d_input (n = patch > m): columns; too small to share: one tile.
+        assert_eq!(two.tiles(400, 2304), (400, 1152));
+        assert_eq!(two.tiles(40, 100), (40, 100));
         assert_eq!(FastGemm::new(1).unwrap().tiles(2048, 128), (2064, 128));
     }
 

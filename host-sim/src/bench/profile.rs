@@ -1,0 +1,197 @@
+//! `host-sim bench --profile`: where a step's time goes.
+//!
+//! [`Timed`] wraps a backend and clocks each matrix product and each row-kernel call (LRN,
+//! max-pool) by layer and pass, so the report gives GFLOP/s per layer forward and backward and,
+//! against the step's wall time, the share spent outside the GEMMs. Only the timed steps are
+//! recorded ([`Timed::reset`] after warm-up). The clock reads cost about 50 ns a call, which
+//! the FULL network's few dozen calls a step do not feel.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use kernels::gemm::{RowKernel, RowKernel2};
+use kernels::net::{LayerGeometry, ValenceConfig};
+use kernels::{Backend, Exec, Gemm, KernelError, Layout};
+
+/// Time and work of one kind of call.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Tally {
+    /// Calls made.
+    pub calls: u64,
+    /// Seconds spent in them.
+    pub secs: f64,
+    /// Floating-point operations done (2 per multiply-add; 0 for row kernels).
+    pub flops: f64,
+}
+
+/// A backend that clocks every call of `inner` (see the module documentation).
+pub struct Timed<'a> {
+    inner: &'a dyn Backend,
+    /// `(gemm k, gemm n)` of each layer's forward product → its name.
+    layers: Vec<((usize, usize), String)>,
+    tallies: Mutex<BTreeMap<String, Tally>>,
+}
+
+impl<'a> Timed<'a> {
+    /// Wraps `inner`; layer names come from `cfg`'s plan. Layers whose products have the same
+    /// shape (the seed's conv4 and conv5) share one line, named `conv4+conv5`.
+    ///
+    /// # Errors
+    /// `cfg`'s plan errors.
+    pub fn new(inner: &'a dyn Backend, cfg: &ValenceConfig) -> Result<Self, KernelError> {
+        let plan = cfg.plan()?;
+        let mut layers: Vec<((usize, usize), String)> = Vec::new();
+        for l in plan.layers() {
+            let shape = match l.geometry {
+                LayerGeometry::Conv(c) => (c.patch_len(), c.bias_len()),
+                LayerGeometry::Dense(d) => (d.inputs(), d.outputs()),
+                LayerGeometry::MaxPool(_) | LayerGeometry::Lrn(_) => continue,
+            };
+            match layers.iter_mut().find(|(s, _)| *s == shape) {
+                Some((_, name)) => {
+                    name.push('+');
+                    name.push_str(l.layer.name);
+                }
+                None => layers.push((shape, l.layer.name.to_owned())),
+            }
+        }
+        Ok(Self {
+            inner,
+            layers,
+            tallies: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// Forgets what was recorded (call it after the warm-up steps).
+    pub fn reset(&self) {
+        self.lock().clear();
+    }
+
+    /// What was recorded, by label (`"<layer> <pass>"`), in label order.
+    pub fn tallies(&self) -> BTreeMap<String, Tally> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Tally>> {
+        // A panic while holding the lock cannot leave a half-updated tally worth refusing.
+        self.tallies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn record(&self, label: String, started: Instant, flops: f64) {
+        let secs = started.elapsed().as_secs_f64();
+        let mut t = self.lock();
+        let e = t.entry(label).or_default();
+        e.calls += 1;
+        e.secs += secs;
+        e.flops += flops;
+    }
+
+    /// The layer and pass of a product: conv and dense layers alike run their forward pass as
+    /// (RowMajor, RowMajor) over `(patch or inputs) × outputs`, `d_input` as (RowMajor,
+    /// ColMajor) and `d_weights` as (ColMajor, RowMajor).
+    fn gemm_label(&self, m: usize, k: usize, n: usize, la: Layout, lb: Layout) -> String {
+        let name = |shape: (usize, usize)| {
+            self.layers
+                .iter()
+                .find(|(s, _)| *s == shape)
+                .map(|(_, name)| name.as_str())
+        };
+        let found = match (la, lb) {
+            (Layout::RowMajor, Layout::RowMajor) => name((k, n)).map(|l| (l, "forward")),
+            (Layout::RowMajor, Layout::ColMajor) => name((n, k)).map(|l| (l, "d_input")),
+            (Layout::ColMajor, Layout::RowMajor) => name((m, n)).map(|l| (l, "d_weights")),
+            (Layout::ColMajor, Layout::ColMajor) => None,
+        };
+        found.map_or_else(
+            || format!("gemm {m}x{k}x{n} {la:?} {lb:?}"),
+            |(layer, pass)| format!("{layer} {pass}"),
+        )
+    }
+}
+
+impl Gemm for Timed<'_> {
+    fn gemm_acc(
+        &self,
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[f32],
+        a_layout: Layout,
+        b: &[f32],
+        b_layout: Layout,
+        c: &mut [f32],
+    ) {
+        let started = Instant::now();
+        self.inner.gemm_acc(m, k, n, a, a_layout, b, b_layout, c);
+        let flops = 2.0 * m as f64 * k as f64 * n as f64;
+        self.record(self.gemm_label(m, k, n, a_layout, b_layout), started, flops);
+    }
+}
+
+/// LRN keeps the row width (channels); max-pool shrinks it (one example's map per row).
+fn row_label(input: usize, output: usize, pass: &str) -> String {
+    let op = if input == output { "LRN" } else { "max-pool" };
+    format!("{op} {input} {pass}")
+}
+
+impl Exec for Timed<'_> {
+    fn map_rows(
+        &self,
+        rows: usize,
+        input: (&[f32], usize),
+        output: (&mut [f32], usize),
+        f: &RowKernel<'_>,
+    ) -> Result<(), KernelError> {
+        let label = row_label(input.1, output.1, "forward");
+        let started = Instant::now();
+        let r = self.inner.map_rows(rows, input, output, f);
+        self.record(label, started, 0.0);
+        r
+    }
+
+    fn map_rows2(
+        &self,
+        rows: usize,
+        input: (&[f32], usize),
+        other: (&[f32], usize),
+        output: (&mut [f32], usize),
+        f: &RowKernel2<'_>,
+    ) -> Result<(), KernelError> {
+        let label = row_label(input.1, other.1, "backward");
+        let started = Instant::now();
+        let r = self.inner.map_rows2(rows, input, other, output, f);
+        self.record(label, started, 0.0);
+        r
+    }
+}
+
+/// The report: one line per label (share of `wall` seconds, GFLOP/s), then the share outside
+/// the GEMMs and outside every clocked call.
+pub fn report(tallies: &BTreeMap<String, Tally>, wall: f64) -> String {
+    let mut out = String::new();
+    let (mut gemm, mut rows) = (0.0, 0.0);
+    for (label, t) in tallies {
+        let rate = if t.flops > 0.0 {
+            gemm += t.secs;
+            format!("{:7.1} GFLOP/s", t.flops / t.secs / 1e9)
+        } else {
+            rows += t.secs;
+            String::new()
+        };
+        out.push_str(&format!(
+            "  {label:<28} {:5.1} %  {:8.2} ms/call  {rate}\n",
+            100.0 * t.secs / wall,
+            1e3 * t.secs / t.calls as f64,
+        ));
+    }
+    out.push_str(&format!(
+        "  outside the GEMMs: {:.1} % (LRN and max-pool {:.1} %, the rest unclocked {:.1} %)\n",
+        100.0 * (wall - gemm) / wall,
+        100.0 * rows / wall,
+        100.0 * (wall - gemm - rows) / wall
+    ));
+    out
+}
