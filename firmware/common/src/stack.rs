@@ -42,3 +42,35 @@ pub unsafe fn peak(bottom: usize, stack_top: usize) -> usize {
     }
     stack_top - p
 }
+
+/// The end of a board's run: logs `result`'s error, the stack's peak against what was painted,
+/// and whether the stack came within [`MARGIN`] bytes of `below` (what lies under the stack: the
+/// statics or the heap). Returns `true` when the run succeeded and the stack kept clear.
+///
+/// # Safety
+/// As [`peak`]: `bottom` was given to [`paint`] (which returned `painted`) and `top` is the
+/// stack's initial pointer.
+pub unsafe fn finish(
+    result: Result<(), crate::Error>,
+    bottom: usize,
+    top: usize,
+    painted: usize,
+    below: &str,
+) -> bool {
+    let ok = match result {
+        Ok(()) => true,
+        Err(e) => {
+            defmt::println!("error: {}", e);
+            false
+        }
+    };
+    // SAFETY: as the caller promises.
+    let peak = unsafe { peak(bottom, top) };
+    defmt::println!("stack {=usize} of {=usize}", peak, painted);
+    let clear = peak + MARGIN < top - bottom;
+    if !clear {
+        defmt::println!("error: the stack reached the {=str}", below);
+    }
+    defmt::println!("done");
+    ok && clear
+}

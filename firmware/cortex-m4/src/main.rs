@@ -116,23 +116,9 @@ fn main() -> ! {
         };
         infer::predict(int8, frame)
     });
-    let status = match result {
-        Ok(()) => EXIT_SUCCESS,
-        Err(e) => {
-            defmt::println!("error: {}", e);
-            EXIT_FAILURE
-        }
-    };
     // SAFETY: the region painted above, and the stack's top.
-    let peak = unsafe { stack::peak(bottom, top) };
-    defmt::println!("stack {=usize} of {=usize}", peak, painted);
-    let status = if peak + 256 >= top - bottom {
-        defmt::println!("error: the stack reached the statics");
-        EXIT_FAILURE
-    } else {
-        status
-    };
-    defmt::println!("done");
+    let ok = unsafe { stack::finish(result, bottom, top, painted, "statics") };
+    let status = if ok { EXIT_SUCCESS } else { EXIT_FAILURE };
     exit(status);
 }
 

@@ -78,23 +78,9 @@ fn main() -> ! {
     // SAFETY: called once, before any allocation, over the region link.x reserved for the heap.
     unsafe { HEAP.init(heap_start, heap_end - heap_start) };
     defmt::println!("heap {=usize} bytes", heap_end - heap_start);
-    let status = match run() {
-        Ok(()) => EXIT_SUCCESS,
-        Err(e) => {
-            defmt::println!("error: {}", e);
-            EXIT_FAILURE
-        }
-    };
     // SAFETY: the region painted above, and the stack's top.
-    let peak = unsafe { stack::peak(bottom, top) };
-    defmt::println!("stack {=usize} of {=usize}", peak, painted);
-    let status = if peak + 256 >= top - bottom {
-        defmt::println!("error: the stack reached the heap");
-        EXIT_FAILURE
-    } else {
-        status
-    };
-    defmt::println!("done");
+    let ok = unsafe { stack::finish(run(), bottom, top, painted, "heap") };
+    let status = if ok { EXIT_SUCCESS } else { EXIT_FAILURE };
     exit(status);
 }
 
