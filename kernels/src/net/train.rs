@@ -823,6 +823,7 @@ fn dense_grads<G: Gemm + ?Sized>(
 mod tests {
     extern crate std;
     use super::*;
+    use crate::net::gradcheck::check_every_tensor;
     use crate::net::ValenceConfig;
     use crate::Portable;
     use std::vec;
@@ -874,32 +875,9 @@ mod tests {
         net.zero_grads();
         net.train_step(&Portable, &x, &y, &c, 3, &mut ()).unwrap();
         let grads = net.grads().to_vec();
-        let mut checked = 0;
-        for spec in specs.iter() {
-            // The entry with the largest gradient of each tensor, and its first entry.
-            let g = &grads[spec.offset..spec.offset + spec.len];
-            let big = (0..spec.len)
-                .max_by(|&a, &b| g[a].abs().total_cmp(&g[b].abs()))
-                .unwrap();
-            for i in [big, 0] {
-                let idx = spec.offset + i;
-                let w0 = net.params()[idx];
-                let h = 1e-2f32.max(w0.abs() * 1e-2);
-                net.params_mut()[idx] = w0 + h;
-                let up = loss_f64(&mut net, &x, &y, &c);
-                net.params_mut()[idx] = w0 - h;
-                let down = loss_f64(&mut net, &x, &y, &c);
-                net.params_mut()[idx] = w0;
-                let fd = (up - down) / (2.0 * f64::from(h));
-                let an = f64::from(grads[idx]);
-                assert!(
-                    (fd - an).abs() <= 5e-3 + 0.05 * fd.abs(),
-                    "{}[{i}]: analytic {an}, finite difference {fd}",
-                    spec.name
-                );
-                checked += 1;
-            }
-        }
+        let h = |w0: f32| 1e-2f32.max(w0.abs() * 1e-2);
+        let mut loss = |net: &mut Net<'_>| loss_f64(net, &x, &y, &c);
+        let checked = check_every_tensor(&mut net, &grads, &h, 5e-3, 0.05, &mut loss);
         assert_eq!(checked, 32);
     }
 
