@@ -6,7 +6,7 @@ use super::probe::{Probe, Stage};
 use super::table::{Activation, Initializer, InputKind, Layer, Loss, Network, Op, Param};
 use crate::conv2d::Conv2d;
 use crate::dense::Dense;
-use crate::error::{add, mul};
+use crate::error::{add, mul, tri};
 use crate::lrn::Lrn;
 use crate::pool::Pool2d;
 use crate::{Hwc, KernelError};
@@ -15,17 +15,6 @@ use crate::{Hwc, KernelError};
 pub const MAX_LAYERS: usize = 16;
 /// Most parameter tensors a table may have (a weight and a bias per layer).
 pub const MAX_PARAMS: usize = 2 * MAX_LAYERS;
-
-/// `?` for `const fn`s.
-macro_rules! tri {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return Err(e),
-        }
-    };
-}
-pub(crate) use tri;
 
 /// One layer's validated geometry.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,22 +1,13 @@
 //! int8 inference of any network table over caller-provided buffers.
 
 use super::model::{LayerView, QuantModel};
-use crate::error::{add, check_len, mul};
+use crate::error::{add, check_len, mul, tri};
 use crate::net::{Activation as NetActivation, Inputs, LayerGeometry, Network, Plan, MAX_LAYERS};
 use crate::quant::{
     conv2d_s8, dense_s8, lrn_s8, max_pool_s8, per_channel_multipliers, Activation, LayerQuant,
     LrnS8, QuantizedMultiplier,
 };
 use crate::KernelError;
-
-macro_rules! tri {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return Err(e),
-        }
-    };
-}
 
 const fn max(a: usize, b: usize) -> usize {
     if a > b {
