@@ -35,14 +35,16 @@ pub enum Inputs<'x> {
 }
 
 impl Inputs<'_> {
-    fn len(&self) -> usize {
+    /// Values in the batch (`n` times the table's input length for `n` examples).
+    pub(crate) fn len(&self) -> usize {
         match self {
             Self::U8(x) => x.len(),
             Self::F32(x) => x.len(),
         }
     }
 
-    fn kind(&self) -> InputKind {
+    /// The [`InputKind`] this batch is.
+    pub(crate) fn kind(&self) -> InputKind {
         match self {
             Self::U8(_) => InputKind::U8,
             Self::F32(_) => InputKind::F32,

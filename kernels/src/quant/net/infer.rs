@@ -299,16 +299,8 @@ impl<'m, 'a> QuantNet<'m, 'a> {
         let model = self.model;
         let plan = model.plan();
         let frame_len = plan.input_len();
-        let got = match x {
-            Inputs::U8(f) => f.len(),
-            Inputs::F32(f) => f.len(),
-        };
-        let kind_ok = matches!(
-            (x, plan.network.input.kind),
-            (Inputs::U8(_), crate::net::InputKind::U8)
-                | (Inputs::F32(_), crate::net::InputKind::F32)
-        );
-        if !kind_ok {
+        let got = x.len();
+        if x.kind() != plan.network.input.kind {
             return Err(KernelError::InvalidParam { arg: "input" });
         }
         let n = got / frame_len;
