@@ -55,21 +55,28 @@ impl PlannedLayer {
     /// The probes of this layer, in the order the forward pass shows them: before the
     /// activation (ReLU layers only), then the output.
     pub fn probes(&self) -> impl Iterator<Item = Probe> {
-        let l = self.layer;
-        let index = self.index;
-        let probe = move |stage, tag| Probe {
-            layer: l.name,
-            index,
-            tag,
-            stage,
-            activation: l.activation,
-        };
-        let pre = match l.activation {
-            Activation::Relu => Some(probe(Stage::PreActivation, l.pre_tag)),
+        let pre = match self.layer.activation {
+            Activation::Relu => Some(self.probe(Stage::PreActivation)),
             Activation::Linear => None,
         };
         pre.into_iter()
-            .chain(core::iter::once(probe(Stage::Output, l.tag)))
+            .chain(core::iter::once(self.probe(Stage::Output)))
+    }
+
+    /// This layer's probe at `stage`, tagged with the table's `pre_tag` before the activation
+    /// and its `tag` after.
+    pub const fn probe(&self, stage: Stage) -> Probe {
+        let l = self.layer;
+        Probe {
+            layer: l.name,
+            index: self.index,
+            tag: match stage {
+                Stage::PreActivation => l.pre_tag,
+                Stage::Output => l.tag,
+            },
+            stage,
+            activation: l.activation,
+        }
     }
 }
 

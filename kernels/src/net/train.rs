@@ -4,7 +4,7 @@
 use super::arena::{ArenaLayout, OptimizerKind};
 use super::params::{Init, ParamSpec};
 use super::plan::{LayerGeometry, Params, Plan, PlannedLayer};
-use super::probe::{Observer, Probe, Stage};
+use super::probe::{Observer, Stage};
 use super::table::{Activation, InputKind, Loss, Network};
 use crate::activation::{bias_backward_f32, relu_backward_f32, relu_f32};
 use crate::conv2d::{
@@ -113,17 +113,6 @@ fn split<'b>(l: &ArenaLayout, arena: &'b mut [f32]) -> Parts<'b> {
         grad_a,
         grad_b,
         d_pred,
-    }
-}
-
-/// The probe of layer `index`'s output (after its activation).
-fn output_probe(l: &PlannedLayer, index: usize) -> Probe {
-    Probe {
-        layer: l.layer.name,
-        index,
-        tag: l.layer.tag,
-        stage: Stage::Output,
-        activation: l.layer.activation,
     }
 }
 
@@ -512,15 +501,10 @@ impl<'a> Net<'a> {
             // `tf.reshape(x, [-1, flat])`.
             layer_forward(l, specs, gemm, n, x, p, scratch, y)?;
             if l.layer.activation == Activation::Relu {
-                let pre = Probe {
-                    stage: Stage::PreActivation,
-                    tag: l.layer.pre_tag,
-                    ..output_probe(l, i)
-                };
-                obs.observe(pre, y);
+                obs.observe(l.probe(Stage::PreActivation), y);
                 relu_f32(y);
             }
-            obs.observe(output_probe(l, i), y);
+            obs.observe(l.probe(Stage::Output), y);
         }
         Ok(self.predictions(n))
     }
@@ -641,7 +625,7 @@ impl<'a> Net<'a> {
                 None
             };
             layer_backward(l, specs, gemm, n, input, d_out, p, grads, scratch, d_in)?;
-            obs.backward_done(output_probe(l, i));
+            obs.backward_done(l.probe(Stage::Output));
             at = next;
         }
         Ok(loss)
@@ -826,6 +810,7 @@ mod tests {
     extern crate std;
     use super::*;
     use crate::net::gradcheck::check_every_tensor;
+    use crate::net::Probe;
     use crate::net::ValenceConfig;
     use crate::Portable;
     use std::vec;
