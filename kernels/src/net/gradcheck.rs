@@ -31,7 +31,7 @@ pub(super) fn check_every_tensor(
     let specs = *net.param_specs();
     let mut checked = 0;
     for spec in specs.iter() {
-        let g = &grads[spec.offset..spec.offset + spec.len];
+        let g = &grads[spec.range()];
         let big = (0..spec.len)
             .max_by(|&a, &b| g[a].abs().total_cmp(&g[b].abs()))
             .unwrap();
@@ -72,7 +72,7 @@ fn kws_cross_entropy_gradients_match_finite_differences() {
     let specs = *net.param_specs();
     let mut rng = Rng::new(21, 2);
     for spec in specs.iter().filter(|s| !s.is_weight) {
-        for v in &mut net.params_mut()[spec.offset..spec.offset + spec.len] {
+        for v in &mut net.params_mut()[spec.range()] {
             *v = 0.1 * rng.next_normal();
         }
     }

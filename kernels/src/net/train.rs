@@ -167,11 +167,11 @@ impl Slots<'_> {
 }
 
 fn param<'p>(params: &'p [f32], spec: &ParamSpec) -> &'p [f32] {
-    &params[spec.offset..spec.offset + spec.len]
+    &params[spec.range()]
 }
 
 fn param_mut<'p>(params: &'p mut [f32], spec: &ParamSpec) -> &'p mut [f32] {
-    &mut params[spec.offset..spec.offset + spec.len]
+    &mut params[spec.range()]
 }
 
 /// The weight and bias specs of a layer with parameters.
@@ -854,7 +854,7 @@ mod tests {
         // Larger output weights than the seed's σ = 1/1024, so every layer's gradient is measurable.
         let specs = *net.param_specs();
         let mut rng = Rng::new(3, 3);
-        for v in &mut net.params_mut()[specs[14].offset..specs[14].offset + specs[14].len] {
+        for v in &mut net.params_mut()[specs[14].range()] {
             *v = rng.next_normal() * 0.5;
         }
         let x = frames(3, 1);
