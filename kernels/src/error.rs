@@ -63,6 +63,18 @@ impl fmt::Display for KernelError {
 
 impl core::error::Error for KernelError {}
 
+/// `?` for `const fn`s, which cannot use the operator (shared by every module that validates
+/// sizes at compile time).
+macro_rules! tri {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return Err(e),
+        }
+    };
+}
+pub(crate) use tri;
+
 /// Checks that `slice_len == expected`, naming `arg` otherwise.
 ///
 /// # Errors

@@ -1,7 +1,7 @@
 //! Losses and their gradients: the seed's confidence-weighted absolute error, the mean squared
 //! error, and softmax cross-entropy over integer class labels.
 //!
-//! Each returns the loss and overwrite `d_pred` with `∂loss/∂pred` in one pass. The sum runs in
+//! Each returns the loss and overwrites `d_pred` with `∂loss/∂pred` in one pass. The sum runs in
 //! ascending index order in f32 (TensorFlow's `reduce_sum` uses a tree, so the loss may differ
 //! from TensorFlow's in the last bits); each gradient is rounded exactly as TensorFlow's
 //! graph gradient rounds it (see each function).

@@ -1,5 +1,5 @@
 //! The validated geometry of a convolution.
-use crate::error::{mul, nonzero};
+use crate::error::{mul, nonzero, tri};
 use crate::{Axis, Hwc, KernelError, Padding};
 
 /// A convolution's geometry, validated once.
@@ -23,16 +23,6 @@ pub struct Conv2d {
     patch_len: usize,
     filter_len: usize,
     scratch_len: usize,
-}
-
-/// `?` for `const fn`, which cannot use the operator.
-macro_rules! tri {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return Err(e),
-        }
-    };
 }
 
 impl Conv2d {

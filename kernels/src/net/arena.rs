@@ -1,9 +1,9 @@
 //! Where everything lives in the one `f32` arena: parameters, gradients, optimiser state, the
 //! activations the backward pass needs, and scratch. All `const fn`, all checked.
 
-use super::plan::{tri, LayerGeometry, Plan, MAX_LAYERS};
+use super::plan::{LayerGeometry, Plan, MAX_LAYERS};
 use super::table::Network;
-use crate::error::{add, mul};
+use crate::error::{add, mul, tri};
 use crate::KernelError;
 
 /// Which optimiser's state the arena holds.

@@ -43,6 +43,12 @@ pub struct ParamSpec {
 }
 
 impl ParamSpec {
+    /// Where the tensor lives in the parameter block (and in the gradients, which share its
+    /// order): `offset..offset + len`.
+    pub const fn range(&self) -> core::ops::Range<usize> {
+        self.offset..self.offset + self.len
+    }
+
     /// The used part of [`shape`](Self::shape).
     pub fn dims(&self) -> &[usize] {
         &self.shape[..self.rank]

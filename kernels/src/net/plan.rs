@@ -6,7 +6,7 @@ use super::probe::{Probe, Stage};
 use super::table::{Activation, Initializer, InputKind, Layer, Loss, Network, Op, Param};
 use crate::conv2d::Conv2d;
 use crate::dense::Dense;
-use crate::error::{add, mul};
+use crate::error::{add, mul, tri};
 use crate::lrn::Lrn;
 use crate::pool::Pool2d;
 use crate::{Hwc, KernelError};
@@ -15,17 +15,6 @@ use crate::{Hwc, KernelError};
 pub const MAX_LAYERS: usize = 16;
 /// Most parameter tensors a table may have (a weight and a bias per layer).
 pub const MAX_PARAMS: usize = 2 * MAX_LAYERS;
-
-/// `?` for `const fn`s.
-macro_rules! tri {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return Err(e),
-        }
-    };
-}
-pub(crate) use tri;
 
 /// One layer's validated geometry.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -66,21 +55,28 @@ impl PlannedLayer {
     /// The probes of this layer, in the order the forward pass shows them: before the
     /// activation (ReLU layers only), then the output.
     pub fn probes(&self) -> impl Iterator<Item = Probe> {
-        let l = self.layer;
-        let index = self.index;
-        let probe = move |stage, tag| Probe {
-            layer: l.name,
-            index,
-            tag,
-            stage,
-            activation: l.activation,
-        };
-        let pre = match l.activation {
-            Activation::Relu => Some(probe(Stage::PreActivation, l.pre_tag)),
+        let pre = match self.layer.activation {
+            Activation::Relu => Some(self.probe(Stage::PreActivation)),
             Activation::Linear => None,
         };
         pre.into_iter()
-            .chain(core::iter::once(probe(Stage::Output, l.tag)))
+            .chain(core::iter::once(self.probe(Stage::Output)))
+    }
+
+    /// This layer's probe at `stage`, tagged with the table's `pre_tag` before the activation
+    /// and its `tag` after.
+    pub const fn probe(&self, stage: Stage) -> Probe {
+        let l = self.layer;
+        Probe {
+            layer: l.name,
+            index: self.index,
+            tag: match stage {
+                Stage::PreActivation => l.pre_tag,
+                Stage::Output => l.tag,
+            },
+            stage,
+            activation: l.activation,
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use super::arena::{ArenaLayout, OptimizerKind};
 use super::params::{Init, ParamSpec};
 use super::plan::{LayerGeometry, Params, Plan, PlannedLayer};
-use super::probe::{Observer, Probe, Stage};
+use super::probe::{Observer, Stage};
 use super::table::{Activation, InputKind, Loss, Network};
 use crate::activation::{bias_backward_f32, relu_backward_f32, relu_f32};
 use crate::conv2d::{
@@ -35,14 +35,16 @@ pub enum Inputs<'x> {
 }
 
 impl Inputs<'_> {
-    fn len(&self) -> usize {
+    /// Values in the batch (`n` times the table's input length for `n` examples).
+    pub(crate) fn len(&self) -> usize {
         match self {
             Self::U8(x) => x.len(),
             Self::F32(x) => x.len(),
         }
     }
 
-    fn kind(&self) -> InputKind {
+    /// The [`InputKind`] this batch is.
+    pub(crate) fn kind(&self) -> InputKind {
         match self {
             Self::U8(_) => InputKind::U8,
             Self::F32(_) => InputKind::F32,
@@ -114,17 +116,6 @@ fn split<'b>(l: &ArenaLayout, arena: &'b mut [f32]) -> Parts<'b> {
     }
 }
 
-/// The probe of layer `index`'s output (after its activation).
-fn output_probe(l: &PlannedLayer, index: usize) -> Probe {
-    Probe {
-        layer: l.layer.name,
-        index,
-        tag: l.layer.tag,
-        stage: Stage::Output,
-        activation: l.layer.activation,
-    }
-}
-
 /// Where slot `slot` of `n` examples lives inside the activation region: every slot apart
 /// (training) or alternating between two ping-pong halves (inference: each layer reads only
 /// the previous one's output).
@@ -176,11 +167,11 @@ impl Slots<'_> {
 }
 
 fn param<'p>(params: &'p [f32], spec: &ParamSpec) -> &'p [f32] {
-    &params[spec.offset..spec.offset + spec.len]
+    &params[spec.range()]
 }
 
 fn param_mut<'p>(params: &'p mut [f32], spec: &ParamSpec) -> &'p mut [f32] {
-    &mut params[spec.offset..spec.offset + spec.len]
+    &mut params[spec.range()]
 }
 
 /// The weight and bias specs of a layer with parameters.
@@ -510,15 +501,10 @@ impl<'a> Net<'a> {
             // `tf.reshape(x, [-1, flat])`.
             layer_forward(l, specs, gemm, n, x, p, scratch, y)?;
             if l.layer.activation == Activation::Relu {
-                let pre = Probe {
-                    stage: Stage::PreActivation,
-                    tag: l.layer.pre_tag,
-                    ..output_probe(l, i)
-                };
-                obs.observe(pre, y);
+                obs.observe(l.probe(Stage::PreActivation), y);
                 relu_f32(y);
             }
-            obs.observe(output_probe(l, i), y);
+            obs.observe(l.probe(Stage::Output), y);
         }
         Ok(self.predictions(n))
     }
@@ -639,7 +625,7 @@ impl<'a> Net<'a> {
                 None
             };
             layer_backward(l, specs, gemm, n, input, d_out, p, grads, scratch, d_in)?;
-            obs.backward_done(output_probe(l, i));
+            obs.backward_done(l.probe(Stage::Output));
             at = next;
         }
         Ok(loss)
@@ -823,6 +809,8 @@ fn dense_grads<G: Gemm + ?Sized>(
 mod tests {
     extern crate std;
     use super::*;
+    use crate::net::gradcheck::check_every_tensor;
+    use crate::net::Probe;
     use crate::net::ValenceConfig;
     use crate::Portable;
     use std::vec;
@@ -866,7 +854,7 @@ mod tests {
         // Larger output weights than the seed's σ = 1/1024, so every layer's gradient is measurable.
         let specs = *net.param_specs();
         let mut rng = Rng::new(3, 3);
-        for v in &mut net.params_mut()[specs[14].offset..specs[14].offset + specs[14].len] {
+        for v in &mut net.params_mut()[specs[14].range()] {
             *v = rng.next_normal() * 0.5;
         }
         let x = frames(3, 1);
@@ -874,32 +862,9 @@ mod tests {
         net.zero_grads();
         net.train_step(&Portable, &x, &y, &c, 3, &mut ()).unwrap();
         let grads = net.grads().to_vec();
-        let mut checked = 0;
-        for spec in specs.iter() {
-            // The entry with the largest gradient of each tensor, and its first entry.
-            let g = &grads[spec.offset..spec.offset + spec.len];
-            let big = (0..spec.len)
-                .max_by(|&a, &b| g[a].abs().total_cmp(&g[b].abs()))
-                .unwrap();
-            for i in [big, 0] {
-                let idx = spec.offset + i;
-                let w0 = net.params()[idx];
-                let h = 1e-2f32.max(w0.abs() * 1e-2);
-                net.params_mut()[idx] = w0 + h;
-                let up = loss_f64(&mut net, &x, &y, &c);
-                net.params_mut()[idx] = w0 - h;
-                let down = loss_f64(&mut net, &x, &y, &c);
-                net.params_mut()[idx] = w0;
-                let fd = (up - down) / (2.0 * f64::from(h));
-                let an = f64::from(grads[idx]);
-                assert!(
-                    (fd - an).abs() <= 5e-3 + 0.05 * fd.abs(),
-                    "{}[{i}]: analytic {an}, finite difference {fd}",
-                    spec.name
-                );
-                checked += 1;
-            }
-        }
+        let h = |w0: f32| 1e-2f32.max(w0.abs() * 1e-2);
+        let mut loss = |net: &mut Net<'_>| loss_f64(net, &x, &y, &c);
+        let checked = check_every_tensor(&mut net, &grads, &h, 5e-3, 0.05, &mut loss);
         assert_eq!(checked, 32);
     }
 

@@ -137,27 +137,50 @@ pub fn adam_step_f32(
     check_len("m", n, m.len())?;
     check_len("v", n, v.len())?;
 
-    let alpha = cfg.lr * crate::sqrt::sqrtf(1.0 - powers.beta2_power) / (1.0 - powers.beta1_power);
-    let one_minus_beta1 = 1.0 - cfg.beta1;
-    let one_minus_beta2 = 1.0 - cfg.beta2;
-    let decay = cfg.weight_decay;
-
-    for (((w, &g), m), v) in params
-        .iter_mut()
-        .zip(grads)
-        .zip(m.iter_mut())
-        .zip(v.iter_mut())
-    {
-        if decay != 0.0 {
-            *w -= decay * *w;
-        }
-        *m += (g - *m) * one_minus_beta1;
-        *v += (g * g - *v) * one_minus_beta2;
-        *w -= (*m * alpha) / (crate::sqrt::sqrtf(*v) + cfg.epsilon);
-    }
+    let update = Update {
+        alpha: cfg.lr * crate::sqrt::sqrtf(1.0 - powers.beta2_power) / (1.0 - powers.beta1_power),
+        one_minus_beta1: 1.0 - cfg.beta1,
+        one_minus_beta2: 1.0 - cfg.beta2,
+        epsilon: cfg.epsilon,
+        decay: cfg.weight_decay,
+    };
+    update.apply(params, grads, m, v);
     powers.beta1_power *= cfg.beta1;
     powers.beta2_power *= cfg.beta2;
     Ok(())
+}
+
+/// The per-element update both Adams share (this one and [`super::adam_keras`]); they differ
+/// only in how these `f32` coefficients are rounded.
+pub(super) struct Update {
+    pub(super) alpha: f32,
+    pub(super) one_minus_beta1: f32,
+    pub(super) one_minus_beta2: f32,
+    pub(super) epsilon: f32,
+    /// Decoupled weight decay; 0 skips it (see [`adam_step_f32`] for why skip, not multiply).
+    pub(super) decay: f32,
+}
+
+impl Update {
+    /// `params`, `m` and `v` in place, as [`adam_step_f32`]'s formula; the caller has checked
+    /// that the four slices have one length.
+    pub(super) fn apply(&self, params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32]) {
+        debug_assert!(grads.len() == params.len() && m.len() == params.len());
+        debug_assert!(v.len() == params.len());
+        for (((w, &g), m), v) in params
+            .iter_mut()
+            .zip(grads)
+            .zip(m.iter_mut())
+            .zip(v.iter_mut())
+        {
+            if self.decay != 0.0 {
+                *w -= self.decay * *w;
+            }
+            *m += (g - *m) * self.one_minus_beta1;
+            *v += (g * g - *v) * self.one_minus_beta2;
+            *w -= (*m * self.alpha) / (crate::sqrt::sqrtf(*v) + self.epsilon);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Adam as Keras 3 computes it (`tf.keras.optimizers.Adam`, what TensorFlow 2 users train
 //! with): the same algorithm as [`super::adam`], rounded differently in the last bits.
 
+use super::adam::Update;
 use super::{positive, unit_interval};
 use crate::error::{check_len, KernelError};
 
@@ -99,21 +100,14 @@ pub fn adam_keras_step_f32(
     check_len("v", n, v.len())?;
 
     let (beta1_power, beta2_power) = (power(cfg.beta1, step), power(cfg.beta2, step));
-    let alpha = cfg.lr * crate::sqrt::sqrtf(1.0 - beta2_power) / (1.0 - beta1_power);
-    let one_minus_beta1 = (1.0 - cfg.beta1) as f32;
-    let one_minus_beta2 = (1.0 - cfg.beta2) as f32;
-    let epsilon = cfg.epsilon as f32;
-
-    for (((w, &g), m), v) in params
-        .iter_mut()
-        .zip(grads)
-        .zip(m.iter_mut())
-        .zip(v.iter_mut())
-    {
-        *m += (g - *m) * one_minus_beta1;
-        *v += (g * g - *v) * one_minus_beta2;
-        *w -= (*m * alpha) / (crate::sqrt::sqrtf(*v) + epsilon);
+    Update {
+        alpha: cfg.lr * crate::sqrt::sqrtf(1.0 - beta2_power) / (1.0 - beta1_power),
+        one_minus_beta1: (1.0 - cfg.beta1) as f32,
+        one_minus_beta2: (1.0 - cfg.beta2) as f32,
+        epsilon: cfg.epsilon as f32,
+        decay: 0.0,
     }
+    .apply(params, grads, m, v);
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! The file format's constants, the layer table's encoding, and the byte offsets a network
 //! implies.
 
-use crate::error::{add, mul};
+use crate::error::{add, mul, tri};
 use crate::net::{Activation, InputKind, LayerGeometry, Network, Op, Plan, MAX_LAYERS};
 use crate::{KernelError, Padding};
 
@@ -47,15 +47,6 @@ pub(crate) struct Sections {
     pub activations: usize,
     pub layers: [LayerSpan; MAX_LAYERS],
     pub payload_len: usize,
-}
-
-macro_rules! tri {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return Err(e),
-        }
-    };
 }
 
 /// The layer table's bytes after the header: the input record, then one record per layer.

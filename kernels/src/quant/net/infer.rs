@@ -1,22 +1,13 @@
 //! int8 inference of any network table over caller-provided buffers.
 
 use super::model::{LayerView, QuantModel};
-use crate::error::{add, check_len, mul};
+use crate::error::{add, check_len, mul, tri};
 use crate::net::{Activation as NetActivation, Inputs, LayerGeometry, Network, Plan, MAX_LAYERS};
 use crate::quant::{
     conv2d_s8, dense_s8, lrn_s8, max_pool_s8, per_channel_multipliers, Activation, LayerQuant,
     LrnS8, QuantizedMultiplier,
 };
 use crate::KernelError;
-
-macro_rules! tri {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return Err(e),
-        }
-    };
-}
 
 const fn max(a: usize, b: usize) -> usize {
     if a > b {
@@ -308,16 +299,8 @@ impl<'m, 'a> QuantNet<'m, 'a> {
         let model = self.model;
         let plan = model.plan();
         let frame_len = plan.input_len();
-        let got = match x {
-            Inputs::U8(f) => f.len(),
-            Inputs::F32(f) => f.len(),
-        };
-        let kind_ok = matches!(
-            (x, plan.network.input.kind),
-            (Inputs::U8(_), crate::net::InputKind::U8)
-                | (Inputs::F32(_), crate::net::InputKind::F32)
-        );
-        if !kind_ok {
+        let got = x.len();
+        if x.kind() != plan.network.input.kind {
             return Err(KernelError::InvalidParam { arg: "input" });
         }
         let n = got / frame_len;

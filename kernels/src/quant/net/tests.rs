@@ -54,7 +54,7 @@ fn fixture(cfg: &ValenceConfig, seed: u64, n: usize) -> Fixture {
     // output varies across frames and tracking is measurable.
     let specs = *net.param_specs();
     let w = specs[specs.count() - 2];
-    for v in &mut net.params_mut()[w.offset..w.offset + w.len] {
+    for v in &mut net.params_mut()[w.range()] {
         *v *= 300.0;
     }
     let frames = frames(cfg, seed, n);
@@ -148,8 +148,8 @@ fn parameters_round_trip_within_half_a_step() {
         };
         layers_with_params += 1;
         let (ws, bs) = (&specs[wi], &specs[bi]);
-        let w = &f.params[ws.offset..ws.offset + ws.len];
-        let b = &f.params[bs.offset..bs.offset + bs.len];
+        let w = &f.params[ws.range()];
+        let b = &f.params[bs.range()];
         let view = m.layer(l).unwrap();
         let c_out = view.channels();
         assert_eq!(c_out, bs.len);

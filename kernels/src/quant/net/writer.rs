@@ -171,8 +171,8 @@ pub fn quantize_model(
         };
         let span = s.layers[l];
         let (w, b) = (&specs[w], &specs[b]);
-        let weights = &params[w.offset..w.offset + w.len];
-        let bias = &params[b.offset..b.offset + b.len];
+        let weights = &params[w.range()];
+        let bias = &params[b.range()];
         if weights.iter().chain(bias).any(|v| !v.is_finite()) {
             return Err(ModelError::NonFinite {
                 layer: record_name(&plan, l + 1),
