@@ -16,7 +16,7 @@ use kernels::histogram::{percentiles, Histogram};
 use kernels::net::{ArenaLayout, Net, OptimizerKind, ParamSpec, Plan, ValenceConfig};
 
 use crate::cli::IngestArgs;
-use crate::summary::diagnosis::{LayerHealth, RunOutcome, TensorInfo};
+use crate::summary::diagnosis::{LayerHealth, RunOutcome};
 use crate::summary::history::Record;
 use crate::summary::params::ParamTracker;
 use crate::summary::report;
@@ -122,7 +122,7 @@ pub fn ingest(args: &IngestArgs) -> Result<IngestReport> {
             );
         }
     }
-    let spreads = ParamTracker::new(&specs, w0).initial_spreads();
+    let tensors = ParamTracker::new(&specs, w0).tensor_infos();
     let base = format!("{}-seed{}", log.board, log.header.seed);
     let mut run_dir = args.logdir.join(&base);
     let mut k = 2;
@@ -204,16 +204,6 @@ pub fn ingest(args: &IngestArgs) -> Result<IngestReport> {
         // A board predicts a handful of held-out frames in int8, too few to judge by.
         held_out: None,
     };
-    let tensors: Vec<TensorInfo> = specs
-        .iter()
-        .zip(&spreads)
-        .map(|(s, &(_, initial_spread))| TensorInfo {
-            tag: s.tag,
-            is_weight: s.is_weight,
-            len: s.len,
-            initial_spread,
-        })
-        .collect();
     let done = write_report(&run_dir, &tensors, &records, &outcome, &relu)?;
     println!(
         "\nlearning diagnosis:\n{}",

@@ -105,7 +105,6 @@ pub struct RunLog {
     writer: EventWriter,
     tracker: ParamTracker,
     history: History,
-    specs: Vec<ParamSpec>,
     run_dir: PathBuf,
     every: u64,
     steps: u64,
@@ -175,7 +174,6 @@ impl RunLog {
             writer,
             tracker: ParamTracker::new(specs, w0),
             history,
-            specs: specs.to_vec(),
             run_dir: run_dir.to_owned(),
             every: every.max(1),
             steps,
@@ -341,18 +339,7 @@ impl RunLog {
             self.named(r)?;
         }
         self.flush()?;
-        let spreads = self.tracker.initial_spreads();
-        let tensors: Vec<TensorInfo> = self
-            .specs
-            .iter()
-            .zip(&spreads)
-            .map(|(s, &(_, initial_spread))| TensorInfo {
-                tag: s.tag,
-                is_weight: s.is_weight,
-                len: s.len,
-                initial_spread,
-            })
-            .collect();
+        let tensors = self.tracker.tensor_infos();
         let outcome = RunOutcome {
             diverged_at,
             loss: std::mem::take(&mut self.losses),
