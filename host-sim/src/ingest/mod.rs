@@ -20,7 +20,7 @@ use crate::summary::diagnosis::{LayerHealth, RunOutcome};
 use crate::summary::history::Record;
 use crate::summary::params::ParamTracker;
 use crate::summary::report;
-use crate::summary::run::{write_report, Finished, DIAGNOSIS_FILE};
+use crate::summary::run::{learning_values, relu_values, write_report, Finished, DIAGNOSIS_FILE};
 use crate::tensorboard::summary as values;
 use crate::tensorboard::EventWriter;
 pub use parse::{parse, BoardLog};
@@ -154,22 +154,13 @@ pub fn ingest(args: &IngestArgs) -> Result<IngestReport> {
     for r in &log.relu {
         writer.summary(
             u64::from(r.step),
-            vec![
-                values::scalar(
-                    &format!("relu_zero_fraction/{}", r.layer),
-                    r.zero_fraction() as f32,
-                ),
-                values::scalar(&format!("dead_units/{}", r.layer), r.dead_fraction() as f32),
-            ],
+            relu_values(&r.layer, r.zero_fraction(), r.dead_fraction()).into(),
         )?;
     }
     for r in &records {
         writer.summary(
             r.step,
-            vec![
-                values::scalar(&format!("update_ratio/{}", r.tag), r.update_ratio as f32),
-                values::scalar(&format!("drift/{}", r.tag), r.drift as f32),
-            ],
+            learning_values(&r.tag, r.update_ratio, r.drift).into(),
         )?;
     }
     writer.flush()?;

@@ -124,6 +124,24 @@ pub struct Finished {
     pub run: RunDiagnosis,
 }
 
+/// `relu_zero_fraction/<layer>` and `dead_units/<layer>`: one ReLU layer's health, as a run's
+/// summaries and a board's ingested log both write it.
+pub fn relu_values(layer: &str, zero_fraction: f64, dead_fraction: f64) -> [Value; 2] {
+    [
+        values::scalar(&format!("relu_zero_fraction/{layer}"), zero_fraction as f32),
+        values::scalar(&format!("dead_units/{layer}"), dead_fraction as f32),
+    ]
+}
+
+/// `update_ratio/<tag>` and `drift/<tag>`: one parameter tensor's learning scalars, as a run's
+/// summaries and a board's ingested log both write them.
+pub fn learning_values(tag: &str, update_ratio: f64, drift: f64) -> [Value; 2] {
+    [
+        values::scalar(&format!("update_ratio/{tag}"), update_ratio as f32),
+        values::scalar(&format!("drift/{tag}"), drift as f32),
+    ]
+}
+
 fn push_histogram(out: &mut Vec<Value>, tag: &str, hist: &Histogram) {
     if let Some(v) = values::histogram(tag, hist) {
         out.push(v);
@@ -254,13 +272,10 @@ impl RunLog {
                     zero_fraction: stats.zero_fraction(),
                     dead_fraction: stats.dead_fraction(),
                 };
-                out.push(values::scalar(
-                    &format!("relu_zero_fraction/{layer}"),
-                    health.zero_fraction as f32,
-                ));
-                out.push(values::scalar(
-                    &format!("dead_units/{layer}"),
-                    health.dead_fraction as f32,
+                out.extend(relu_values(
+                    layer,
+                    health.zero_fraction,
+                    health.dead_fraction,
                 ));
                 relu.push(health);
             }
@@ -277,11 +292,7 @@ impl RunLog {
                     &s.delta_hist,
                 );
             }
-            out.push(values::scalar(
-                &format!("update_ratio/{}", s.tag),
-                s.update_ratio as f32,
-            ));
-            out.push(values::scalar(&format!("drift/{}", s.tag), s.drift as f32));
+            out.extend(learning_values(s.tag, s.update_ratio, s.drift));
             records.push(Record {
                 step,
                 tag: s.tag.to_owned(),
