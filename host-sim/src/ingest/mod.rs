@@ -20,7 +20,9 @@ use crate::summary::diagnosis::{LayerHealth, RunOutcome};
 use crate::summary::history::Record;
 use crate::summary::params::ParamTracker;
 use crate::summary::report;
-use crate::summary::run::{learning_values, relu_values, write_report, Finished, DIAGNOSIS_FILE};
+use crate::summary::run::{
+    delta_left_out, learning_values, relu_values, write_report, Finished, DIAGNOSIS_FILE,
+};
 use crate::tensorboard::summary as values;
 use crate::tensorboard::EventWriter;
 pub use parse::{parse, BoardLog};
@@ -141,8 +143,7 @@ pub fn ingest(args: &IngestArgs) -> Result<IngestReport> {
     for h in &log.histograms {
         let step = u64::from(h.step);
         // As host-sim's summaries: W − W₀ is left out while it is all zero (at step 0).
-        let all_zero = h.hist.min() == Some(0.0) && h.hist.max() == Some(0.0);
-        if h.tag.ends_with("/delta_from_init") && all_zero {
+        if h.tag.ends_with("/delta_from_init") && delta_left_out(&h.hist) {
             continue;
         }
         writer.histogram(step, &h.tag, &h.hist)?;

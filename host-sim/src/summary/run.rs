@@ -124,6 +124,13 @@ pub struct Finished {
     pub run: RunDiagnosis,
 }
 
+/// `true` for a W − W₀ histogram that is left out of the summaries: all zero (at step 0), its
+/// spike would flatten every later slice of the Histograms tab. A board's ingested log follows
+/// the same rule.
+pub fn delta_left_out(delta: &Histogram) -> bool {
+    delta.min() == Some(0.0) && delta.max() == Some(0.0)
+}
+
 /// `relu_zero_fraction/<layer>` and `dead_units/<layer>`: one ReLU layer's health, as a run's
 /// summaries and a board's ingested log both write it.
 pub fn relu_values(layer: &str, zero_fraction: f64, dead_fraction: f64) -> [Value; 2] {
@@ -284,8 +291,7 @@ impl RunLog {
         let mut records = Vec::with_capacity(stats.len());
         for s in &stats {
             push_histogram(&mut out, s.tag, &s.hist);
-            let all_zero = s.delta_hist.min() == Some(0.0) && s.delta_hist.max() == Some(0.0);
-            if !all_zero {
+            if !delta_left_out(&s.delta_hist) {
                 push_histogram(
                     &mut out,
                     &format!("{}/delta_from_init", s.tag),
