@@ -458,9 +458,9 @@ def step_grads(rng, n, scales):
     return gs
 
 
-def gen_adam():
-    rng = np.random.default_rng(SEEDS["adam"])
-    cases = []
+def adam_inputs(rng):
+    """(name, lr, initial values, per-step gradients) of each Adam case, drawn from `rng` in case
+    order: the cases both Adams are checked on."""
     for name, n, lr, init_scale, scales, zero_some in [
         ("n13_lr1e-2", 13, 0.01, 1.0, [1.0], False),
         # The seed's learning rate on Xavier-sized weights.
@@ -475,6 +475,13 @@ def gen_adam():
                 grads[t][0] = 0.0
             for t in range(STEPS):
                 grads[t][1] = 0.0
+        yield name, lr, init, grads
+
+
+def gen_adam():
+    rng = np.random.default_rng(SEEDS["adam"])
+    cases = []
+    for name, lr, init, grads in adam_inputs(rng):
         params, slots = run_v1_optimizer(
             lambda lr=lr: tf.compat.v1.train.AdamOptimizer(lr), init, grads, ["m", "v"])
         cases.append({
@@ -499,18 +506,7 @@ def gen_adam_keras():
 
     rng = np.random.default_rng(SEEDS["adam_keras"])
     cases = []
-    for name, n, lr, init_scale, scales, zero_some in [
-        ("n13_lr1e-2", 13, 0.01, 1.0, [1.0], False),
-        ("n9_lr1e-4_seed", 9, 1e-4, 0.03, [1.0, 0.1], False),
-        ("n6_lr1e-1_scales", 6, 0.1, 1.0, [1e-3, 1.0, 1e2, 0.5], True),
-    ]:
-        init = normal(rng, (n,), init_scale)
-        grads = step_grads(rng, n, scales)
-        if zero_some:
-            for t in range(0, STEPS, 2):
-                grads[t][0] = 0.0
-            for t in range(STEPS):
-                grads[t][1] = 0.0
+    for name, lr, init, grads in adam_inputs(rng):
         opt = tf.keras.optimizers.Adam(learning_rate=lr)  # beta 0.9, 0.999, epsilon 1e-7
         var = tf.Variable(init)
         params, ms, vs = [], [], []

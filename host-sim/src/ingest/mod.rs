@@ -16,11 +16,13 @@ use kernels::histogram::{percentiles, Histogram};
 use kernels::net::{ArenaLayout, Net, OptimizerKind, ParamSpec, Plan, ValenceConfig};
 
 use crate::cli::IngestArgs;
-use crate::summary::diagnosis::{LayerHealth, RunOutcome, TensorInfo};
+use crate::summary::diagnosis::{LayerHealth, RunOutcome};
 use crate::summary::history::Record;
 use crate::summary::params::ParamTracker;
 use crate::summary::report;
-use crate::summary::run::{write_report, Finished, DIAGNOSIS_FILE};
+use crate::summary::run::{
+    delta_left_out, learning_values, relu_values, write_report, Finished, DIAGNOSIS_FILE,
+};
 use crate::tensorboard::summary as values;
 use crate::tensorboard::EventWriter;
 pub use parse::{parse, BoardLog};
@@ -122,7 +124,7 @@ pub fn ingest(args: &IngestArgs) -> Result<IngestReport> {
             );
         }
     }
-    let spreads = ParamTracker::new(&specs, w0).initial_spreads();
+    let tensors = ParamTracker::new(&specs, w0).tensor_infos();
     let base = format!("{}-seed{}", log.board, log.header.seed);
     let mut run_dir = args.logdir.join(&base);
     let mut k = 2;
@@ -141,8 +143,7 @@ pub fn ingest(args: &IngestArgs) -> Result<IngestReport> {
     for h in &log.histograms {
         let step = u64::from(h.step);
         // As host-sim's summaries: W − W₀ is left out while it is all zero (at step 0).
-        let all_zero = h.hist.min() == Some(0.0) && h.hist.max() == Some(0.0);
-        if h.tag.ends_with("/delta_from_init") && all_zero {
+        if h.tag.ends_with("/delta_from_init") && delta_left_out(&h.hist) {
             continue;
         }
         writer.histogram(step, &h.tag, &h.hist)?;
@@ -154,22 +155,13 @@ pub fn ingest(args: &IngestArgs) -> Result<IngestReport> {
     for r in &log.relu {
         writer.summary(
             u64::from(r.step),
-            vec![
-                values::scalar(
-                    &format!("relu_zero_fraction/{}", r.layer),
-                    r.zero_fraction() as f32,
-                ),
-                values::scalar(&format!("dead_units/{}", r.layer), r.dead_fraction() as f32),
-            ],
+            relu_values(&r.layer, r.zero_fraction(), r.dead_fraction()).into(),
         )?;
     }
     for r in &records {
         writer.summary(
             r.step,
-            vec![
-                values::scalar(&format!("update_ratio/{}", r.tag), r.update_ratio as f32),
-                values::scalar(&format!("drift/{}", r.tag), r.drift as f32),
-            ],
+            learning_values(&r.tag, r.update_ratio, r.drift).into(),
         )?;
     }
     writer.flush()?;
@@ -204,16 +196,6 @@ pub fn ingest(args: &IngestArgs) -> Result<IngestReport> {
         // A board predicts a handful of held-out frames in int8, too few to judge by.
         held_out: None,
     };
-    let tensors: Vec<TensorInfo> = specs
-        .iter()
-        .zip(&spreads)
-        .map(|(s, &(_, initial_spread))| TensorInfo {
-            tag: s.tag,
-            is_weight: s.is_weight,
-            len: s.len,
-            initial_spread,
-        })
-        .collect();
     let done = write_report(&run_dir, &tensors, &records, &outcome, &relu)?;
     println!(
         "\nlearning diagnosis:\n{}",

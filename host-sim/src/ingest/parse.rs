@@ -5,6 +5,7 @@
 use anyhow::{bail, ensure, Context, Result};
 use kernels::histogram::{Histogram, BUCKETS};
 
+use crate::summary::observer::fraction;
 use crate::summary::params::LearningSums;
 
 /// The run a board reports in its `board …` line.
@@ -55,20 +56,12 @@ pub struct ReluCounts {
 impl ReluCounts {
     /// `relu_zero_fraction/<layer>`, as host-sim computes it.
     pub fn zero_fraction(&self) -> f64 {
-        if self.size == 0 {
-            0.0
-        } else {
-            self.zeros as f64 / self.size as f64
-        }
+        fraction(self.zeros, self.size)
     }
 
     /// `dead_units/<layer>`, as host-sim computes it.
     pub fn dead_fraction(&self) -> f64 {
-        if self.width == 0 {
-            0.0
-        } else {
-            self.dead as f64 / self.width as f64
-        }
+        fraction(self.dead, self.width)
     }
 }
 

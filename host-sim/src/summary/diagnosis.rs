@@ -328,10 +328,18 @@ impl LayerHealth {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn rec(step: u64, tag: &str, w: [f64; 9], drift: f64, update_ratio: f64) -> Record {
+    /// A record of `tag` at `step` (`rms_move` follows `drift`, `delta` is zero); the report's
+    /// tests build theirs with it too.
+    pub(in crate::summary) fn rec(
+        step: u64,
+        tag: &str,
+        w: [f64; 9],
+        drift: f64,
+        update_ratio: f64,
+    ) -> Record {
         Record {
             step,
             tag: tag.to_owned(),
@@ -343,7 +351,8 @@ mod tests {
         }
     }
 
-    fn spread(lo: f64, hi: f64) -> [f64; 9] {
+    /// Nine percentiles spread evenly from `lo` to `hi`.
+    pub(in crate::summary) fn spread(lo: f64, hi: f64) -> [f64; 9] {
         core::array::from_fn(|i| lo + (hi - lo) * i as f64 / 8.0)
     }
 

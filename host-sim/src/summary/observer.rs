@@ -26,22 +26,25 @@ impl ProbeStats {
     /// Fraction of exact zeros after a ReLU (`relu_zero_fraction/<layer>`): units that are off
     /// for *some* inputs, which is how a ReLU normally works — not a sign of dead units.
     pub fn zero_fraction(&self) -> f64 {
-        if self.size == 0 {
-            0.0
-        } else {
-            self.zeros as f64 / self.size as f64
-        }
+        fraction(self.zeros, self.size)
     }
 
     /// Fraction of channels (conv) or units (dense) that output zero for every frame of the
     /// summary batch (`dead_units/<layer>`): no gradient reaches their weights through the ReLU,
     /// so they stay dead. 0 for a probe that is not a ReLU output.
     pub fn dead_fraction(&self) -> f64 {
-        if self.alive.is_empty() {
-            0.0
-        } else {
-            self.alive.iter().filter(|&&a| !a).count() as f64 / self.alive.len() as f64
-        }
+        let dead = self.alive.iter().filter(|&&a| !a).count();
+        fraction(dead as u64, self.alive.len() as u64)
+    }
+}
+
+/// `part / whole`, 0 for an empty whole: the ReLU health fractions, here and as read from a
+/// board's counts (`host-sim ingest`).
+pub fn fraction(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
     }
 }
 

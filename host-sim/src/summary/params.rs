@@ -5,6 +5,7 @@ use kernels::histogram::{percentiles, Histogram};
 use kernels::net::ParamSpec;
 use rayon::ThreadPool;
 
+use super::diagnosis::TensorInfo;
 use super::fill::{fill, sq_distance};
 
 /// One parameter tensor at one summary step.
@@ -68,9 +69,9 @@ impl ParamTracker {
         &self.w0
     }
 
-    /// The standard deviation of each tensor's W₀ (the spread the Distributions chart starts
-    /// with), in spec order.
-    pub fn initial_spreads(&self) -> Vec<(&'static str, f64)> {
+    /// Each tensor as the diagnosis sees it, in spec order; its `initial_spread` is the standard
+    /// deviation of its W₀ (the spread the Distributions chart starts with).
+    pub fn tensor_infos(&self) -> Vec<TensorInfo> {
         self.specs
             .iter()
             .map(|s| {
@@ -82,7 +83,12 @@ impl ParamTracker {
                     .map(|&x| (f64::from(x) - mean).powi(2))
                     .sum::<f64>()
                     / n;
-                (s.tag, var.sqrt())
+                TensorInfo {
+                    tag: s.tag,
+                    is_weight: s.is_weight,
+                    len: s.len,
+                    initial_spread: var.sqrt(),
+                }
             })
             .collect()
     }

@@ -27,7 +27,7 @@ use crate::tensorboard::proto::Event;
 use crate::tensorboard::read_records;
 use crate::train::config_of;
 
-use super::diagnosis::{HeldOut, LayerHealth, RunOutcome, TensorInfo};
+use super::diagnosis::{HeldOut, LayerHealth, RunOutcome};
 use super::history::Record;
 use super::params::{norm_of, ParamTracker};
 use super::run::{write_report, Finished, INITIAL_DIR};
@@ -183,18 +183,11 @@ pub fn rebuild(run_dir: &Path) -> Result<Finished> {
         logged.read(f)?;
     }
 
-    let spreads = ParamTracker::new(&specs, w0.clone()).initial_spreads();
-    let mut tensors = Vec::with_capacity(specs.len());
+    let tensors = ParamTracker::new(&specs, w0.clone()).tensor_infos();
     let mut records = Vec::new();
-    for (s, &(_, initial_spread)) in specs.iter().zip(&spreads) {
+    for s in &specs {
         let n = s.len.max(1) as f64;
         let w0_norm = norm_of(&w0[s.offset..s.offset + s.len]);
-        tensors.push(TensorInfo {
-            tag: s.tag,
-            is_weight: s.is_weight,
-            len: s.len,
-            initial_spread,
-        });
         let Some(series) = logged.histograms.get(s.tag) else {
             continue;
         };

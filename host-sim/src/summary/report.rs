@@ -468,25 +468,9 @@ pub fn markdown(r: &Report<'_>) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::diagnosis::tests::{rec, spread};
     use super::super::diagnosis::{diagnose, diagnose_run, HeldOut, RunOutcome, TensorInfo};
-    use super::super::history::Record;
     use super::*;
-
-    fn rec(step: u64, tag: &str, w: [f64; 9], drift: f64, update_ratio: f64) -> Record {
-        Record {
-            step,
-            tag: tag.to_owned(),
-            drift,
-            update_ratio,
-            rms_move: drift * 0.02,
-            w,
-            delta: [0.0; 9],
-        }
-    }
-
-    fn spread(lo: f64, hi: f64) -> [f64; 9] {
-        core::array::from_fn(|i| lo + (hi - lo) * i as f64 / 8.0)
-    }
 
     /// A weight that moves invisibly, one whose min/max line flares, a bias fanning out: the
     /// `--steps 60` picture.

@@ -105,7 +105,6 @@ pub struct RunLog {
     writer: EventWriter,
     tracker: ParamTracker,
     history: History,
-    specs: Vec<ParamSpec>,
     run_dir: PathBuf,
     every: u64,
     steps: u64,
@@ -123,6 +122,31 @@ pub struct Finished {
     pub tensors: Vec<TensorDiagnosis>,
     /// The run.
     pub run: RunDiagnosis,
+}
+
+/// `true` for a W − W₀ histogram that is left out of the summaries: all zero (at step 0), its
+/// spike would flatten every later slice of the Histograms tab. A board's ingested log follows
+/// the same rule.
+pub fn delta_left_out(delta: &Histogram) -> bool {
+    delta.min() == Some(0.0) && delta.max() == Some(0.0)
+}
+
+/// `relu_zero_fraction/<layer>` and `dead_units/<layer>`: one ReLU layer's health, as a run's
+/// summaries and a board's ingested log both write it.
+pub fn relu_values(layer: &str, zero_fraction: f64, dead_fraction: f64) -> [Value; 2] {
+    [
+        values::scalar(&format!("relu_zero_fraction/{layer}"), zero_fraction as f32),
+        values::scalar(&format!("dead_units/{layer}"), dead_fraction as f32),
+    ]
+}
+
+/// `update_ratio/<tag>` and `drift/<tag>`: one parameter tensor's learning scalars, as a run's
+/// summaries and a board's ingested log both write them.
+pub fn learning_values(tag: &str, update_ratio: f64, drift: f64) -> [Value; 2] {
+    [
+        values::scalar(&format!("update_ratio/{tag}"), update_ratio as f32),
+        values::scalar(&format!("drift/{tag}"), drift as f32),
+    ]
 }
 
 fn push_histogram(out: &mut Vec<Value>, tag: &str, hist: &Histogram) {
@@ -175,7 +199,6 @@ impl RunLog {
             writer,
             tracker: ParamTracker::new(specs, w0),
             history,
-            specs: specs.to_vec(),
             run_dir: run_dir.to_owned(),
             every: every.max(1),
             steps,
@@ -256,13 +279,10 @@ impl RunLog {
                     zero_fraction: stats.zero_fraction(),
                     dead_fraction: stats.dead_fraction(),
                 };
-                out.push(values::scalar(
-                    &format!("relu_zero_fraction/{layer}"),
-                    health.zero_fraction as f32,
-                ));
-                out.push(values::scalar(
-                    &format!("dead_units/{layer}"),
-                    health.dead_fraction as f32,
+                out.extend(relu_values(
+                    layer,
+                    health.zero_fraction,
+                    health.dead_fraction,
                 ));
                 relu.push(health);
             }
@@ -271,19 +291,14 @@ impl RunLog {
         let mut records = Vec::with_capacity(stats.len());
         for s in &stats {
             push_histogram(&mut out, s.tag, &s.hist);
-            let all_zero = s.delta_hist.min() == Some(0.0) && s.delta_hist.max() == Some(0.0);
-            if !all_zero {
+            if !delta_left_out(&s.delta_hist) {
                 push_histogram(
                     &mut out,
                     &format!("{}/delta_from_init", s.tag),
                     &s.delta_hist,
                 );
             }
-            out.push(values::scalar(
-                &format!("update_ratio/{}", s.tag),
-                s.update_ratio as f32,
-            ));
-            out.push(values::scalar(&format!("drift/{}", s.tag), s.drift as f32));
+            out.extend(learning_values(s.tag, s.update_ratio, s.drift));
             records.push(Record {
                 step,
                 tag: s.tag.to_owned(),
@@ -341,18 +356,7 @@ impl RunLog {
             self.named(r)?;
         }
         self.flush()?;
-        let spreads = self.tracker.initial_spreads();
-        let tensors: Vec<TensorInfo> = self
-            .specs
-            .iter()
-            .zip(&spreads)
-            .map(|(s, &(_, initial_spread))| TensorInfo {
-                tag: s.tag,
-                is_weight: s.is_weight,
-                len: s.len,
-                initial_spread,
-            })
-            .collect();
+        let tensors = self.tracker.tensor_infos();
         let outcome = RunOutcome {
             diverged_at,
             loss: std::mem::take(&mut self.losses),
