@@ -21,7 +21,7 @@ use kernels::data::{synthetic_frame_u8, FrameSpec, Split};
 use kernels::dense::{dense_backward_input_f32, dense_backward_weights_f32, dense_f32, Dense};
 use kernels::histogram::{percentiles, percentiles_of_rows, Histogram};
 use kernels::init::{conv_fans, truncated_normal_f32, xavier_normal_f32, xavier_stddev};
-use kernels::loss::{mse_f32, weighted_abs_error_f32};
+use kernels::loss::{mse_f32, softmax_cross_entropy_f32, weighted_abs_error_f32};
 use kernels::lrn::{lrn_backward_f32, lrn_f32, Lrn};
 use kernels::net::{
     ArenaLayout, Layer, Net, Network, Observer, Op, OptimizerKind, ValenceConfig, KWS,
@@ -368,6 +368,14 @@ fn elementwise(g: &mut Gen) -> u64 {
     let mut dp = g.f32s(n);
     let _ = weighted_abs_error_f32(&p, &t, &c, g.size(), &mut dp);
     let _ = mse_f32(&p, &t, g.size(), &mut dp);
+    // Labels beyond the classes, edge class counts, logits of any length.
+    let classes = g.size();
+    let labels: Vec<u32> = (0..g.small(4)).map(|_| g.0.next_u32() % 16).collect();
+    let n_logits = g.len(labels.len().saturating_mul(classes));
+    let logits = g.f32s(n_logits);
+    let n_d = g.len(logits.len());
+    let mut d_logits = g.f32s(n_d);
+    let _ = softmax_cross_entropy_f32(&logits, classes, &labels, g.size(), &mut d_logits);
     if let Some(q) = g.quant() {
         let mut xq = g.i8s(n);
         let _ = quantize_s8(&q, &p, &mut xq);
