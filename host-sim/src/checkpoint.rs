@@ -39,6 +39,11 @@ pub const TEMP_FILE: &str = "ckpt.tmp";
 /// The format version this module writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// `true` if `dir` holds a checkpoint (a run directory, its `initial/`, an import).
+pub fn has_checkpoint(dir: &Path) -> bool {
+    dir.join(CHECKPOINT_FILE).is_file()
+}
+
 const MAGIC: &[u8; 8] = b"VALCKPT\0";
 /// magic + version + total length.
 const PREAMBLE: usize = 8 + 4 + 8;

@@ -204,13 +204,6 @@ impl TrainArgs {
         self.micro_batch.unwrap_or(default).min(self.batch)
     }
 
-    /// The number of worker threads: `--threads`, or every core the system reports.
-    pub fn threads_or_all_cores(&self) -> usize {
-        self.threads.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-        })
-    }
-
     /// The summary interval: `--summary-every`, or [`default_summary_every`] of `--steps`.
     pub fn summary_interval(&self) -> u64 {
         self.summary_every
@@ -408,7 +401,6 @@ mod tests {
         assert_eq!(t.resume, None);
         assert_eq!(t.holdout.to_bits(), DEFAULT_HOLDOUT.to_bits());
         assert_eq!(t.val_data, None);
-        assert!(t.threads_or_all_cores() >= 1);
     }
 
     #[test]
@@ -467,7 +459,6 @@ mod tests {
             val_data: None,
         };
         assert_eq!(t, expected);
-        assert_eq!(t.threads_or_all_cores(), 2);
         assert_eq!(t.summary_interval(), 5, "an explicit --summary-every wins");
         assert_eq!(t.micro_batch(), 2);
         // The same flags after an explicit `train` give the same arguments.

@@ -16,8 +16,10 @@ use rayon::prelude::*;
 use crate::checkpoint::Checkpoint;
 use crate::cli::{ConfigName, EvalArgs, QuantizeArgs, DEFAULT_HOLDOUT};
 use crate::fast_gemm::FastGemm;
+use crate::network::{config_of, load_params};
 use crate::train::data::{Batch, Holdout, Source};
-use crate::train::{config_of, eval as metrics};
+use crate::train::eval as metrics;
+use crate::workers::{pool, threads_or_all_cores};
 
 /// Frames per forward call of both networks.
 const CHUNK: usize = 64;
@@ -81,7 +83,7 @@ fn load(dir: &Path) -> Result<Loaded> {
     };
     let cfg = config_of(name);
     let mut params = vec![0.0f32; cfg.param_len()?];
-    crate::train::state::load_params(&ckpt, &cfg.params()?, &mut params)?;
+    load_params(&ckpt, &cfg.params()?, &mut params)?;
     let attr = |k: &str| {
         ckpt.attrs
             .iter()
@@ -139,18 +141,6 @@ fn progress(frames: usize) -> ProgressBar {
     bar
 }
 
-/// `--threads`, or one per core the system reports.
-pub(crate) fn threads(t: Option<usize>) -> usize {
-    t.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
-}
-
-fn pool(threads: usize) -> Result<rayon::ThreadPool> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .context("starting the worker threads")
-}
-
 /// Calibrates the activation ranges of the checkpoint's network on `--frames` training frames,
 /// quantises it and writes the model file.
 ///
@@ -159,7 +149,7 @@ fn pool(threads: usize) -> Result<rayon::ThreadPool> {
 /// failure, as a one-line message.
 pub fn quantize(args: &QuantizeArgs) -> Result<QuantizeReport> {
     let l = load(&args.checkpoint)?;
-    let threads = threads(args.threads);
+    let threads = threads_or_all_cores(args.threads);
     let pool = pool(threads)?;
     let gemm = FastGemm::new(threads).context("starting the GEMM threads")?;
     let src = source(&l, args.data.as_ref(), args.seed, &pool)?;
@@ -249,7 +239,7 @@ pub fn eval(args: &EvalArgs) -> Result<EvalReport> {
             l.name
         )
     })?;
-    let threads = threads(args.threads);
+    let threads = threads_or_all_cores(args.threads);
     let pool = pool(threads)?;
     let gemm = FastGemm::new(threads).context("starting the GEMM threads")?;
     let src = source(&l, args.data.as_ref(), args.seed, &pool)?;

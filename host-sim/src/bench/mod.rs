@@ -19,8 +19,8 @@ use kernels::{Backend, Portable};
 
 use crate::cli::{BenchArgs, DEFAULT_LR};
 use crate::fast_gemm::FastGemm;
+use crate::network::config_of;
 use crate::npy;
-use crate::train::config_of;
 use crate::train::data::{Batch, Source};
 
 /// What `host-sim bench` measured.
@@ -43,7 +43,7 @@ pub struct BenchReport {
 /// If the worker threads cannot start or a network cannot be built for the batch.
 pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
     let cfg = config_of(args.config);
-    let threads = crate::quantize::threads(args.threads);
+    let threads = crate::workers::threads_or_all_cores(args.threads);
     let backend: Box<dyn Backend> = if args.exact {
         Box::new(Portable)
     } else {

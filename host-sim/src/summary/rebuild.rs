@@ -18,14 +18,14 @@ use clap::ValueEnum;
 use kernels::histogram::percentiles_of_rows;
 use prost::Message;
 
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{has_checkpoint, Checkpoint};
 use crate::cli::ConfigName;
+use crate::network::{config_of, load_params};
 use crate::tensorboard::proto::event::What;
 use crate::tensorboard::proto::session_log::SessionStatus;
 use crate::tensorboard::proto::summary::value::Kind;
 use crate::tensorboard::proto::Event;
 use crate::tensorboard::read_records;
-use crate::train::config_of;
 
 use super::diagnosis::{HeldOut, LayerHealth, RunOutcome};
 use super::history::Record;
@@ -154,7 +154,7 @@ pub fn rebuild(run_dir: &Path) -> Result<Finished> {
         bail!("{} is not a run directory", run_dir.display());
     }
     let initial = run_dir.join(INITIAL_DIR);
-    if !crate::train::has_checkpoint(&initial) {
+    if !has_checkpoint(&initial) {
         bail!(
             "{} has no initial/ checkpoint (W₀, written by every fresh run)",
             run_dir.display()
@@ -171,7 +171,7 @@ pub fn rebuild(run_dir: &Path) -> Result<Finished> {
     let cfg = config_of(name);
     let specs = cfg.params()?;
     let mut w0 = vec![0.0f32; cfg.param_len()?];
-    crate::train::state::load_params(&ckpt, &specs, &mut w0)
+    load_params(&ckpt, &specs, &mut w0)
         .with_context(|| format!("reading W₀ from {}", initial.display()))?;
 
     let files = event_files(run_dir)?;

@@ -7,7 +7,8 @@ use kernels::histogram::Histogram;
 use kernels::net::ParamSpec;
 use rayon::ThreadPool;
 
-use crate::checkpoint::{Checkpoint, NamedTensor, OptimizerKind};
+use crate::checkpoint::{has_checkpoint, Checkpoint, OptimizerKind};
+use crate::network::{load_params, param_tensors};
 use crate::tensorboard::proto::summary::Value;
 use crate::tensorboard::summary as values;
 use crate::tensorboard::EventWriter;
@@ -41,7 +42,8 @@ pub const HISTORY_FILE: &str = "history.tsv";
 /// no `initial/`, drift counts from the resume).
 ///
 /// # Errors
-/// I/O and format errors of the `initial/` checkpoint.
+/// I/O and format errors of the `initial/` checkpoint, and a parameter it lacks or holds with
+/// another shape than the network's (named, with the directory).
 pub fn initial_params(
     run_dir: &Path,
     first_step: u64,
@@ -50,13 +52,8 @@ pub fn initial_params(
     config: &str,
 ) -> Result<(Vec<f32>, bool)> {
     let dir = run_dir.join(INITIAL_DIR);
-    if !crate::train::has_checkpoint(&dir) {
+    if !has_checkpoint(&dir) {
         if first_step == 0 {
-            let mut tensors = Vec::with_capacity(specs.len());
-            for s in specs {
-                let data = params[s.offset..s.offset + s.len].to_vec();
-                tensors.push(NamedTensor::new(s.name, s.dims().to_vec(), data)?);
-            }
             Checkpoint {
                 config: config.to_owned(),
                 step: 0,
@@ -64,7 +61,7 @@ pub fn initial_params(
                 rng: Vec::new(),
                 data_position: 0,
                 attrs: Vec::new(),
-                params: tensors,
+                params: param_tensors(specs, params)?,
                 slots: Vec::new(),
             }
             .save(&dir)?;
@@ -73,20 +70,8 @@ pub fn initial_params(
     }
     let ckpt = Checkpoint::load(&dir)?;
     let mut w0 = params.to_vec();
-    for s in specs {
-        let t = ckpt
-            .param(s.name)
-            .with_context(|| format!("{} has no `{}`", dir.display(), s.name))?;
-        anyhow::ensure!(
-            t.data.len() == s.len,
-            "{}: `{}` has {} values, expected {}",
-            dir.display(),
-            s.name,
-            t.data.len(),
-            s.len
-        );
-        w0[s.offset..s.offset + s.len].copy_from_slice(&t.data);
-    }
+    load_params(&ckpt, specs, &mut w0)
+        .with_context(|| format!("reading W₀ from {}", dir.display()))?;
     Ok((w0, true))
 }
 

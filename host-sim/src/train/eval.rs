@@ -1,5 +1,52 @@
 //! Held-out evaluation: the confidence-weighted absolute error, and the best constant predictor's.
 
+use anyhow::Result;
+use kernels::net::Net;
+use kernels::Backend;
+use rayon::ThreadPool;
+
+use crate::summary::diagnosis::HeldOut;
+
+use super::data::{Batch, Source};
+
+/// Held-out error of the network and of the best constant predictor, `batch` frames per
+/// forward pass; `None` without held-out frames.
+///
+/// # Errors
+/// A held-out frame that cannot be read, or a forward pass the network refuses.
+pub fn held_out(
+    net: &mut Net<'_>,
+    gemm: &dyn Backend,
+    source: &Source,
+    pool: &ThreadPool,
+    batch: usize,
+    frame_len: usize,
+) -> Result<Option<HeldOut>> {
+    let total = source.held_out_len();
+    if total == 0 {
+        return Ok(None);
+    }
+    let (mut pred, mut target, mut confidence) = (Vec::new(), Vec::new(), Vec::new());
+    let mut b = Batch::default();
+    let mut start = 0;
+    while start < total {
+        let n = batch.min(total - start);
+        pool.install(|| source.fill_held_out(start, n, frame_len, &mut b))?;
+        pred.extend_from_slice(net.forward(gemm, &b.frames, &mut ())?);
+        target.extend_from_slice(&b.target);
+        confidence.extend_from_slice(&b.confidence);
+        start += n;
+    }
+    let constant = weighted_median(&target, &confidence);
+    let mean_confidence =
+        confidence.iter().map(|&c| f64::from(c)).sum::<f64>() / confidence.len().max(1) as f64;
+    Ok(Some(HeldOut {
+        error: weighted_abs_error(&pred, &target, &confidence),
+        constant_error: weighted_abs_error(&vec![constant; target.len()], &target, &confidence),
+        mean_confidence,
+    }))
+}
+
 /// `Σ c·|p − y| / Σ c`: the seed's loss normalised by the total confidence, so a predictor's
 /// error reads in valence units.
 ///

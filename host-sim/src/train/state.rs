@@ -2,9 +2,10 @@
 //! settings a resumed run must share with the run it continues.
 
 use anyhow::{bail, ensure, Context, Result};
-use kernels::net::{Net, ParamSpec};
+use kernels::net::Net;
 
 use crate::checkpoint::{Checkpoint, NamedTensor, OptimizerKind};
+use crate::network::{load_params, param_tensors};
 
 /// Optimiser-slot tensor names: Adam's first and second moments per parameter tensor.
 const ADAM_SLOTS: [&str; 2] = ["adam_m", "adam_v"];
@@ -14,6 +15,9 @@ const ADAM_POWERS: [&str; 2] = ["beta1_power", "beta2_power"];
 
 /// The checkpoint of `net` after `step` steps. `settings` are the flags that must not change
 /// across a resume (they are stored as attributes and compared by [`restore`]).
+///
+/// # Errors
+/// If a parameter's length does not fill its shape (a broken table).
 pub fn capture(
     net: &Net<'_>,
     config: &str,
@@ -22,11 +26,7 @@ pub fn capture(
     settings: &[(String, String)],
 ) -> Result<Checkpoint> {
     let specs = net.param_specs();
-    let mut params = Vec::with_capacity(specs.len());
-    for s in specs {
-        let data = net.params()[s.offset..s.offset + s.len].to_vec();
-        params.push(NamedTensor::new(s.name, s.dims().to_vec(), data)?);
-    }
+    let params = param_tensors(specs, net.params())?;
     let mut slots = Vec::new();
     if optimizer == OptimizerKind::Adam {
         let state = net.opt_state();
@@ -56,28 +56,6 @@ pub fn capture(
         params,
         slots,
     })
-}
-
-/// Copies every parameter of `ckpt` into `params` (laid out as `specs` say), checking that each
-/// is there with the network's shape.
-///
-/// # Errors
-/// A message naming the first missing or misshapen parameter.
-pub fn load_params(ckpt: &Checkpoint, specs: &[ParamSpec], params: &mut [f32]) -> Result<()> {
-    for s in specs {
-        let t = ckpt
-            .param(s.name)
-            .with_context(|| format!("the checkpoint has no parameter `{}`", s.name))?;
-        ensure!(
-            t.shape == s.dims(),
-            "parameter `{}` has shape {:?} in the checkpoint, the network needs {:?}",
-            s.name,
-            t.shape,
-            s.dims()
-        );
-        params[s.offset..s.offset + s.len].copy_from_slice(&t.data);
-    }
-    Ok(())
 }
 
 /// Loads `ckpt` into `net` and returns the step to continue from. Checks the network

@@ -1,0 +1,186 @@
+//! [`Setup`]: what a run is built from, made and checked before any file is written — the
+//! threads, the kernels, the arena's size, the frames and the settings a resume must match.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::ValueEnum;
+use kernels::net::{ArenaLayout, OptimizerKind as NetOptimizer, ValenceConfig};
+use kernels::{Backend, Portable};
+use rayon::ThreadPool;
+
+use crate::checkpoint::OptimizerKind;
+use crate::cli::{LrSchedule, OptimizerName, TrainArgs};
+use crate::fast_gemm::FastGemm;
+use crate::network::config_of;
+use crate::workers;
+
+use super::data::{Holdout, Source};
+use super::run_dir::canonical_dir;
+
+/// The fixed parts of a run: everything a step reads but never changes.
+pub struct Setup<'a> {
+    /// The run's flags.
+    pub(super) args: &'a TrainArgs,
+    /// The network table `--config` names.
+    pub(super) cfg: ValenceConfig,
+    /// Worker threads (of the pool and of the fast GEMM).
+    pub(super) threads: usize,
+    /// Loads frames and fills histograms.
+    pub(super) pool: ThreadPool,
+    /// The fast GEMM, or the boards' portable kernels with `--exact`.
+    pub(super) gemm: Box<dyn Backend>,
+    /// The optimiser state the arena holds.
+    pub(super) net_opt: NetOptimizer,
+    /// The optimiser state a checkpoint holds.
+    pub(super) ckpt_opt: OptimizerKind,
+    /// Frames per forward/backward call (the arena holds one micro-batch).
+    pub(super) micro: usize,
+    /// The training arena's layout.
+    pub(super) layout: ArenaLayout,
+    /// The run's frames.
+    pub(super) source: Source,
+    /// The flags a resumed run must share with the run it continues.
+    pub(super) settings: Vec<(String, String)>,
+    /// Bytes per frame.
+    pub(super) frame_len: usize,
+}
+
+impl<'a> Setup<'a> {
+    /// Starts the threads, sizes and allocates the training arena and loads the frames, in that
+    /// order. The arena comes back apart: the network borrows it mutably for the whole run
+    /// while everything else here is shared.
+    ///
+    /// # Errors
+    /// Threads that cannot start, a data directory that does not resolve or load, or an arena
+    /// bigger than the machine's memory, as a one-line message naming the flag or file.
+    pub fn new(args: &'a TrainArgs) -> Result<(Self, Vec<f32>)> {
+        let cfg = config_of(args.config);
+        let threads = workers::threads_or_all_cores(args.threads);
+        let pool = workers::pool(threads)?;
+        let gemm: Box<dyn Backend> = if args.exact {
+            Box::new(Portable)
+        } else {
+            Box::new(FastGemm::new(threads).context("starting the GEMM threads")?)
+        };
+        let dirs = DataDirs::of(args)?;
+        let (net_opt, ckpt_opt) = match args.optimizer {
+            // Both Adams keep the same moments (Keras's β^t is a power, so its stored powers
+            // stay unused).
+            OptimizerName::Adam | OptimizerName::AdamKeras => {
+                (NetOptimizer::Adam, OptimizerKind::Adam)
+            }
+            OptimizerName::Sgd => (NetOptimizer::Sgd, OptimizerKind::Sgd),
+        };
+        // The arena holds one micro-batch; a step accumulates the gradients of all of them.
+        let micro = args.micro_batch();
+        let layout = ArenaLayout::training(&cfg, micro, net_opt)?;
+        let arena = crate::memory::zeroed(
+            layout.arena_len(),
+            &if micro == args.batch {
+                format!("the training arena of --batch {micro}")
+            } else {
+                format!("the training arena of --micro-batch {micro}")
+            },
+        )?;
+        let source = match &dirs.data {
+            None => Source::synthetic(cfg.input.h, args.seed)?,
+            Some(dir) => {
+                let load = |d| pool.install(|| crate::dataset::load_dir(d, cfg.input.h));
+                let data = load(dir)?;
+                let held_out = match &dirs.val_data {
+                    Some(v) => Holdout::Separate(load(v)?),
+                    None => Holdout::Fraction(args.holdout),
+                };
+                Source::real(data, held_out, args.seed)?
+            }
+        };
+        let setup = Self {
+            args,
+            cfg,
+            threads,
+            pool,
+            gemm,
+            net_opt,
+            ckpt_opt,
+            micro,
+            layout,
+            source,
+            settings: settings(args, &dirs),
+            frame_len: cfg.frame_len()?,
+        };
+        Ok((setup, arena))
+    }
+
+    /// The network's name, as checkpoints record it.
+    pub(super) fn config(&self) -> &'static str {
+        self.args.config.as_str()
+    }
+}
+
+/// The data directories of a run, canonical, so a run records the same `--data` however it was
+/// spelled and from whichever directory.
+#[derive(Debug, Clone)]
+struct DataDirs {
+    data: Option<PathBuf>,
+    val_data: Option<PathBuf>,
+}
+
+impl DataDirs {
+    /// `--data` and `--val-data`, canonical.
+    ///
+    /// # Errors
+    /// If either does not exist, naming the flag.
+    fn of(args: &TrainArgs) -> Result<Self> {
+        let canonical = |flag, dir: &Option<PathBuf>| {
+            dir.as_deref().map(|d| canonical_dir(flag, d)).transpose()
+        };
+        Ok(Self {
+            data: canonical("--data", &args.data)?,
+            val_data: canonical("--val-data", &args.val_data)?,
+        })
+    }
+}
+
+/// The flags a resumed run must share with the run it continues.
+fn settings(args: &TrainArgs, dirs: &DataDirs) -> Vec<(String, String)> {
+    let data = dirs
+        .data
+        .as_ref()
+        .map_or_else(|| "synthetic".to_owned(), |d| d.display().to_string());
+    let mut s = vec![
+        ("batch".to_owned(), args.batch.to_string()),
+        ("lr".to_owned(), format!("{:e}", args.lr)),
+        (
+            "lr-schedule".to_owned(),
+            format!("{:?}", args.lr_schedule).to_lowercase(),
+        ),
+        (
+            "optimizer".to_owned(),
+            args.optimizer
+                .to_possible_value()
+                .map_or_else(String::new, |v| v.get_name().to_owned()),
+        ),
+        ("seed".to_owned(), args.seed.to_string()),
+        ("data".to_owned(), data),
+        ("exact".to_owned(), args.exact.to_string()),
+    ];
+    // Only when it differs from the batch, so checkpoints written before the flag still resume.
+    if args.micro_batch() != args.batch {
+        s.push(("micro-batch".to_owned(), args.micro_batch().to_string()));
+    }
+    // Which frames train; synthetic runs draw their held-out frames from a stream of their own.
+    if dirs.data.is_some() {
+        let (holdout, val) = match &dirs.val_data {
+            Some(v) => ("none".to_owned(), v.display().to_string()),
+            None => (args.holdout.to_string(), "none".to_owned()),
+        };
+        s.push(("holdout".to_owned(), holdout));
+        s.push(("val-data".to_owned(), val));
+    }
+    // The cosine schedule's shape depends on the run's length.
+    if args.lr_schedule == LrSchedule::Cosine {
+        s.push(("steps".to_owned(), args.steps.to_string()));
+    }
+    s
+}
