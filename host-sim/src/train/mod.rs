@@ -57,8 +57,8 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         if trainer.step(step, &mut probes)?.is_break() {
             break;
         }
-        trainer.log_step(step);
         trainer.summarize(step, probes)?;
+        trainer.show_progress(step);
         trainer.checkpoint(step + 1)?;
     }
     trainer.report_training();

@@ -1,7 +1,7 @@
 //! [`Trainer`]: one run, step by step, over a [`Setup`]. [`super::train`] drives it:
 //!
 //! ```text
-//! start → for each step: next_batch → probes → step → log_step → summarize → checkpoint
+//! start → for each step: next_batch → probes → step → summarize → show_progress → checkpoint
 //!       → report_training → evaluate → finish
 //! ```
 //!
@@ -162,9 +162,9 @@ impl<'a> Trainer<'a> {
             .then(|| HistogramObserver::new(&setup.pool, self.net.plan()))
     }
 
-    /// Forward, backward and the optimiser's update on the batch; logs the loss. Breaks when
-    /// the loss or a parameter stops being finite (the divergence is kept for the report:
-    /// nothing after it means anything).
+    /// Forward, backward and the optimiser's update on the batch; logs the loss, and with
+    /// `--exact` prints its bits as a board does. Breaks when the loss or a parameter stops
+    /// being finite (the divergence is kept for the report: nothing after it means anything).
     ///
     /// # Errors
     /// A kernel error or the event file's.
@@ -215,6 +215,11 @@ impl<'a> Trainer<'a> {
             let what = format!("`{}` is not finite after the update", p.name);
             return Ok(self.diverge(step, what));
         }
+        if s.args.exact {
+            let bits = loss.to_bits();
+            self.bar
+                .suspend(|| println!("step {} loss {bits:08x}", step + 1));
+        }
         Ok(ControlFlow::Continue(()))
     }
 
@@ -253,13 +258,9 @@ impl<'a> Trainer<'a> {
         frames / self.started.elapsed().as_secs_f64()
     }
 
-    /// Shows the finished step: its loss bits with `--exact`, the progress bar.
-    pub fn log_step(&self, step: u64) {
+    /// Moves the progress bar past `step`, showing its loss and the throughput.
+    pub fn show_progress(&self, step: u64) {
         let done = step + 1;
-        if self.setup.args.exact {
-            let bits = self.last_loss.to_bits();
-            self.bar.suspend(|| println!("step {done} loss {bits:08x}"));
-        }
         let fps = self.frames_per_second(done);
         self.bar
             .set_message(format!("loss {:.4}  {fps:.0} frames/s", self.last_loss));
