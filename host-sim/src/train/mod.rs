@@ -533,5 +533,5 @@ fn evaluate(
 
 /// `true` if `dir` holds a checkpoint (used by `--resume` error messages and tests).
 pub fn has_checkpoint(dir: &Path) -> bool {
-    dir.join(crate::checkpoint::CHECKPOINT_FILE).is_file()
+    Checkpoint::exists(dir)
 }
