@@ -12,7 +12,6 @@ use safetensors::tensor::Metadata;
 use safetensors::{Dtype, SafeTensorError, View};
 
 use super::{check_length, check_names, Checkpoint, FormatError, NamedTensor, OptimizerKind};
-use crate::checksum::params_crc32;
 
 /// The `format` metadata value of a Valence checkpoint.
 const FORMAT: &str = "valence-checkpoint";
@@ -36,7 +35,7 @@ impl View for F32View<'_> {
     }
 
     fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Owned(self.0.data.iter().flat_map(|x| x.to_le_bytes()).collect())
+        le_bytes(&self.0.data)
     }
 
     fn data_len(&self) -> usize {
@@ -111,9 +110,35 @@ pub(super) fn encode(ckpt: &Checkpoint) -> Result<Vec<u8>, FormatError> {
     })
 }
 
-/// CRC-32 of the tensors' little-endian bytes, in the order given.
+/// The little-endian bytes of `data`: on a little-endian machine its memory itself, no copy (a
+/// FULL checkpoint holds 95 MB of them).
+fn le_bytes(data: &[f32]) -> Cow<'_, [u8]> {
+    if cfg!(target_endian = "little") {
+        Cow::Borrowed(bytemuck::cast_slice(data))
+    } else {
+        Cow::Owned(data.iter().flat_map(|x| x.to_le_bytes()).collect())
+    }
+}
+
+/// The `f32`s whose little-endian bytes are `bytes` (a multiple of 4 long; any alignment).
+fn from_le_bytes(bytes: &[u8]) -> Vec<f32> {
+    let mut v: Vec<f32> = bytemuck::pod_collect_to_vec(bytes);
+    if cfg!(target_endian = "big") {
+        for x in &mut v {
+            *x = f32::from_bits(x.to_bits().swap_bytes());
+        }
+    }
+    v
+}
+
+/// CRC-32 of the tensors' little-endian bytes, in the order given: the run's checksum
+/// [`params_crc32`](crate::checksum::params_crc32), computed on whole tensors at a time.
 fn crc(tensors: &[NamedTensor]) -> u32 {
-    params_crc32(tensors.iter().map(|t| t.data.as_slice()))
+    let mut h = crc32fast::Hasher::new();
+    for t in tensors {
+        h.update(&le_bytes(&t.data));
+    }
+    h.finalize()
 }
 
 /// CRC-32 of every metadata entry but [`METADATA_CRC`], sorted by key, as `key NUL value NUL`.
@@ -196,11 +221,7 @@ impl<'a> File<'a> {
         }
         // The crate checked the offsets against the data section and the dtype and shape.
         let bytes = &self.data[info.data_offsets.0..info.data_offsets.1];
-        let data = bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        NamedTensor::new(name, info.shape.clone(), data)
+        NamedTensor::new(name, info.shape.clone(), from_le_bytes(bytes))
     }
 }
 
@@ -335,6 +356,7 @@ pub fn read_tensors(bytes: &[u8]) -> Result<Vec<NamedTensor>, FormatError> {
 mod tests {
     use super::*;
     use crate::checkpoint::tests::sample;
+    use crate::checksum::params_crc32;
 
     /// The JSON header of a file's bytes.
     fn header(bytes: &[u8]) -> serde_json::Value {
