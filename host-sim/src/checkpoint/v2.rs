@@ -330,9 +330,10 @@ fn hex32(key: &str, s: &str) -> Result<u32, FormatError> {
         .map_err(|_| FormatError::Malformed(format!("`{key}` is {s:?}, not 8 hex digits")))
 }
 
-/// Every `F32` tensor of a safetensors file, in the file's order; a Valence checkpoint's
-/// parameters and slots, checked as [`decode`] checks them. For files from elsewhere (PyTorch's
-/// `save_file`, Hugging Face models) that carry no Valence metadata.
+/// Every `F32` tensor of a safetensors file: a Valence checkpoint's parameters and slots, checked
+/// as [`Checkpoint::from_bytes`] checks them, or, for a file from elsewhere without Valence's
+/// metadata (`safetensors.torch.save_file`, a Hugging Face model), its tensors in the file's
+/// order.
 ///
 /// # Errors
 /// A [`FormatError`] for a file that is not a valid safetensors file, a Valence checkpoint that
@@ -597,10 +598,16 @@ mod tests {
         let plain = with_header(&good, |h| {
             h.as_object_mut().unwrap().remove("__metadata__");
         });
-        assert_eq!(e(&plain), FormatError::NotValence);
-        let tensors = read_tensors(&plain).unwrap();
-        assert_eq!(tensors.len(), 6);
-        assert!(tensors.contains(&sample().params[0]));
+        // Hugging Face's files carry `{"format": "pt"}`: not Valence's either.
+        let pt = with_header(&good, |h| {
+            h["__metadata__"] = serde_json::json!({"format": "pt"});
+        });
+        for other in [plain, pt] {
+            assert_eq!(e(&other), FormatError::NotValence);
+            let tensors = read_tensors(&other).unwrap();
+            assert_eq!(tensors.len(), 6);
+            assert!(tensors.contains(&sample().params[0]));
+        }
         // Every error is one line.
         assert!(!e(&good[..40]).to_string().contains('\n'));
     }
