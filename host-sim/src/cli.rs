@@ -65,9 +65,11 @@ impl Args {
 pub enum Command {
     /// Train the network (the default command).
     Train(TrainArgs),
-    /// Write each parameter of a checkpoint as `<OUT>/<name>.npy` (numpy, TensorFlow, PyTorch).
+    /// Write each parameter of a checkpoint as `<OUT>/<name>.npy` and all as
+    /// `<OUT>/model.safetensors` (numpy, TensorFlow, PyTorch).
     Export(ExportArgs),
-    /// Build a checkpoint (step 0, no optimiser state) from `<name>.npy` files.
+    /// Build a checkpoint (step 0, no optimiser state) from `<name>.npy` files or a safetensors
+    /// file.
     Import(ImportArgs),
     /// Quantise a checkpoint to an int8 model file (calibrated on training frames).
     Quantize(QuantizeArgs),
@@ -217,7 +219,8 @@ pub struct ExportArgs {
     /// Checkpoint directory to read.
     #[arg(long, value_name = "DIR")]
     pub checkpoint: PathBuf,
-    /// Directory to write the `.npy` files into (created if missing; existing files replaced).
+    /// Directory to write the `.npy` files and `model.safetensors` into (created if missing;
+    /// existing files replaced).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 }
@@ -225,8 +228,9 @@ pub struct ExportArgs {
 /// The flags of `host-sim import`.
 #[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct ImportArgs {
-    /// Directory holding one `<name>.npy` per seed variable (weights1 … bias_softmax).
-    #[arg(long, value_name = "DIR")]
+    /// Directory holding one `<name>.npy` per seed variable (weights1 … bias_softmax), or a
+    /// safetensors file holding an F32 tensor of each name.
+    #[arg(long, value_name = "DIR|FILE")]
     pub from: PathBuf,
     /// Checkpoint directory to write: new or empty, unless --force.
     #[arg(long, value_name = "DIR")]

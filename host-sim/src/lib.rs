@@ -1,14 +1,15 @@
 //! `host-sim`: runs the valence network on a desktop — training on all cores with a fast GEMM or
-//! on the boards' portable path (`--exact`), checkpoints, and `.npy` export and import.
+//! on the boards' portable path (`--exact`), checkpoints (safetensors), and `.npy` and
+//! safetensors export and import.
 //!
 //! Modules, one concept each: [`cli`] (the flags), [`bench`](mod@bench) (frames/s and peak
 //! memory), [`fast_gemm`] (the threaded SIMD [`kernels::Gemm`]), [`memory`] (buffers sized by
 //! flags), [`dataset`] (real frames from disk), [`npy`] (numpy's file format), [`checkpoint`]
 //! (the resumable training state), [`network`] (a `--config` name's table and its parameters
-//! in checkpoints), [`checksum`] (the parameters' CRC-32), [`weights`]
-//! (checkpoint ↔ `.npy`), [`quantize`] (int8 model files), [`ingest`] (board logs),
-//! [`tensorboard`] (event files), [`summary`] (what a run logs and the learning diagnosis),
-//! [`workers`] (the thread count and pool) and [`train`] (the trainer).
+//! in checkpoints), [`checksum`] (the parameters' CRC-32), [`weights`] (checkpoint ↔ `.npy` and
+//! safetensors), [`quantize`] (int8 model files), [`ingest`] (board logs), [`tensorboard`]
+//! (event files), [`summary`] (what a run logs and the learning diagnosis), [`workers`] (the
+//! thread count and pool) and [`train`] (the trainer).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -42,7 +43,12 @@ pub fn run(args: Args) -> Result<()> {
         Command::Train(t) => train::train(&t).map(|_| ()),
         Command::Export(e) => {
             let (files, crc) = weights::export(&e.checkpoint, &e.out)?;
-            println!("wrote {} .npy files to {}", files.len(), e.out.display());
+            println!(
+                "wrote {} .npy files and {} to {}",
+                files.len() - 1,
+                weights::EXPORT_FILE,
+                e.out.display()
+            );
             println!("parameters CRC-32: {crc:08x}");
             Ok(())
         }

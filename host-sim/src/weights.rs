@@ -1,16 +1,21 @@
-//! Moving parameters between a checkpoint and a directory of `.npy` files, one per seed
-//! variable, so numpy, TensorFlow and PyTorch users can read and supply them.
+//! Moving parameters between a checkpoint and files numpy, TensorFlow and PyTorch users read and
+//! supply: a directory of `.npy` files, one per seed variable, and one safetensors file.
 //!
-//! Each file is `<name>.npy` with the tensor's TensorFlow shape (conv filters HWIO
-//! `[kh, kw, c_in, c_out]`, dense weights `[in, out]`), so `tf.Variable.assign(np.load(...))`
-//! takes it as it is; PyTorch wants conv filters as `[c_out, c_in, kh, kw]`
-//! (`torch.from_numpy(w).permute(3, 2, 0, 1)`) and dense weights transposed.
+//! `export` writes both: `<name>.npy` per parameter and [`EXPORT_FILE`] (`model.safetensors`,
+//! the parameters only, with the checkpoint's metadata; see [`crate::checkpoint`]). `import`
+//! takes either: a directory of `.npy` files, or any safetensors file whose `F32` tensors carry
+//! the parameters' names (Valence's own, or one written by `safetensors.torch.save_file`).
+//!
+//! Every tensor has its TensorFlow shape (conv filters HWIO `[kh, kw, c_in, c_out]`, dense
+//! weights `[in, out]`), so `tf.Variable.assign(np.load(...))` takes it as it is; PyTorch wants
+//! conv filters as `[c_out, c_in, kh, kw]` (`torch.from_numpy(w).permute(3, 2, 0, 1)`) and dense
+//! weights transposed.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
 
-use crate::checkpoint::{Checkpoint, NamedTensor, OptimizerKind};
+use crate::checkpoint::{v2, Checkpoint, NamedTensor, OptimizerKind};
 use crate::checksum::params_crc32;
 use crate::cli::ConfigName;
 use crate::npy;
@@ -34,9 +39,15 @@ pub const SEED_PARAMETER_NAMES: [&str; FULL_PARAMS.count()] = {
     names
 };
 
-/// Writes every parameter of the checkpoint in `checkpoint_dir` as `out/<name>.npy`, creating
-/// `out` if needed, and returns the files written and the parameters' checksum
-/// ([`params_crc32`]).
+/// The safetensors file `export` writes beside the `.npy` files.
+pub const EXPORT_FILE: &str = "model.safetensors";
+
+/// Writes every parameter of the checkpoint in `checkpoint_dir` as `out/<name>.npy` and all of
+/// them as `out/`[`EXPORT_FILE`], creating `out` if needed, and returns the files written (the
+/// `.npy` files first, in the network's order) and the parameters' checksum ([`params_crc32`]).
+///
+/// The safetensors file is the checkpoint without its optimiser state: the parameters, the
+/// network, the step and the run's settings in its metadata (`host-sim import` reads it back).
 ///
 /// # Errors
 /// If the checkpoint cannot be loaded, a parameter's name cannot be a file name, or a file
@@ -61,45 +72,75 @@ pub fn export(checkpoint_dir: &Path, out: &Path) -> Result<(Vec<PathBuf>, u32)> 
         npy::write(&path, &t.shape, &t.data)?;
         written.push(path);
     }
-    Ok((written, checksum(&ckpt)))
+    let path = out.join(EXPORT_FILE);
+    let weights = Checkpoint {
+        optimizer: OptimizerKind::None,
+        slots: Vec::new(),
+        ..ckpt
+    };
+    let bytes = weights
+        .to_bytes()
+        .with_context(|| format!("encoding {}", path.display()))?;
+    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    written.push(path);
+    Ok((written, checksum(&weights)))
 }
 
-/// Reads `from/<name>.npy` for every parameter of `config`'s network and saves them as a
-/// checkpoint in `out`: step 0, no optimiser state, no RNG state (a run resumed from it starts
-/// its optimiser afresh). Other files in `from` are ignored. Returns the checkpoint's path and
-/// the parameters' checksum ([`params_crc32`]).
+/// Reads every parameter of `config`'s network from `from` and saves them as a checkpoint in
+/// `out`: step 0, no optimiser state, no RNG state (a run resumed from it starts its optimiser
+/// afresh). `from` is a directory holding `<name>.npy` per parameter (other files ignored) or a
+/// safetensors file holding a tensor per parameter name (other tensors ignored). Returns the
+/// checkpoint's path and the parameters' checksum ([`params_crc32`]).
 ///
-/// Every file is checked before anything is written: `<f4`, C order, the parameter's exact
-/// shape in the network, finite values. `out` must be new or an empty directory unless `force`
-/// (then its checkpoint is replaced).
+/// Every tensor is checked before anything is written: `F32` (`<f4` in C order for `.npy`),
+/// the parameter's exact shape in the network, finite values. `out` must be new or an empty
+/// directory unless `force` (then its checkpoint is replaced).
 ///
 /// # Errors
-/// A file that is missing or fails a check (the message names it, the expected and the found
-/// shape), an `out` that holds files without `force`, or a checkpoint that cannot be saved.
+/// A file or tensor that is missing or fails a check (the message names the file and the
+/// tensor, the expected and the found shape), an `out` that holds files without `force`, or a
+/// checkpoint that cannot be saved.
 pub fn import(from: &Path, out: &Path, config: ConfigName, force: bool) -> Result<(PathBuf, u32)> {
     let specs = crate::network::config_of(config).params()?;
+    let safetensors = if from.is_file() {
+        let bytes = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
+        Some(v2::read_tensors(&bytes).with_context(|| from.display().to_string())?)
+    } else {
+        None
+    };
     let params = specs
         .iter()
         .map(|s| {
-            let path = from.join(format!("{}.npy", s.name));
-            let a = npy::read(&path)?;
+            // Where the tensor came from (for messages), its shape and its data.
+            let (place, shape, data) = match &safetensors {
+                Some(tensors) => {
+                    let t = tensors
+                        .iter()
+                        .find(|t| t.name == s.name)
+                        .with_context(|| format!("{}: no tensor `{}`", from.display(), s.name))?;
+                    let place = format!("{}: tensor `{}`", from.display(), s.name);
+                    (place, t.shape.clone(), t.data.clone())
+                }
+                None => {
+                    let path = from.join(format!("{}.npy", s.name));
+                    let a = npy::read(&path)?;
+                    (path.display().to_string(), a.shape, a.data)
+                }
+            };
             ensure!(
-                a.shape == s.dims(),
-                "{}: shape {:?} found, `{}` of the {} network needs {:?}",
-                path.display(),
-                a.shape,
+                shape == s.dims(),
+                "{place}: shape {shape:?} found, `{}` of the {} network needs {:?}",
                 s.name,
                 config.as_str(),
                 s.dims()
             );
-            if let Some(i) = a.data.iter().position(|x| !x.is_finite()) {
+            if let Some(i) = data.iter().position(|x| !x.is_finite()) {
                 bail!(
-                    "{}: element {i} is {}; parameters must be finite",
-                    path.display(),
-                    a.data[i]
+                    "{place}: element {i} is {}; parameters must be finite",
+                    data[i]
                 );
             }
-            Ok(NamedTensor::new(s.name, a.shape, a.data)?)
+            Ok(NamedTensor::new(s.name, shape, data)?)
         })
         .collect::<Result<Vec<_>>>()?;
     if !force {
@@ -177,23 +218,78 @@ mod tests {
         let original = seed_like_checkpoint();
         original.save(&dir.path().join("ckpt")).unwrap();
         let (files, crc_out) = export(&dir.path().join("ckpt"), &dir.path().join("npy")).unwrap();
-        assert_eq!(files.len(), 16);
+        assert_eq!(files.len(), 17);
         assert!(dir.path().join("npy/weight_softmax.npy").exists());
-        let (_, crc_in) = import(
-            &dir.path().join("npy"),
-            &dir.path().join("back"),
-            ConfigName::Tiny,
-            false,
-        )
-        .unwrap();
-        assert_eq!(crc_in, crc_out);
-        let back = Checkpoint::load(&dir.path().join("back")).unwrap();
-        assert_eq!(back.params, original.params);
+        assert_eq!(files[16], dir.path().join("npy").join(EXPORT_FILE));
+        // From the .npy files, then from the safetensors file: the same parameters.
+        for (from, to) in [("npy", "back"), ("npy/model.safetensors", "back2")] {
+            let (_, crc_in) = import(
+                &dir.path().join(from),
+                &dir.path().join(to),
+                ConfigName::Tiny,
+                false,
+            )
+            .unwrap();
+            assert_eq!(crc_in, crc_out);
+            let back = Checkpoint::load(&dir.path().join(to)).unwrap();
+            assert_eq!(back.params, original.params);
+            assert_eq!(
+                (back.step, back.optimizer, back.slots.len()),
+                (0, OptimizerKind::None, 0)
+            );
+            assert_eq!(back.config, "tiny");
+        }
+        // The exported file keeps the checkpoint's step and network, not its optimiser state.
+        let bytes = std::fs::read(&files[16]).unwrap();
+        let exported = Checkpoint::from_bytes(&bytes).unwrap();
         assert_eq!(
-            (back.step, back.optimizer, back.slots.len()),
-            (0, OptimizerKind::None, 0)
+            (exported.step, exported.optimizer, exported.slots.len()),
+            (17, OptimizerKind::None, 0)
         );
-        assert_eq!(back.config, "tiny");
+        assert_eq!(exported.params, original.params);
+    }
+
+    #[test]
+    fn import_from_safetensors_names_the_missing_or_bad_tensor() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = seed_like_checkpoint();
+        let file = dir.path().join("w.safetensors");
+        let import_err = |c: &Checkpoint| {
+            std::fs::write(&file, c.to_bytes().unwrap()).unwrap();
+            let out = dir.path().join("out");
+            let msg = format!(
+                "{:#}",
+                import(&file, &out, ConfigName::Tiny, false).unwrap_err()
+            );
+            assert!(!out.exists(), "nothing written");
+            msg
+        };
+        c.params.retain(|t| t.name != "bias_local2");
+        let msg = import_err(&c);
+        assert!(
+            msg.contains("w.safetensors: no tensor `bias_local2`"),
+            "{msg}"
+        );
+        let mut c = seed_like_checkpoint();
+        c.params[2].shape = vec![c.params[2].data.len()];
+        c.params[2].data[1] = f32::INFINITY;
+        let msg = import_err(&c);
+        assert!(
+            msg.contains(&format!("tensor `{}`: shape [", c.params[2].name)),
+            "{msg}"
+        );
+        c.params[2].shape = ValenceConfig::TINY.params().unwrap()[2].dims().to_vec();
+        let msg = import_err(&c);
+        assert!(msg.contains("element 1 is inf"), "{msg}");
+        std::fs::write(&file, b"not safetensors at all").unwrap();
+        let msg = format!(
+            "{:#}",
+            import(&file, &dir.path().join("out"), ConfigName::Tiny, false).unwrap_err()
+        );
+        assert!(
+            msg.contains("w.safetensors: ") && msg.contains("not a Valence checkpoint"),
+            "{msg}"
+        );
     }
 
     #[test]

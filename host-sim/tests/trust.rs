@@ -231,7 +231,7 @@ fn errors_name_their_file_once() {
     let n = nowhere.to_str().unwrap();
     assert_error(
         &host_sim(&["export", "--checkpoint", n, "--out", "x"]),
-        &["nowhere/checkpoint.vckpt", "No such file"],
+        &["nowhere/checkpoint.safetensors", "No such file"],
     );
     assert_error(
         &host_sim(&["import", "--from", n, "--out", "x"]),
@@ -258,8 +258,9 @@ fn errors_name_their_file_once() {
     let out = tiny(&["--steps", "4", "--resume", run.to_str().unwrap()]);
     assert_error(&out, &["history.tsv"]);
     assert_eq!(event_files(&run), before, "no stray event file");
-    // A corrupt checkpoint names the file and what is wrong with it, once.
-    std::fs::write(run.join(CHECKPOINT_FILE), b"VALCKPT\0\x01\0\0\0").unwrap();
+    // A corrupt (here cut short) checkpoint names the file and what is wrong with it, once.
+    let whole = std::fs::read(run.join(CHECKPOINT_FILE)).unwrap();
+    std::fs::write(run.join(CHECKPOINT_FILE), &whole[..whole.len() / 2]).unwrap();
     let out = tiny(&["--steps", "4", "--resume", run.to_str().unwrap()]);
     assert_error(&out, &[CHECKPOINT_FILE, "truncated"]);
     assert_eq!(event_files(&run), before, "no stray event file");

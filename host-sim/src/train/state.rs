@@ -7,8 +7,9 @@ use kernels::net::Net;
 use crate::checkpoint::{Checkpoint, NamedTensor, OptimizerKind};
 use crate::network::{load_params, param_tensors};
 
-/// Optimiser-slot tensor names: Adam's first and second moments per parameter tensor.
-const ADAM_SLOTS: [&str; 2] = ["adam_m", "adam_v"];
+/// Optimiser-slot tensor name suffixes: Adam's first and second moments per parameter tensor, as
+/// TensorFlow 1 names them (`weights1/Adam`, `weights1/Adam_1`).
+const ADAM_SLOTS: [&str; 2] = ["Adam", "Adam_1"];
 /// Adam's `β1ᵗ` and `β2ᵗ`, scalar tensors named as TensorFlow 1 names its variables; they follow
 /// the moments in the network's optimiser state.
 const ADAM_POWERS: [&str; 2] = ["beta1_power", "beta2_power"];
@@ -35,7 +36,7 @@ pub fn capture(
             for s in specs {
                 let data = state[k * p + s.offset..k * p + s.offset + s.len].to_vec();
                 slots.push(NamedTensor::new(
-                    format!("{slot}/{}", s.name),
+                    format!("{}/{slot}", s.name),
                     s.dims().to_vec(),
                     data,
                 )?);
@@ -93,7 +94,7 @@ pub fn restore(
         (OptimizerKind::Adam, OptimizerKind::Adam) => {
             for (k, slot) in ADAM_SLOTS.iter().enumerate() {
                 for s in &specs {
-                    let name = format!("{slot}/{}", s.name);
+                    let name = format!("{}/{slot}", s.name);
                     let t = ckpt
                         .slots
                         .iter()
