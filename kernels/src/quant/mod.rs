@@ -26,6 +26,7 @@ mod multiplier;
 pub mod net;
 mod params;
 mod pool;
+pub mod smlad;
 
 pub use conv2d::conv2d_s8;
 pub use dense::dense_s8;
@@ -36,3 +37,7 @@ pub use params::{
     dequantize_s8, quantize_s8, relu_s8, Activation, ActivationRange, LayerQuant, QuantParams,
 };
 pub use pool::max_pool_s8;
+pub use smlad::{
+    conv2d_s8_smlad, conv2d_s8_smlad_cols_len, conv2d_s8_smlad_scratch_len, dense_s8_smlad,
+    dense_s8_smlad_cols_len, transpose_s8,
+};
