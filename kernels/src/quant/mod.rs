@@ -20,16 +20,20 @@
 
 mod conv2d;
 mod dense;
+pub mod dsp;
 mod fixed;
 mod lrn;
 mod multiplier;
 pub mod net;
 mod params;
 mod pool;
-pub mod smlad;
 
 pub use conv2d::conv2d_s8;
 pub use dense::dense_s8;
+pub use dsp::{
+    conv2d_s8_smlad, conv2d_s8_smlad_cols_len, conv2d_s8_smlad_scratch_len, dense_s8_smlad,
+    dense_s8_smlad_cols_len, max_pool_s8_simd, transpose_s8,
+};
 pub use fixed::{rounding_divide_by_pot, saturate_s8, saturating_rounding_doubling_high_mul};
 pub use lrn::{lrn_s8, LrnS8};
 pub use multiplier::{per_channel_multipliers, QuantizedMultiplier};
@@ -37,7 +41,3 @@ pub use params::{
     dequantize_s8, quantize_s8, relu_s8, Activation, ActivationRange, LayerQuant, QuantParams,
 };
 pub use pool::max_pool_s8;
-pub use smlad::{
-    conv2d_s8_smlad, conv2d_s8_smlad_cols_len, conv2d_s8_smlad_scratch_len, dense_s8_smlad,
-    dense_s8_smlad_cols_len, transpose_s8,
-};

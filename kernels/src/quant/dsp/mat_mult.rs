@@ -3,7 +3,7 @@
 //! ([`q7_to_q15_reordered`](super::q15::q7_to_q15_reordered)), two output channels × two
 //! columns per inner step in four accumulators.
 
-use super::dsp::{lane, smlad, sxtb16, sxtb16_ror8, word};
+use super::insn::{lane, smlad, sxtb16, sxtb16_ror8, word};
 use super::q15::words;
 
 /// The rows' dot products with up to two columns; `y` holds `cols` (1 or 2) output rows of

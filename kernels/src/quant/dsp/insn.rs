@@ -1,14 +1,14 @@
-//! The Armv7E-M DSP instructions the SMLAD kernels are built from, as plain functions: the
-//! instructions themselves where the target has them (`target_arch = "arm"` with the `dsp`
-//! feature, e.g. `thumbv7em-none-eabihf`), and portable equivalents elsewhere, so that the very
-//! same kernel code runs — and is tested — on the host.
+//! The Armv7E-M DSP instructions the kernels of this module are built from, as plain functions:
+//! the instructions themselves with the crate's `dsp` feature on an Arm target (Rust's own
+//! `target_feature = "dsp"` is unstable, so it cannot select them), portable equivalents
+//! elsewhere, so that the very same kernel code runs — and is tested — on the host.
 //!
 //! Values are packed pairs of 16-bit lanes in a `u32`: lane 0 in bits 0–15, lane 1 in bits
-//! 16–31 (Arm's "bottom" and "top" halves).
+//! 16–31 (Arm's "bottom" and "top" halves), or four bytes, byte 0 in bits 0–7.
 //!
 //! LLVM (Rust 1.95) does not form `SMLAD` from the portable expression (it emits an `SMLABB` +
-//! `SMLATT` pair) and `core::arch::arm`'s DSP intrinsics are unstable, hence the four one-line
-//! `asm!` wrappers: a measured 30 % fewer instructions in the convolution's inner loop.
+//! `SMLATT` pair) and `core::arch::arm`'s DSP intrinsics are unstable, hence the small
+//! `asm!` wrappers.
 
 /// `acc + a.lane0 · b.lane0 + a.lane1 · b.lane1` (signed 16-bit lanes), wrapping in `i32` as
 /// `SMLAD` does (it only sets the sticky Q flag on overflow).
@@ -26,7 +26,7 @@ pub(crate) fn sxtb16(x: u32) -> u32 {
 /// Bytes 1 and 3 of `x`, sign-extended into lanes 0 and 1 (`SXTB16 …, ROR #8`).
 #[inline(always)]
 pub(crate) fn sxtb16_ror8(x: u32) -> u32 {
-    imp::sxtb16(x.rotate_right(8))
+    imp::sxtb16_ror8(x)
 }
 
 /// `a` plus bytes 0 and 2 of `x` sign-extended, lane by lane, each lane wrapping at 16 bits
@@ -39,13 +39,22 @@ pub(crate) fn sxtab16(a: u32, x: u32) -> u32 {
 /// `a` plus bytes 1 and 3 of `x` sign-extended, lane by lane (`SXTAB16 …, ROR #8`).
 #[inline(always)]
 pub(crate) fn sxtab16_ror8(a: u32, x: u32) -> u32 {
-    imp::sxtab16(a, x.rotate_right(8))
+    imp::sxtab16_ror8(a, x)
 }
 
-/// Four bytes as one word, byte 0 in bits 0–7 (one `LDR` on Arm; the caller's slice is 4 long).
+/// The signed maximum of each of the four bytes of `a` and `b` (`SSUB8` then `SEL`).
+#[inline(always)]
+pub(crate) fn max_s8x4(a: u32, b: u32) -> u32 {
+    imp::max_s8x4(a, b)
+}
+
+/// The first four bytes of `b` as one word, byte 0 in bits 0–7 (one `LDR` on Arm); 0 if `b` is
+/// shorter (callers pass 4-byte chunks).
 #[inline(always)]
 pub(crate) fn word(b: &[i8]) -> u32 {
-    u32::from_le_bytes([b[0] as u8, b[1] as u8, b[2] as u8, b[3] as u8])
+    // A 4-byte array copy becomes one (unaligned) LDR; four byte reads would stay four LDRBs.
+    b.first_chunk::<4>()
+        .map_or(0, |a| u32::from_le_bytes(a.map(|v| v as u8)))
 }
 
 /// Lane `i` (0 or 1) of `x` as a signed value.
@@ -60,10 +69,23 @@ pub(crate) fn pack(lo: i32, hi: i32) -> u32 {
     u32::from(lo as u16) | (u32::from(hi as u16) << 16)
 }
 
-#[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+#[cfg(all(feature = "dsp", target_arch = "arm"))]
 #[allow(unsafe_code)]
 mod imp {
     use core::arch::asm;
+
+    #[inline(always)]
+    pub(super) fn max_s8x4(a: u32, b: u32) -> u32 {
+        let (r, _t): (u32, u32);
+        // SAFETY: register-only instructions, no memory, no stack. SSUB8 sets the APSR.GE bits
+        // that SEL reads, inside this one block; they are not NZCV, which Rust's code may rely
+        // on, but the block does not claim `preserves_flags`.
+        unsafe {
+            asm!("ssub8 {t}, {a}, {b}", "sel {r}, {a}, {b}", t = out(reg) _t, r = lateout(reg) r,
+                 a = in(reg) a, b = in(reg) b, options(pure, nomem, nostack));
+        }
+        r
+    }
 
     #[inline(always)]
     pub(super) fn smlad(a: u32, b: u32, acc: i32) -> i32 {
@@ -89,6 +111,17 @@ mod imp {
     }
 
     #[inline(always)]
+    pub(super) fn sxtb16_ror8(x: u32) -> u32 {
+        let r: u32;
+        // SAFETY: a register-only instruction; no memory, no stack, no flags.
+        unsafe {
+            asm!("sxtb16 {r}, {x}, ror #8", r = lateout(reg) r, x = in(reg) x,
+                 options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+
+    #[inline(always)]
     pub(super) fn sxtab16(a: u32, x: u32) -> u32 {
         let r: u32;
         // SAFETY: a register-only instruction; no memory, no stack, no flags.
@@ -98,11 +131,28 @@ mod imp {
         }
         r
     }
+
+    #[inline(always)]
+    pub(super) fn sxtab16_ror8(a: u32, x: u32) -> u32 {
+        let r: u32;
+        // SAFETY: a register-only instruction; no memory, no stack, no flags.
+        unsafe {
+            asm!("sxtab16 {r}, {a}, {x}, ror #8", r = lateout(reg) r, a = in(reg) a,
+                 x = in(reg) x, options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
 }
 
-#[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+#[cfg(not(all(feature = "dsp", target_arch = "arm")))]
 mod imp {
     use super::{lane, pack};
+
+    #[inline(always)]
+    pub(super) fn max_s8x4(a: u32, b: u32) -> u32 {
+        let (a, b) = (a.to_le_bytes(), b.to_le_bytes());
+        u32::from_le_bytes(core::array::from_fn(|i| (a[i] as i8).max(b[i] as i8) as u8))
+    }
 
     #[inline(always)]
     pub(super) fn smlad(a: u32, b: u32, acc: i32) -> i32 {
@@ -116,9 +166,19 @@ mod imp {
     }
 
     #[inline(always)]
+    pub(super) fn sxtb16_ror8(x: u32) -> u32 {
+        sxtb16(x.rotate_right(8))
+    }
+
+    #[inline(always)]
     pub(super) fn sxtab16(a: u32, x: u32) -> u32 {
         let e = sxtb16(x);
         pack(lane(a, 0) + lane(e, 0), lane(a, 1) + lane(e, 1))
+    }
+
+    #[inline(always)]
+    pub(super) fn sxtab16_ror8(a: u32, x: u32) -> u32 {
+        sxtab16(a, x.rotate_right(8))
     }
 }
 
@@ -164,5 +224,12 @@ mod tests {
         assert_eq!(sxtab16(0xffff_ffff, 0x0001_0001), 0);
         assert_eq!(lane(pack(-255, 255), 0), -255);
         assert_eq!(lane(pack(-255, 255), 1), 255);
+    }
+
+    #[test]
+    fn max_is_per_signed_byte() {
+        // bytes (1, −1, −128, 127) against (2, −2, 127, −128): (2, −1, 127, 127).
+        assert_eq!(max_s8x4(0x7f80_ff01, 0x807f_fe02), 0x7f7f_ff02);
+        assert_eq!(max_s8x4(0x8080_8080, 0x8080_8080), 0x8080_8080);
     }
 }

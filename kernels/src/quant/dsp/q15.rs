@@ -1,6 +1,6 @@
 //! int8 values to the q15 pairs the matrix kernel reads, with the zero point removed.
 
-use super::dsp::{pack, sxtab16, sxtab16_ror8, word};
+use super::insn::{pack, sxtab16, sxtab16_ror8, word};
 
 /// Words of `len` values as q15 pairs.
 pub(crate) const fn words(len: usize) -> usize {
@@ -34,7 +34,7 @@ pub(crate) fn q7_to_q15_reordered(src: &[i8], zero_point: i8, dst: &mut [i32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quant::smlad::dsp::lane;
+    use crate::quant::dsp::insn::lane;
 
     #[test]
     fn groups_are_reordered_and_the_tail_is_not() {
