@@ -15,9 +15,10 @@ use kernels::conv2d::Conv2d;
 use kernels::dense::Dense;
 use kernels::pool::Pool2d;
 use kernels::quant::{
-    conv2d_s8, conv2d_s8_smlad, conv2d_s8_smlad_cols_len, conv2d_s8_smlad_scratch_len, dense_s8,
-    dense_s8_smlad, dense_s8_smlad_cols_len, max_pool_s8, max_pool_s8_simd, transpose_s8,
-    ActivationRange, LayerQuant, QuantizedMultiplier,
+    conv2d_s8, conv2d_s8_smlad, conv2d_s8_smlad_cols_len, conv2d_s8_smlad_filter,
+    conv2d_s8_smlad_scratch_len, dense_s8, dense_s8_smlad, dense_s8_smlad_cols_len,
+    dense_s8_smlad_weights, max_pool_s8, max_pool_s8_simd, ActivationRange, LayerQuant,
+    QuantizedMultiplier,
 };
 use kernels::rng::Rng;
 use kernels::{Hwc, KernelError, Padding};
@@ -126,7 +127,7 @@ fn quant(channels: usize, scale: f64, m: &mut [QuantizedMultiplier]) -> LayerQua
 struct Buffers {
     input: [i8; MAX_INPUT],
     filter: [i8; MAX_FILTER],
-    transposed: [i8; MAX_FILTER],
+    rearranged: [i8; MAX_FILTER],
     bias: [i32; MAX_CHANNELS],
     multipliers: [QuantizedMultiplier; MAX_CHANNELS],
     scratch: [i8; MAX_SCRATCH],
@@ -149,7 +150,7 @@ fn conv(
         *v = (i as i32 - 5) * 97;
     }
     let q = quant(c, 2e-3, &mut b.multipliers);
-    transpose_s8(&b.filter[..n_f], g.patch_len(), &mut b.transposed[..n_f])?;
+    conv2d_s8_smlad_filter(g, &b.filter[..n_f], &mut b.rearranged[..n_f])?;
     let (input, bias, m) = (&b.input[..n_in], &b.bias[..c], &b.multipliers[..c]);
     let portable = instructions(|| {
         conv2d_s8(
@@ -170,7 +171,7 @@ fn conv(
             &q,
             1,
             input,
-            &b.transposed[..n_f],
+            &b.rearranged[..n_f],
             bias,
             m,
             &mut b.scratch[..conv2d_s8_smlad_scratch_len(g)],
@@ -197,7 +198,7 @@ fn dense(
         *v = (i as i32 - 9) * 131;
     }
     let q = quant(n_out, 1e-3, &mut b.multipliers);
-    transpose_s8(&b.filter[..n_w], n_in, &mut b.transposed[..n_w])?;
+    dense_s8_smlad_weights(g, &b.filter[..n_w], &mut b.rearranged[..n_w])?;
     let (input, bias, m) = (&b.input[..n_in], &b.bias[..n_out], &b.multipliers[..n_out]);
     let portable = instructions(|| {
         dense_s8(
@@ -217,7 +218,7 @@ fn dense(
             &q,
             1,
             input,
-            &b.transposed[..n_w],
+            &b.rearranged[..n_w],
             bias,
             m,
             &mut b.cols[..dense_s8_smlad_cols_len(g)],
@@ -256,7 +257,7 @@ fn run(syst: SYST) -> Result<bool, KernelError> {
     let mut b = Buffers {
         input: [0; MAX_INPUT],
         filter: [0; MAX_FILTER],
-        transposed: [0; MAX_FILTER],
+        rearranged: [0; MAX_FILTER],
         bias: [0; MAX_CHANNELS],
         multipliers: [QuantizedMultiplier::ZERO; MAX_CHANNELS],
         scratch: [0; MAX_SCRATCH],

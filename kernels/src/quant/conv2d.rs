@@ -93,7 +93,7 @@ pub fn conv2d_s8(
                     }
                 }
                 for (j, &a) in acc[..n].iter().enumerate() {
-                    y[c0 + j] = requantize(q, bias, multipliers, c0 + j, a);
+                    y[c0 + j] = requantize(q, bias, multipliers, c0 + j, a, |m, v| m.apply(v));
                 }
                 c0 += n;
             }
@@ -103,7 +103,7 @@ pub fn conv2d_s8(
 }
 
 /// Output channel `c`'s value from its sum `acc`: TFLite's `ConvPerChannel` epilogue (bias,
-/// the double-rounding multiplier, the output zero point, the activation clamp).
+/// the double-rounding multiplier `apply`, the output zero point, the activation clamp).
 #[inline(always)]
 pub(super) fn requantize(
     q: &LayerQuant,
@@ -111,13 +111,14 @@ pub(super) fn requantize(
     multipliers: &[QuantizedMultiplier],
     c: usize,
     acc: i32,
+    apply: impl Fn(QuantizedMultiplier, i32) -> i32,
 ) -> i8 {
     let m = if multipliers.len() == 1 {
         multipliers[0]
     } else {
         multipliers[c]
     };
-    let v = m.apply(acc.wrapping_add(bias[c]));
+    let v = apply(m, acc.wrapping_add(bias[c]));
     q.range
         .clamp(v.saturating_add(i32::from(q.output_zero_point)))
 }

@@ -2,6 +2,7 @@
 
 use super::mat_mult::mat_mult;
 use super::q15::{q7_to_q15_reordered, words};
+use super::requant;
 use crate::conv2d::Conv2d;
 use crate::error::{check_len, mul, nonzero};
 use crate::quant::conv2d::{check_multipliers, im2col_s8, requantize};
@@ -21,8 +22,8 @@ pub const fn conv2d_s8_smlad_cols_len(g: &Conv2d) -> usize {
 /// [`conv2d_s8`](crate::quant::conv2d_s8) on `SMLAD` (see the [module](super) documentation):
 /// the same outputs, bit for bit, from the filter in TFLite's order.
 ///
-/// `filter` is `[c_out][kh][kw][c_in]` ([`transpose_s8`](super::transpose_s8) of the HWIO one
-/// with `rows = kh·kw·c_in`); `scratch` (`i8`, [`conv2d_s8_smlad_scratch_len`]) and `cols`
+/// `filter` is [`conv2d_s8_smlad_filter`](super::conv2d_s8_smlad_filter) of the HWIO one;
+/// `scratch` (`i8`, [`conv2d_s8_smlad_scratch_len`]) and `cols`
 /// (`i32`, [`conv2d_s8_smlad_cols_len`]) are overwritten, their contents on entry do not matter.
 /// The tile of `g` is not used: this path works on two output pixels at a time.
 ///
@@ -62,15 +63,15 @@ pub fn conv2d_s8_smlad(
         let rows = if pixels - first >= 2 { 2 } else { 1 };
         let patches = &mut scratch[..rows * patch];
         im2col_s8(g, input, zp, first, patches);
-        for (p, c) in patches.chunks_exact(patch).zip(cols.chunks_exact_mut(cw)) {
-            q7_to_q15_reordered(p, zp, c);
+        for (r, p) in patches.chunks_exact(patch).enumerate() {
+            q7_to_q15_reordered(p, zp, &mut cols[..rows * cw], r, rows);
         }
         mat_mult(
             filter,
             patch,
             &cols[..rows * cw],
             &mut output[first * c_out..][..rows * c_out],
-            |c, acc| requantize(q, bias, multipliers, c, acc),
+            |c, acc| requantize(q, bias, multipliers, c, acc, requant::apply),
         );
         first += rows;
     }
@@ -81,7 +82,9 @@ pub fn conv2d_s8_smlad(
 mod tests {
     extern crate std;
     use super::*;
-    use crate::quant::{conv2d_s8, transpose_s8, Activation, ActivationRange, QuantParams};
+    use crate::quant::{
+        conv2d_s8, conv2d_s8_smlad_filter, Activation, ActivationRange, QuantParams,
+    };
     use crate::test_data::uniform_i8;
     use crate::{Hwc, Padding};
     use std::vec;
@@ -125,8 +128,8 @@ mod tests {
                 let m: Vec<QuantizedMultiplier> = (0..c_out)
                     .map(|c| QuantizedMultiplier::from_real(1e-3 * (1.0 + c as f64)).unwrap())
                     .collect();
-                let mut ohwi = vec![0; f.len()];
-                transpose_s8(&f, g.patch_len(), &mut ohwi).unwrap();
+                let mut rearranged = vec![0; f.len()];
+                conv2d_s8_smlad_filter(&g, &f, &mut rearranged).unwrap();
                 for m in [&m[..], &m[..1]] {
                     let mut want = vec![0x5a; batch * g.output_len()];
                     let mut s8 = vec![0x55; g.scratch_len()];
@@ -135,7 +138,16 @@ mod tests {
                     let mut s8 = vec![0x55; conv2d_s8_smlad_scratch_len(&g)];
                     let mut cols = vec![0x5555; conv2d_s8_smlad_cols_len(&g)];
                     conv2d_s8_smlad(
-                        &g, &q, batch, &x, &ohwi, &bias, m, &mut s8, &mut cols, &mut got,
+                        &g,
+                        &q,
+                        batch,
+                        &x,
+                        &rearranged,
+                        &bias,
+                        m,
+                        &mut s8,
+                        &mut cols,
+                        &mut got,
                     )
                     .unwrap();
                     assert_eq!(got, want, "{h}×{w}×{c_in} {k:?} → {c_out}, batch {batch}");

@@ -15,8 +15,8 @@ pub const fn dense_s8_smlad_cols_len(g: &Dense) -> usize {
 }
 
 /// [`dense_s8`](crate::quant::dense_s8) on `SMLAD` (see the [module](super) documentation): the
-/// same outputs, bit for bit, from the weights in TFLite's `[out, in]` order
-/// ([`transpose_s8`](super::transpose_s8) of Valence's `[in, out]` with `rows = in`).
+/// same outputs, bit for bit, from the weights rearranged by
+/// [`dense_s8_smlad_weights`](super::dense_s8_smlad_weights).
 ///
 /// `cols` (`i32`, [`dense_s8_smlad_cols_len`]) is overwritten; its contents on entry do not
 /// matter.
@@ -51,8 +51,8 @@ pub fn dense_s8_smlad(
     let zp = q.input_zero_point;
     for (x, y) in input.chunks(2 * ins).zip(output.chunks_mut(2 * outs)) {
         let rows = x.len() / ins;
-        for (e, c) in x.chunks_exact(ins).zip(cols.chunks_exact_mut(cw)) {
-            q7_to_q15_reordered(e, zp, c);
+        for (r, e) in x.chunks_exact(ins).enumerate() {
+            q7_to_q15_reordered(e, zp, &mut cols[..rows * cw], r, rows);
         }
         mat_mult(weights, ins, &cols[..rows * cw], y, |o, acc| {
             requantize(q, bias, multipliers, o, acc)
@@ -65,7 +65,7 @@ pub fn dense_s8_smlad(
 mod tests {
     extern crate std;
     use super::*;
-    use crate::quant::{dense_s8, transpose_s8, ActivationRange};
+    use crate::quant::{dense_s8, dense_s8_smlad_weights, ActivationRange};
     use crate::test_data::uniform_i8;
     use std::vec;
     use std::vec::Vec;
@@ -93,7 +93,7 @@ mod tests {
                     .map(|o| QuantizedMultiplier::from_real(0.004 / (1.0 + o as f64)).unwrap())
                     .collect();
                 let mut wt = vec![0; w.len()];
-                transpose_s8(&w, n_in, &mut wt).unwrap();
+                dense_s8_smlad_weights(&g, &w, &mut wt).unwrap();
                 for m in [&m[..], &m[..1]] {
                     let mut want = vec![0x5a; batch * n_out];
                     dense_s8(&g, &q, batch, &x, &w, &b, m, &mut want).unwrap();

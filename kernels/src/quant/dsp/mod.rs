@@ -1,8 +1,9 @@
 //! The int8 kernels on the Armv7E-M DSP extension. The convolution and the dense layer use its
 //! dual 16-bit multiply-accumulate (`SMLAD`) the way CMSIS-NN's `arm_convolve_s8` does it: the patches
 //! of two output pixels become q15 columns (zero point removed, `SXTAB16`), the filter stays
-//! int8 in TFLite's `[c_out][kh][kw][c_in]` order and is unpacked four bytes at a time
-//! (`SXTB16`), and each inner step multiplies two output channels by two columns. Max-pooling
+//! int8, its rows in TFLite's `[kh][kw][c_in]` order with pairs of output channels interleaved
+//! four bytes at a time ([`conv2d_s8_smlad_filter`]), is unpacked by `SXTB16`, and each inner
+//! step multiplies two output channels by two columns. Max-pooling
 //! compares four channels at once (`SSUB8` + `SEL`).
 //!
 //! The same code runs everywhere: on an Arm target with the `dsp` feature the primitives are
@@ -13,14 +14,15 @@
 
 mod conv2d;
 mod dense;
+mod filter;
 mod insn;
 mod mat_mult;
 mod pool;
 mod q15;
-mod transpose;
+mod requant;
 
 pub use conv2d::{conv2d_s8_smlad, conv2d_s8_smlad_cols_len, conv2d_s8_smlad_scratch_len};
 pub use dense::{dense_s8_smlad, dense_s8_smlad_cols_len};
+pub(crate) use filter::interleave_into;
+pub use filter::{conv2d_s8_smlad_filter, dense_s8_smlad_weights};
 pub use pool::max_pool_s8_simd;
-pub(crate) use transpose::transpose_into;
-pub use transpose::transpose_s8;
