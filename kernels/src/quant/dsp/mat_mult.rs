@@ -15,6 +15,7 @@ use super::q15::words;
 /// [`words`]`(len)` q15 pairs each, interleaved as
 /// [`q7_to_q15_reordered`](super::q15::q7_to_q15_reordered) writes them. Sums wrap in `i32` (as
 /// `SMLAD` does, and as the portable kernels' sums do: the same bits).
+#[inline(never)]
 pub(crate) fn mat_mult(
     filter: &[i8],
     len: usize,
@@ -61,9 +62,7 @@ fn tail(w: &[i8], x: &[i32]) -> i32 {
 /// A channel pair `w` (`2·len` bytes, interleaved) times the two interleaved columns `x`:
 /// `[c·x0, c·x1, (c+1)·x0, (c+1)·x1]`.
 ///
-/// Not inlined: its own register allocation keeps the four accumulators, two pointers and the
-/// operands of the inner step in registers, whatever the caller looks like.
-#[inline(never)]
+#[inline(always)]
 fn dot_2x2(w: &[i8], len: usize, x: &[i32]) -> [i32; 4] {
     let n = len / 4 * 4;
     let (w, t) = w.split_at(2 * n);
@@ -89,7 +88,7 @@ fn dot_2x2(w: &[i8], len: usize, x: &[i32]) -> [i32; 4] {
 }
 
 /// A channel pair `w` times the one column `x`: `[c·x, (c+1)·x]`.
-#[inline(never)]
+#[inline(always)]
 fn dot_2x1(w: &[i8], len: usize, x: &[i32]) -> [i32; 2] {
     let n = len / 4 * 4;
     let (w, t) = w.split_at(2 * n);
