@@ -17,6 +17,27 @@ pub(crate) fn smlad(a: u32, b: u32, acc: i32) -> i32 {
     imp::smlad(a, b, acc)
 }
 
+/// The matrix kernel's inner loop for a channel pair and two columns: for each whole group
+/// `g` (`n = min(w.len() / 8, x.len() / 4)` of them), with `a`, `b` the pair's 4-byte words
+/// `w[8g..8g + 4]`, `w[8g + 4..8g + 8]` and `x[4g..4g + 4]` the columns' words (see
+/// [`mat_mult`](super::mat_mult)), adds to `s = [a·col0, a·col1, b·col0, b·col1]`:
+/// `SXTB16` unpacks `a` and `b`, eight `SMLAD`s accumulate.
+///
+/// On Arm with the `dsp` feature this is one `asm!` loop of 20 instructions per 16
+/// multiply-accumulates: written in Rust, LLVM's register allocation of the same loop (12 values
+/// live, 12 registers free) spilled an accumulator in some callers and not in others.
+#[inline(always)]
+pub(crate) fn mac_2x2(w: &[i8], x: &[i32], s: [i32; 4]) -> [i32; 4] {
+    imp::mac_2x2(w, x, s)
+}
+
+/// [`mac_2x2`] for one column: `x[2g..2g + 2]` are its words, `n = min(w.len() / 8,
+/// x.len() / 2)`, `s = [a·col, b·col]` (13 instructions per 8 multiply-accumulates on Arm).
+#[inline(always)]
+pub(crate) fn mac_2x1(w: &[i8], x: &[i32], s: [i32; 2]) -> [i32; 2] {
+    imp::mac_2x1(w, x, s)
+}
+
 /// Bytes 0 and 2 of `x`, sign-extended into lanes 0 and 1 (`SXTB16`).
 #[inline(always)]
 pub(crate) fn sxtb16(x: u32) -> u32 {
@@ -73,6 +94,102 @@ pub(crate) fn pack(lo: i32, hi: i32) -> u32 {
 #[allow(unsafe_code)]
 mod imp {
     use core::arch::asm;
+
+    #[inline(always)]
+    pub(super) fn mac_2x2(w: &[i8], x: &[i32], s: [i32; 4]) -> [i32; 4] {
+        let n = (w.len() / 8).min(x.len() / 4);
+        let [mut s0, mut s1, mut s2, mut s3] = s;
+        if n == 0 {
+            return s;
+        }
+        // SAFETY: the loop runs n ≥ 1 times, reading 8 bytes from `w` and 16 from `x` each
+        // time: w[..8n] and x[..4n], inside both slices by the choice of n. The `w` reads are
+        // single LDRs, which Armv7-M allows unaligned (LDRD would not be); `x` is word-aligned.
+        // Registers only otherwise; SUBS sets the flags (not `preserves_flags`), SMLAD may set
+        // the sticky Q flag, which nothing reads.
+        unsafe {
+            asm!(
+                "2:",
+                "ldr {a}, [{w}], #4",
+                "ldr {b}, [{w}], #4",
+                "ldr {t}, [{x}], #16",
+                "sxtb16 {a1}, {a}, ror #8",
+                "sxtb16 {a}, {a}",
+                "sxtb16 {b1}, {b}, ror #8",
+                "sxtb16 {b}, {b}",
+                "smlad {s0}, {a}, {t}, {s0}",
+                "smlad {s2}, {b}, {t}, {s2}",
+                "ldr {t}, [{x}, #-12]",
+                "smlad {s0}, {a1}, {t}, {s0}",
+                "smlad {s2}, {b1}, {t}, {s2}",
+                "ldr {t}, [{x}, #-8]",
+                "smlad {s1}, {a}, {t}, {s1}",
+                "smlad {s3}, {b}, {t}, {s3}",
+                "ldr {t}, [{x}, #-4]",
+                "smlad {s1}, {a1}, {t}, {s1}",
+                "smlad {s3}, {b1}, {t}, {s3}",
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                w = inout(reg) w.as_ptr() => _,
+                x = inout(reg) x.as_ptr() => _,
+                n = inout(reg) n => _,
+                s0 = inout(reg) s0,
+                s1 = inout(reg) s1,
+                s2 = inout(reg) s2,
+                s3 = inout(reg) s3,
+                a = out(reg) _,
+                a1 = out(reg) _,
+                b = out(reg) _,
+                b1 = out(reg) _,
+                t = out(reg) _,
+                options(readonly, nostack),
+            );
+        }
+        [s0, s1, s2, s3]
+    }
+
+    #[inline(always)]
+    pub(super) fn mac_2x1(w: &[i8], x: &[i32], s: [i32; 2]) -> [i32; 2] {
+        let n = (w.len() / 8).min(x.len() / 2);
+        let [mut s0, mut s1] = s;
+        if n == 0 {
+            return s;
+        }
+        // SAFETY: the loop runs n ≥ 1 times, reading 8 bytes from `w` (two LDRs, unaligned
+        // allowed) and 8 from `x` (LDRD: `x` is word-aligned) each time: w[..8n] and x[..2n],
+        // inside both slices by the choice of n. Registers only otherwise; SUBS sets the flags.
+        unsafe {
+            asm!(
+                "2:",
+                "ldr {a}, [{w}], #4",
+                "ldr {b}, [{w}], #4",
+                "ldrd {p}, {q}, [{x}], #8",
+                "sxtb16 {a1}, {a}, ror #8",
+                "sxtb16 {a}, {a}",
+                "sxtb16 {b1}, {b}, ror #8",
+                "sxtb16 {b}, {b}",
+                "smlad {s0}, {a}, {p}, {s0}",
+                "smlad {s1}, {b}, {p}, {s1}",
+                "smlad {s0}, {a1}, {q}, {s0}",
+                "smlad {s1}, {b1}, {q}, {s1}",
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                w = inout(reg) w.as_ptr() => _,
+                x = inout(reg) x.as_ptr() => _,
+                n = inout(reg) n => _,
+                s0 = inout(reg) s0,
+                s1 = inout(reg) s1,
+                a = out(reg) _,
+                a1 = out(reg) _,
+                b = out(reg) _,
+                b1 = out(reg) _,
+                p = out(reg) _,
+                q = out(reg) _,
+                options(readonly, nostack),
+            );
+        }
+        [s0, s1]
+    }
 
     #[inline(always)]
     pub(super) fn max_s8x4(a: u32, b: u32) -> u32 {
@@ -146,7 +263,32 @@ mod imp {
 
 #[cfg(not(all(feature = "dsp", target_arch = "arm")))]
 mod imp {
-    use super::{lane, pack};
+    use super::{lane, pack, word};
+
+    #[inline(always)]
+    pub(super) fn mac_2x2(w: &[i8], x: &[i32], mut s: [i32; 4]) -> [i32; 4] {
+        for (ab, x) in w.chunks_exact(8).zip(x.chunks_exact(4)) {
+            let (a, b) = (word(&ab[..4]), word(&ab[4..]));
+            let (a0, a1, b0, b1) = (sxtb16(a), sxtb16_ror8(a), sxtb16(b), sxtb16_ror8(b));
+            let (p0, p1, q0, q1) = (x[0] as u32, x[1] as u32, x[2] as u32, x[3] as u32);
+            s[0] = smlad(a1, p1, smlad(a0, p0, s[0]));
+            s[1] = smlad(a1, q1, smlad(a0, q0, s[1]));
+            s[2] = smlad(b1, p1, smlad(b0, p0, s[2]));
+            s[3] = smlad(b1, q1, smlad(b0, q0, s[3]));
+        }
+        s
+    }
+
+    #[inline(always)]
+    pub(super) fn mac_2x1(w: &[i8], x: &[i32], mut s: [i32; 2]) -> [i32; 2] {
+        for (ab, p) in w.chunks_exact(8).zip(x.chunks_exact(2)) {
+            let (a, b) = (word(&ab[..4]), word(&ab[4..]));
+            let (p0, p1) = (p[0] as u32, p[1] as u32);
+            s[0] = smlad(sxtb16_ror8(a), p1, smlad(sxtb16(a), p0, s[0]));
+            s[1] = smlad(sxtb16_ror8(b), p1, smlad(sxtb16(b), p0, s[1]));
+        }
+        s
+    }
 
     #[inline(always)]
     pub(super) fn max_s8x4(a: u32, b: u32) -> u32 {

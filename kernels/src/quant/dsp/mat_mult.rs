@@ -4,7 +4,7 @@
 //! columns per inner step in four accumulators.
 
 use super::filter::tail_words;
-use super::insn::{lane, smlad, sxtb16, sxtb16_ror8, word};
+use super::insn::{lane, mac_2x1, mac_2x2, smlad, sxtb16, sxtb16_ror8, word};
 use super::q15::words;
 
 /// The filter's dot products with up to two columns; `y` holds `cols` (1 or 2) output rows of
@@ -69,16 +69,7 @@ fn dot_2x2(w: &[i8], len: usize, x: &[i32]) -> [i32; 4] {
     let (t0, t1) = t.split_at(len - n);
     let (x, u) = x.split_at(n);
     let (u0, u1) = u.split_at(tail_words(len));
-    let mut s = [0i32; 4];
-    for (ab, x) in w.chunks_exact(8).zip(x.chunks_exact(4)) {
-        let (a, b) = (word(&ab[..4]), word(&ab[4..]));
-        let (a0, a1, b0, b1) = (sxtb16(a), sxtb16_ror8(a), sxtb16(b), sxtb16_ror8(b));
-        let (p0, p1, q0, q1) = (x[0] as u32, x[1] as u32, x[2] as u32, x[3] as u32);
-        s[0] = smlad(a1, p1, smlad(a0, p0, s[0]));
-        s[1] = smlad(a1, q1, smlad(a0, q0, s[1]));
-        s[2] = smlad(b1, p1, smlad(b0, p0, s[2]));
-        s[3] = smlad(b1, q1, smlad(b0, q0, s[3]));
-    }
+    let s = mac_2x2(w, x, [0; 4]);
     [
         s[0].wrapping_add(tail(t0, u0)),
         s[1].wrapping_add(tail(t0, u1)),
@@ -94,13 +85,7 @@ fn dot_2x1(w: &[i8], len: usize, x: &[i32]) -> [i32; 2] {
     let (w, t) = w.split_at(2 * n);
     let (t0, t1) = t.split_at(len - n);
     let (x, u) = x.split_at(n / 2);
-    let mut s = [0i32; 2];
-    for (ab, p) in w.chunks_exact(8).zip(x.chunks_exact(2)) {
-        let (a, b) = (word(&ab[..4]), word(&ab[4..]));
-        let (p0, p1) = (p[0] as u32, p[1] as u32);
-        s[0] = smlad(sxtb16_ror8(a), p1, smlad(sxtb16(a), p0, s[0]));
-        s[1] = smlad(sxtb16_ror8(b), p1, smlad(sxtb16(b), p0, s[1]));
-    }
+    let s = mac_2x1(w, x, [0; 2]);
     [
         s[0].wrapping_add(tail(t0, u)),
         s[1].wrapping_add(tail(t1, u)),
