@@ -313,7 +313,7 @@ fn run(syst: SYST) -> Result<bool, KernelError> {
         "case",
         "MACs",
         "portable",
-        "smlad",
+        "dsp",
         "target"
     );
     let mut ok = true;
