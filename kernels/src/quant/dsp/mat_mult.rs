@@ -15,7 +15,6 @@ use super::q15::words;
 /// [`words`]`(len)` q15 pairs each, interleaved as
 /// [`q7_to_q15_reordered`](super::q15::q7_to_q15_reordered) writes them. Sums wrap in `i32` (as
 /// `SMLAD` does, and as the portable kernels' sums do: the same bits).
-#[inline(never)]
 pub(crate) fn mat_mult(
     filter: &[i8],
     len: usize,
