@@ -6,9 +6,13 @@
 //! Values are packed pairs of 16-bit lanes in a `u32`: lane 0 in bits 0–15, lane 1 in bits
 //! 16–31 (Arm's "bottom" and "top" halves), or four bytes, byte 0 in bits 0–7.
 //!
-//! LLVM (Rust 1.95) does not form `SMLAD` from the portable expression (it emits an `SMLABB` +
-//! `SMLATT` pair) and `core::arch::arm`'s DSP intrinsics are unstable, hence the small
-//! `asm!` wrappers.
+//! This is the crate's only `unsafe` code (`asm!`), confined to the Arm implementation: LLVM
+//! (Rust 1.95) does not form `SMLAD` from the portable expression (it emits an `SMLABB` +
+//! `SMLATT` pair) and `core::arch::arm`'s DSP intrinsics are unstable, hence one-instruction
+//! wrappers; and the matrix kernel's two inner loops ([`mac_2x2`], [`mac_2x1`]) are whole `asm!`
+//! loops, because LLVM's register allocation of them in Rust (12 values live in the 12 free
+//! registers) spilled an accumulator or not depending on the caller, swinging the convolution
+//! cases by up to 14 % (2.23 to 2.54 instructions per MAC on case (a) of `firmware/int8-bench`).
 
 /// `acc + a.lane0 · b.lane0 + a.lane1 · b.lane1` (signed 16-bit lanes), wrapping in `i32` as
 /// `SMLAD` does (it only sets the sticky Q flag on overflow).

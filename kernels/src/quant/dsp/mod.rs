@@ -1,16 +1,19 @@
 //! The int8 kernels on the Armv7E-M DSP extension. The convolution and the dense layer use its
-//! dual 16-bit multiply-accumulate (`SMLAD`) the way CMSIS-NN's `arm_convolve_s8` does it: the patches
-//! of two output pixels become q15 columns (zero point removed, `SXTAB16`), the filter stays
-//! int8, its rows in TFLite's `[kh][kw][c_in]` order with pairs of output channels interleaved
-//! four bytes at a time ([`conv2d_s8_smlad_filter`]), is unpacked by `SXTB16`, and each inner
-//! step multiplies two output channels by two columns. Max-pooling
-//! compares four channels at once (`SSUB8` + `SEL`).
+//! dual 16-bit multiply-accumulate (`SMLAD`) the way CMSIS-NN's `arm_convolve_s8` does: the
+//! patches of two output pixels (two examples for the dense layer) become q15 columns (zero
+//! point removed, `SXTAB16`); the filter stays int8, its rows in TFLite's `[kh][kw][c_in]` order
+//! with pairs of output channels interleaved four bytes at a time
+//! ([`conv2d_s8_smlad_filter`], [`dense_s8_smlad_weights`]), unpacked by `SXTB16`; each inner
+//! step multiplies two output channels by two columns in four accumulators. Max-pooling compares
+//! four channels at once (`SSUB8` + `SEL`).
 //!
-//! The same code runs everywhere: on an Arm target with the `dsp` feature the primitives are
-//! the instructions, elsewhere portable functions with the same results (`insn`), so the host
-//! tests this path against the portable kernels ([`conv2d_s8`](super::conv2d_s8),
-//! [`dense_s8`](super::dense_s8), [`max_pool_s8`](super::max_pool_s8)) and TFLite's golden vectors. Integer sums are exact
-//! (wrapping), so the two paths give the same bits.
+//! The same code runs everywhere: with the crate's `dsp` feature on Arm the primitives are the
+//! instructions (`asm!`, the crate's only `unsafe`), elsewhere portable functions with the same
+//! results, so the host tests this path against the portable kernels
+//! ([`conv2d_s8`](super::conv2d_s8), [`dense_s8`](super::dense_s8),
+//! [`max_pool_s8`](super::max_pool_s8)) and TFLite's golden vectors. Integer sums are exact
+//! (wrapping), so the two paths give the same bits. [`QuantNet`](super::net::QuantNet) picks
+//! this path by default where the instructions are real ([`Int8Kernels`](super::net::Int8Kernels)).
 
 mod conv2d;
 mod dense;
