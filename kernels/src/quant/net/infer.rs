@@ -30,10 +30,10 @@ const fn max(a: usize, b: usize) -> usize {
 ///   them rearranged by the same pass).
 /// * `words` (`i32`): one table per LRN layer, every layer's biases (decoded once), and the DSP
 ///   kernels' q15 columns.
+/// * `multipliers`: every output channel's rescaling multiplier (derived once).
 ///
 /// The lengths cover both [`Int8Kernels`], whichever a build runs, so a layout is the same on
 /// every target.
-/// * `multipliers`: every output channel's rescaling multiplier (derived once).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct QuantLayout {
