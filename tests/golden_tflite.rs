@@ -6,14 +6,18 @@
 //! version. They carry the float scales, zero points, int8 weights, int32 biases, the fused
 //! activation, the int8 input and TFLite's int8 output. This test derives the multipliers and
 //! activation ranges with the crate's own *prepare* functions — what a board does — and
-//! requires every output byte to be equal.
+//! requires every output byte to be equal, from the portable kernels and from the DSP ones
+//! (`quant::dsp`; here their portable equivalents of SMLAD and friends, the same code a
+//! Cortex-M4 runs with the `dsp` feature).
 
 use kernels::conv2d::Conv2d;
 use kernels::dense::Dense;
 use kernels::pool::Pool2d;
 use kernels::quant::{
-    conv2d_s8, dense_s8, max_pool_s8, per_channel_multipliers, Activation, LayerQuant, QuantParams,
-    QuantizedMultiplier,
+    conv2d_s8, conv2d_s8_smlad, conv2d_s8_smlad_cols_len, conv2d_s8_smlad_filter,
+    conv2d_s8_smlad_scratch_len, dense_s8, dense_s8_smlad, dense_s8_smlad_cols_len,
+    dense_s8_smlad_weights, max_pool_s8, max_pool_s8_simd, per_channel_multipliers, Activation,
+    LayerQuant, QuantParams, QuantizedMultiplier,
 };
 use kernels::{Hwc, Padding};
 use serde::Deserialize;
@@ -174,6 +178,34 @@ fn conv2d_s8_is_bit_exact_with_tflite_reference() {
             .unwrap();
             assert_bytes(&format!("{} (tile {tile})", c.name), &y, &c.q.output);
         }
+        let g = Conv2d::new(
+            Hwc::new(c.h, c.w, c.c_in),
+            [c.kh, c.kw],
+            c.c_out,
+            c.stride,
+            padding(&c.padding),
+            1,
+        )
+        .unwrap();
+        let mut filter = vec![0; c.filter.len()];
+        conv2d_s8_smlad_filter(&g, &c.filter, &mut filter).unwrap();
+        let mut scratch = vec![0x55; conv2d_s8_smlad_scratch_len(&g)];
+        let mut cols = vec![0x5555; conv2d_s8_smlad_cols_len(&g)];
+        let mut y = vec![0x5a; c.q.output.len()];
+        conv2d_s8_smlad(
+            &g,
+            &q,
+            c.batch,
+            &c.q.input,
+            &filter,
+            &c.bias,
+            &m,
+            &mut scratch,
+            &mut cols,
+            &mut y,
+        )
+        .unwrap();
+        assert_bytes(&format!("{} (dsp)", c.name), &y, &c.q.output);
     }
     // The sweep really covers narrowed activation ranges and distinct channel scales.
     assert!(relu_clamped >= 4, "{relu_clamped}");
@@ -197,6 +229,15 @@ fn dense_s8_is_bit_exact_with_tflite_reference() {
         let mut y = vec![0x5a; c.q.output.len()];
         dense_s8(&g, &q, c.batch, &c.q.input, &c.weights, &c.bias, &m, &mut y).unwrap();
         assert_bytes(&c.name, &y, &c.q.output);
+        let mut w = vec![0; c.weights.len()];
+        dense_s8_smlad_weights(&g, &c.weights, &mut w).unwrap();
+        let mut cols = vec![0x5555; dense_s8_smlad_cols_len(&g)];
+        let mut y = vec![0x5a; c.q.output.len()];
+        dense_s8_smlad(
+            &g, &q, c.batch, &c.q.input, &w, &c.bias, &m, &mut cols, &mut y,
+        )
+        .unwrap();
+        assert_bytes(&format!("{} (dsp)", c.name), &y, &c.q.output);
     }
     assert!(pt >= 3 && pc >= 3, "per-tensor {pt}, per-channel {pc}");
 }
@@ -219,5 +260,8 @@ fn max_pool_s8_is_bit_exact_with_tflite_reference() {
         let mut y = vec![0x5a; c.q.output.len()];
         max_pool_s8(&g, c.batch, &c.q.input, &mut y).unwrap();
         assert_bytes(&c.name, &y, &c.q.output);
+        let mut y = vec![0x5a; c.q.output.len()];
+        max_pool_s8_simd(&g, c.batch, &c.q.input, &mut y).unwrap();
+        assert_bytes(&format!("{} (dsp)", c.name), &y, &c.q.output);
     }
 }

@@ -93,16 +93,7 @@ pub fn conv2d_s8(
                     }
                 }
                 for (j, &a) in acc[..n].iter().enumerate() {
-                    let c = c0 + j;
-                    let m = if multipliers.len() == 1 {
-                        multipliers[0]
-                    } else {
-                        multipliers[c]
-                    };
-                    let v = m.apply(a.wrapping_add(bias[c]));
-                    y[c] = q
-                        .range
-                        .clamp(v.saturating_add(i32::from(q.output_zero_point)));
+                    y[c0 + j] = requantize(q, bias, multipliers, c0 + j, a, |m, v| m.apply(v));
                 }
                 c0 += n;
             }
@@ -111,9 +102,30 @@ pub fn conv2d_s8(
     Ok(())
 }
 
+/// Output channel `c`'s value from its sum `acc`: TFLite's `ConvPerChannel` epilogue (bias,
+/// the double-rounding multiplier `apply`, the output zero point, the activation clamp).
+#[inline(always)]
+pub(super) fn requantize(
+    q: &LayerQuant,
+    bias: &[i32],
+    multipliers: &[QuantizedMultiplier],
+    c: usize,
+    acc: i32,
+    apply: impl Fn(QuantizedMultiplier, i32) -> i32,
+) -> i8 {
+    let m = if multipliers.len() == 1 {
+        multipliers[0]
+    } else {
+        multipliers[c]
+    };
+    let v = apply(m, acc.wrapping_add(bias[c]));
+    q.range
+        .clamp(v.saturating_add(i32::from(q.output_zero_point)))
+}
+
 /// The patches (HWIO order `[kh][kw][c_in]`) of output pixels `first..first + rows` into
 /// `scratch` (`rows × patch_len`), padding cells set to `pad`.
-fn im2col_s8(g: &Conv2d, input: &[i8], pad: i8, first: usize, scratch: &mut [i8]) {
+pub(super) fn im2col_s8(g: &Conv2d, input: &[i8], pad: i8, first: usize, scratch: &mut [i8]) {
     let (inp, out) = (g.input(), g.output());
     let kw = g.kernel()[1];
     let [sh, sw] = g.stride();

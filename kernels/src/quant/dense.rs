@@ -63,21 +63,32 @@ pub fn dense_s8(
                 }
             }
             for (j, &a) in acc[..n].iter().enumerate() {
-                let o = o0 + j;
-                let m = if multipliers.len() == 1 {
-                    multipliers[0]
-                } else {
-                    multipliers[o]
-                };
-                let v = m.apply_single_rounding(a.wrapping_add(bias[o]));
-                y[o] = q
-                    .range
-                    .clamp(v.saturating_add(i32::from(q.output_zero_point)));
+                y[o0 + j] = requantize(q, bias, multipliers, o0 + j, a);
             }
             o0 += n;
         }
     }
     Ok(())
+}
+
+/// Output `o`'s value from its sum `acc`: TFLite's `FullyConnected` epilogue (bias, the
+/// single-rounding multiplier, the output zero point, the activation clamp).
+#[inline(always)]
+pub(super) fn requantize(
+    q: &LayerQuant,
+    bias: &[i32],
+    multipliers: &[QuantizedMultiplier],
+    o: usize,
+    acc: i32,
+) -> i8 {
+    let m = if multipliers.len() == 1 {
+        multipliers[0]
+    } else {
+        multipliers[o]
+    };
+    let v = m.apply_single_rounding(acc.wrapping_add(bias[o]));
+    q.range
+        .clamp(v.saturating_add(i32::from(q.output_zero_point)))
 }
 
 #[cfg(test)]

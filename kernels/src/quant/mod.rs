@@ -20,6 +20,7 @@
 
 mod conv2d;
 mod dense;
+pub mod dsp;
 mod fixed;
 mod lrn;
 mod multiplier;
@@ -29,6 +30,10 @@ mod pool;
 
 pub use conv2d::conv2d_s8;
 pub use dense::dense_s8;
+pub use dsp::{
+    conv2d_s8_smlad, conv2d_s8_smlad_cols_len, conv2d_s8_smlad_filter, conv2d_s8_smlad_scratch_len,
+    dense_s8_smlad, dense_s8_smlad_cols_len, dense_s8_smlad_weights, max_pool_s8_simd,
+};
 pub use fixed::{rounding_divide_by_pot, saturate_s8, saturating_rounding_doubling_high_mul};
 pub use lrn::{lrn_s8, LrnS8};
 pub use multiplier::{per_channel_multipliers, QuantizedMultiplier};

@@ -3,9 +3,11 @@
 use super::model::{LayerView, QuantModel};
 use crate::error::{add, check_len, mul, tri};
 use crate::net::{Activation as NetActivation, Inputs, LayerGeometry, Network, Plan, MAX_LAYERS};
+use crate::quant::dsp::interleave_into;
 use crate::quant::{
-    conv2d_s8, dense_s8, lrn_s8, max_pool_s8, per_channel_multipliers, Activation, LayerQuant,
-    LrnS8, QuantizedMultiplier,
+    conv2d_s8, conv2d_s8_smlad, conv2d_s8_smlad_cols_len, conv2d_s8_smlad_scratch_len, dense_s8,
+    dense_s8_smlad, dense_s8_smlad_cols_len, lrn_s8, max_pool_s8, max_pool_s8_simd,
+    per_channel_multipliers, Activation, LayerQuant, LrnS8, QuantizedMultiplier,
 };
 use crate::KernelError;
 
@@ -24,9 +26,14 @@ const fn max(a: usize, b: usize) -> usize {
 /// * `bytes` (`i8`): two ping-pong activation buffers of `activation_len`, the convolutions'
 ///   shared im2col scratch, and room for the largest layer's weights (copied from the model as
 ///   each layer runs: the file's bytes are `u8`, the kernels take `i8`; this costs one pass over
-///   the weights per call and keeps the model itself in flash on a board).
-/// * `words` (`i32`): one table per LRN layer and every layer's biases (decoded once).
+///   the weights per call and keeps the model itself in flash on a board; the DSP kernels get
+///   them rearranged by the same pass).
+/// * `words` (`i32`): one table per LRN layer, every layer's biases (decoded once), and the DSP
+///   kernels' q15 columns.
 /// * `multipliers`: every output channel's rescaling multiplier (derived once).
+///
+/// The lengths cover both [`Int8Kernels`], whichever a build runs, so a layout is the same on
+/// every target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct QuantLayout {
@@ -34,7 +41,7 @@ pub struct QuantLayout {
     pub batch: usize,
     /// `i8`s of each ping-pong buffer: the largest activation (or frame) times `batch`.
     pub activation_len: usize,
-    /// `i8`s of the im2col scratch (the largest convolution's).
+    /// `i8`s of the im2col scratch (the largest convolution's, either kernel's).
     pub scratch_len: usize,
     /// `i8`s for the largest layer's weights.
     pub weights_len: usize,
@@ -44,6 +51,8 @@ pub struct QuantLayout {
     pub lrn_tables: usize,
     /// Output channels of all layers: biases and multipliers.
     pub channels: usize,
+    /// `i32`s of the DSP kernels' q15 columns (the largest conv or dense layer's).
+    pub cols_len: usize,
 }
 
 impl QuantLayout {
@@ -58,7 +67,7 @@ impl QuantLayout {
         }
         let plan = tri!(Plan::new(net));
         let mut largest = tri!(net.frame_len());
-        let (mut scratch_len, mut weights_len, mut channels) = (0, 0, 0);
+        let (mut scratch_len, mut weights_len, mut channels, mut cols_len) = (0, 0, 0, 0);
         let (mut lrn_table_len, mut lrn_tables) = (0, 0);
         let mut l = 0;
         while l < plan.layer_count() {
@@ -67,10 +76,13 @@ impl QuantLayout {
             match layer.geometry {
                 LayerGeometry::Conv(g) => {
                     scratch_len = max(scratch_len, g.scratch_len());
+                    scratch_len = max(scratch_len, conv2d_s8_smlad_scratch_len(&g));
+                    cols_len = max(cols_len, conv2d_s8_smlad_cols_len(&g));
                     weights_len = max(weights_len, g.filter_len());
                     channels = tri!(add("channels", channels, g.bias_len()));
                 }
                 LayerGeometry::Dense(g) => {
+                    cols_len = max(cols_len, dense_s8_smlad_cols_len(&g));
                     weights_len = max(weights_len, g.weights_len());
                     channels = tri!(add("channels", channels, g.bias_len()));
                 }
@@ -92,6 +104,7 @@ impl QuantLayout {
             lrn_table_len,
             lrn_tables,
             channels,
+            cols_len,
         };
         // Every length and the total must fit, so that the queries below cannot overflow.
         let _ = tri!(layout.checked_total_bytes());
@@ -106,7 +119,11 @@ impl QuantLayout {
 
     const fn checked_words_len(&self) -> Result<usize, KernelError> {
         let tables = tri!(mul("words", self.lrn_tables, self.lrn_table_len));
-        add("words", tables, self.channels)
+        add(
+            "words",
+            tri!(add("words", tables, self.channels)),
+            self.cols_len,
+        )
     }
 
     const fn checked_total_bytes(&self) -> Result<usize, KernelError> {
@@ -161,6 +178,27 @@ const fn lrn_table_bound(channels: usize, depth_radius: usize) -> usize {
     crate::quant::lrn::table_len(bits)
 }
 
+/// Which int8 kernels a [`QuantNet`] runs; both give the same bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Int8Kernels {
+    /// [`conv2d_s8`], [`dense_s8`], [`max_pool_s8`]: plain Rust, TFLite's loops.
+    Portable,
+    /// [`conv2d_s8_smlad`], [`dense_s8_smlad`], [`max_pool_s8_simd`]: the DSP extension's
+    /// instructions with the crate's `dsp` feature on Arm, their portable equivalents elsewhere
+    /// (slower there than [`Int8Kernels::Portable`]; useful to test them).
+    Dsp,
+}
+
+impl Int8Kernels {
+    /// [`Int8Kernels::Dsp`] with the `dsp` feature on Arm, else [`Int8Kernels::Portable`].
+    pub const DEFAULT: Self = if cfg!(all(feature = "dsp", target_arch = "arm")) {
+        Self::Dsp
+    } else {
+        Self::Portable
+    };
+}
+
 /// What layer `l` needs at run time besides its geometry.
 #[derive(Debug, Clone, Copy)]
 enum Prepared {
@@ -180,6 +218,7 @@ pub struct QuantNet<'m, 'a> {
     model: QuantModel<'m>,
     layout: QuantLayout,
     prepared: [Prepared; MAX_LAYERS],
+    kernels: Int8Kernels,
     bytes: &'a mut [i8],
     words: &'a mut [i32],
     multipliers: &'a mut [QuantizedMultiplier],
@@ -262,10 +301,21 @@ impl<'m, 'a> QuantNet<'m, 'a> {
             model,
             layout,
             prepared,
+            kernels: Int8Kernels::DEFAULT,
             bytes,
             words,
             multipliers,
         })
+    }
+
+    /// Runs `kernels` from now on ([`QuantNet::new`] picks [`Int8Kernels::DEFAULT`]).
+    pub fn use_kernels(&mut self, kernels: Int8Kernels) {
+        self.kernels = kernels;
+    }
+
+    /// The kernels this network runs.
+    pub const fn kernels(&self) -> Int8Kernels {
+        self.kernels
     }
 
     /// The buffers' layout.
@@ -318,7 +368,10 @@ impl<'m, 'a> QuantNet<'m, 'a> {
         let (b, rest) = rest.split_at_mut(l.activation_len);
         let (scratch, wbuf) = rest.split_at_mut(l.scratch_len);
         let t = l.lrn_table_len;
-        let (tables, biases) = self.words.split_at(l.lrn_tables * t);
+        let (tables, rest) = self.words.split_at_mut(l.lrn_tables * t);
+        let (biases, cols) = rest.split_at_mut(l.channels);
+        let (tables, biases) = (&*tables, &*biases);
+        let dsp = self.kernels == Int8Kernels::Dsp;
         match x {
             // x − 128 as i8 is the byte with its top bit flipped: exactly (x − 128)/255 at 1/255.
             Inputs::U8(frames) => {
@@ -340,33 +393,43 @@ impl<'m, 'a> QuantNet<'m, 'a> {
             match (pl.geometry, self.prepared[i]) {
                 (LayerGeometry::Conv(g), Prepared::Params { quant, first }) => {
                     let c = g.bias_len();
-                    conv2d_s8(
-                        &g,
-                        &quant,
-                        n,
-                        &x[..n * g.input_len()],
-                        weights(model.layer_view(i), wbuf),
+                    let (b, m) = (
                         &biases[first..first + c],
                         &self.multipliers[first..first + c],
-                        &mut scratch[..g.scratch_len()],
-                        &mut y[..y_len],
-                    )?
+                    );
+                    let x = &x[..n * g.input_len()];
+                    let w = weights(model.layer_view(i), dsp.then_some(g.patch_len()), wbuf);
+                    if dsp {
+                        let s = &mut scratch[..conv2d_s8_smlad_scratch_len(&g)];
+                        let cols = &mut cols[..conv2d_s8_smlad_cols_len(&g)];
+                        conv2d_s8_smlad(&g, &quant, n, x, w, b, m, s, cols, &mut y[..y_len])?
+                    } else {
+                        let s = &mut scratch[..g.scratch_len()];
+                        conv2d_s8(&g, &quant, n, x, w, b, m, s, &mut y[..y_len])?
+                    }
                 }
                 (LayerGeometry::Dense(g), Prepared::Params { quant, first }) => {
                     let c = g.bias_len();
-                    dense_s8(
-                        &g,
-                        &quant,
-                        n,
-                        &x[..n * g.inputs()],
-                        weights(model.layer_view(i), wbuf),
+                    let (b, m) = (
                         &biases[first..first + c],
                         &self.multipliers[first..first + c],
-                        &mut y[..y_len],
-                    )?
+                    );
+                    let x = &x[..n * g.inputs()];
+                    let w = weights(model.layer_view(i), dsp.then_some(g.inputs()), wbuf);
+                    if dsp {
+                        let cols = &mut cols[..dense_s8_smlad_cols_len(&g)];
+                        dense_s8_smlad(&g, &quant, n, x, w, b, m, cols, &mut y[..y_len])?
+                    } else {
+                        dense_s8(&g, &quant, n, x, w, b, m, &mut y[..y_len])?
+                    }
                 }
                 (LayerGeometry::MaxPool(g), _) => {
-                    max_pool_s8(&g, n, &x[..n * g.input_len()], &mut y[..y_len])?
+                    let (x, y) = (&x[..n * g.input_len()], &mut y[..y_len]);
+                    if dsp {
+                        max_pool_s8_simd(&g, n, x, y)?
+                    } else {
+                        max_pool_s8(&g, n, x, y)?
+                    }
                 }
                 (LayerGeometry::Lrn(_), Prepared::Lrn { lrn, table }) => {
                     let rows = n * pl.output.pixels();
@@ -386,12 +449,19 @@ impl<'m, 'a> QuantNet<'m, 'a> {
     }
 }
 
-/// The layer's weights as `i8`, copied into `buf`.
-fn weights<'b>(view: LayerView<'_>, buf: &'b mut [i8]) -> &'b [i8] {
+/// The layer's weights as `i8`, copied into `buf`: as stored (`[len][channels]`), or for the
+/// DSP kernels (`Some(len)`, the reduction length) rearranged as
+/// [`dense_s8_smlad_weights`](crate::quant::dense_s8_smlad_weights) does.
+fn weights<'b>(view: LayerView<'_>, dsp_len: Option<usize>, buf: &'b mut [i8]) -> &'b [i8] {
     let w = view.weight_bytes();
     let dst = &mut buf[..w.len()];
-    for (d, &s) in dst.iter_mut().zip(w) {
-        *d = s as i8;
+    match dsp_len {
+        Some(len) => interleave_into(w, len, dst, |s| s as i8),
+        None => {
+            for (d, &s) in dst.iter_mut().zip(w) {
+                *d = s as i8;
+            }
+        }
     }
     dst
 }

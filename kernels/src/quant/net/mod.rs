@@ -65,7 +65,7 @@ pub use error::ModelError;
 pub use format::{
     model_len, FORMAT_VERSION, HEADER_LEN, INPUT_RECORD, INPUT_SCALE, LAYER_RECORD, MAGIC,
 };
-pub use infer::{QuantLayout, QuantNet};
+pub use infer::{Int8Kernels, QuantLayout, QuantNet};
 pub use model::{LayerView, QuantModel};
 pub use writer::{quantize_model, RangeObserver};
 

@@ -410,8 +410,10 @@ fn layout_of_tiny_by_hand() {
     assert_eq!(l.lrn_table_len, 646);
     assert_eq!(l.channels, 97);
     assert_eq!(l.lrn_tables, 2);
+    // The DSP kernels' q15 columns: two of conv3–5's 144-value patches, 72 words each.
+    assert_eq!(l.cols_len, 144);
     assert_eq!(l.bytes_len(), 2 * 12_288 + 2304 + 2304);
-    assert_eq!(l.words_len(), 2 * 646 + 97);
+    assert_eq!(l.words_len(), 2 * 646 + 97 + 144);
     assert_eq!(
         QuantLayout::new(&ValenceConfig::TINY, 0),
         Err(KernelError::Zero { arg: "batch" })
@@ -471,6 +473,34 @@ fn int8_tracks_the_f32_network() {
     // Tolerance: 10 % of the spread of the f32 predictions plus two output steps.
     std::println!("worst |int8 − f32| {worst:.5}, spread {spread:.5}, step {step:.5}");
     assert!(worst <= 0.1 * spread + 2.0 * step, "{worst} vs {spread}");
+}
+
+#[test]
+fn both_kernel_sets_give_the_same_bits() {
+    // Reference: the portable kernels (each checked against TFLite's golden vectors); the DSP
+    // ones (their portable equivalents here) on the same TINY model and frames, batches of 1
+    // (one q15 column) and 3 (two, then one), must give the very same outputs.
+    let cfg = ValenceConfig::TINY;
+    let f = fixture(&cfg, 12, 3);
+    let model = QuantModel::parse(&f.file, &cfg).unwrap();
+    for (batch, frames) in [
+        (1, &f.frames[..cfg.frame_len().unwrap()]),
+        (3, &f.frames[..]),
+    ] {
+        let mut b = buffers(&cfg, batch);
+        let mut net = QuantNet::new(model, batch, &mut b.bytes, &mut b.words, &mut b.mult).unwrap();
+        assert_eq!(net.kernels(), Int8Kernels::DEFAULT);
+        let mut out = [vec![f32::NAN; batch], vec![f32::NAN; batch]];
+        for (k, o) in [Int8Kernels::Portable, Int8Kernels::Dsp]
+            .into_iter()
+            .zip(&mut out)
+        {
+            net.use_kernels(k);
+            net.forward(frames, o).unwrap();
+        }
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&out[0]), bits(&out[1]), "batch {batch}");
+    }
 }
 
 #[test]
