@@ -3,7 +3,7 @@
 //!
 //! Modules, one concept each: [`cli`] (the flags), [`bench`](mod@bench) (frames/s and peak
 //! memory), [`fast_gemm`] (the threaded SIMD [`kernels::Gemm`]), [`memory`] (buffers sized by
-//! flags), [`dataset`] (real frames from disk), [`npy`] (numpy's file format), [`checkpoint`]
+//! flags), [`network_file`] (`--config PATH`: a network table as TOML/JSON), [`dataset`] (real frames from disk), [`npy`] (numpy's file format), [`checkpoint`]
 //! (the resumable training state), [`checksum`] (the parameters' CRC-32), [`weights`]
 //! (checkpoint ↔ `.npy`), [`quantize`] (int8 model files), [`ingest`] (board logs),
 //! [`tensorboard`] (event files), [`summary`] (what a run logs and the learning diagnosis) and
@@ -19,6 +19,7 @@ pub mod dataset;
 pub mod fast_gemm;
 pub mod ingest;
 pub mod memory;
+pub mod network_file;
 pub mod npy;
 pub mod quantize;
 pub mod summary;
