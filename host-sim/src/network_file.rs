@@ -714,6 +714,28 @@ pub fn from_description(description: &str) -> Result<NetworkFile, NetworkFileErr
     }
 }
 
+/// `Ok` if the checkpoint's network `stored` and this run's `this` (both [`description`]s) are
+/// the same table; names alone may differ.
+///
+/// # Errors
+/// A one-line message naming both networks and summarising each.
+pub fn check_same(stored: &str, this: &str) -> anyhow::Result<()> {
+    if stored == this {
+        return Ok(());
+    }
+    let this = from_description(this)?;
+    let named = |f: &NetworkFile| format!("`{}` ({})", f.name, summary(&f.network));
+    match from_description(stored) {
+        Ok(s) if s.network == this.network => Ok(()),
+        Ok(s) => anyhow::bail!(
+            "the checkpoint is of the network {}, this run's is {}",
+            named(&s),
+            named(&this)
+        ),
+        Err(e) => anyhow::bail!("{e}; this run's network is {}", named(&this)),
+    }
+}
+
 /// A one-line summary of `net` for messages: input, layer ops and outputs.
 pub fn summary(net: &Network) -> String {
     let ops: Vec<&str> = net

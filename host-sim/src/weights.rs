@@ -106,7 +106,7 @@ pub fn import(from: &Path, out: &Path, config: ConfigName, force: bool) -> Resul
         check_empty(out)?;
     }
     let ckpt = Checkpoint {
-        config: config.as_str().to_string(),
+        config: config.description(),
         step: 0,
         optimizer: OptimizerKind::None,
         rng: Vec::new(),

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use clap::ValueEnum;
 use kernels::histogram::percentiles_of_rows;
+use kernels::net::Activation;
 use prost::Message;
 
 use crate::checkpoint::Checkpoint;
@@ -31,11 +31,6 @@ use super::diagnosis::{HeldOut, LayerHealth, RunOutcome};
 use super::history::Record;
 use super::params::{norm_of, ParamTracker};
 use super::run::{write_report, Finished, INITIAL_DIR};
-
-/// The ReLU layers whose health scalars a run logs.
-const RELU_LAYERS: [&str; 7] = [
-    "conv1", "conv2", "conv3", "conv4", "conv5", "local1", "local2",
-];
 
 /// A histogram at one step: its nine percentiles and its values' root sum of squares
 /// estimated from the bucket centres.
@@ -161,13 +156,8 @@ pub fn rebuild(run_dir: &Path) -> Result<Finished> {
         );
     }
     let ckpt = Checkpoint::load(&initial)?;
-    let Ok(name) = ConfigName::from_str(&ckpt.config, false) else {
-        bail!(
-            "{}: unknown network `{}`, expected `full` or `tiny`",
-            initial.display(),
-            ckpt.config
-        );
-    };
+    let name = ConfigName::from_description(&ckpt.config)
+        .with_context(|| format!("{}", initial.display()))?;
     let cfg = config_of(name);
     let specs = cfg.params()?;
     let mut w0 = vec![0.0f32; cfg.param_len()?];
@@ -235,9 +225,13 @@ pub fn rebuild(run_dir: &Path) -> Result<Finished> {
         .get("loss/loss")
         .map(|s| s.iter().map(|(&step, &l)| (step, l)).collect())
         .unwrap_or_default();
-    let relu: Vec<LayerHealth> = RELU_LAYERS
+    // The ReLU layers whose health scalars a run logs: the table's.
+    let relu: Vec<LayerHealth> = cfg
+        .layers
         .iter()
-        .filter_map(|&layer| {
+        .filter(|l| l.activation == Activation::Relu)
+        .filter_map(|l| {
+            let layer = l.name;
             Some(LayerHealth {
                 layer,
                 zero_fraction: logged.last_scalar(&format!("relu_zero_fraction/{layer}"))?,

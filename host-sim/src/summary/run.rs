@@ -401,7 +401,8 @@ pub fn write_report(
         let d: Vec<[f64; 9]> = mine.iter().map(|r| r.delta).collect();
         let title_w = format!("{}: W (the Distributions chart)", t.tag);
         let title_d = format!("{}/delta_from_init: W - W0", t.tag);
-        let file = format!("{}.png", t.tag);
+        // A tag may hold `/` (TensorBoard's groups, `conv1/weights`): one file per tag, flat.
+        let file = format!("{}.png", t.tag.replace(['/', '\\'], "_"));
         plot::write_png(
             &dir.join(&file),
             &[

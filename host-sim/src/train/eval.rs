@@ -1,4 +1,5 @@
-//! Held-out evaluation: the confidence-weighted absolute error, and the best constant predictor's.
+//! Held-out evaluation: the confidence-weighted absolute error, and the best constant predictor's;
+//! for classification networks, the accuracy and the most frequent class's share.
 
 /// `Σ c·|p − y| / Σ c`: the seed's loss normalised by the total confidence, so a predictor's
 /// error reads in valence units.
@@ -43,6 +44,39 @@ pub fn weighted_median(target: &[f32], confidence: &[f32]) -> f32 {
     pairs[pairs.len() - 1].0
 }
 
+/// The share of examples whose largest logit (the first on ties, as `tf.argmax`) is their
+/// label; `logits` holds `classes` values per example.
+///
+/// # Panics
+/// If `logits` is not `labels.len() × classes` long.
+pub fn accuracy(logits: &[f32], classes: usize, labels: &[u32]) -> f64 {
+    assert_eq!(logits.len(), labels.len() * classes);
+    let right = logits
+        .chunks_exact(classes)
+        .zip(labels)
+        .filter(|(l, &y)| {
+            let best = l
+                .iter()
+                .enumerate()
+                .fold(0, |b, (k, &v)| if v > l[b] { k } else { b });
+            best == y as usize
+        })
+        .count();
+    right as f64 / labels.len().max(1) as f64
+}
+
+/// The accuracy of the best constant predictor: the most frequent label's share.
+pub fn majority_share(labels: &[u32]) -> f64 {
+    let mut counts = std::collections::HashMap::new();
+    for &y in labels {
+        *counts.entry(y).or_insert(0usize) += 1;
+    }
+    counts
+        .values()
+        .max()
+        .map_or(0.0, |&n| n as f64 / labels.len() as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +102,15 @@ mod tests {
             let v = k as f32 / 100.0;
             assert!(at(m) <= at(v) + 1e-12, "constant {v} beats the median");
         }
+    }
+
+    #[test]
+    fn accuracy_counts_argmax_hits_first_on_ties() {
+        // Example 0: argmax 1 (label 1, right); example 1: a tie between 0 and 2 → 0 (label 2,
+        // wrong); example 2: argmax 2 (label 2, right).
+        let logits = [0.1, 0.9, 0.0, 0.5, 0.2, 0.5, -1.0, -2.0, 3.0];
+        assert_eq!(accuracy(&logits, 3, &[1, 2, 2]), 2.0 / 3.0);
+        assert_eq!(majority_share(&[1, 2, 2, 0]), 0.5);
+        assert_eq!(majority_share(&[]), 0.0);
     }
 }

@@ -30,7 +30,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, ensure, Context, Result};
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
-use kernels::net::{ArenaLayout, Net, OptimizerKind as NetOptimizer, ValenceConfig};
+use kernels::net::{ArenaLayout, InputKind, Net, Network, OptimizerKind as NetOptimizer};
 use kernels::optim::{Adam, AdamKeras};
 use kernels::{Backend, Portable};
 
@@ -40,7 +40,7 @@ use crate::cli::{ConfigName, OptimizerName, TrainArgs};
 use crate::fast_gemm::FastGemm;
 use crate::summary::diagnosis::HeldOut;
 use crate::summary::{self, run::StepScalars, Divergence, HistogramObserver, RunLog};
-use data::{Batch, Holdout, Source};
+use data::{Batch, Source};
 
 /// What a finished run reports.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,10 +53,16 @@ pub struct RunReport {
     pub last_loss: f32,
     /// Number of held-out frames evaluated.
     pub held_out_frames: usize,
-    /// Held-out `Σ c·|p − y| / Σ c` of the trained network (NaN without held-out frames).
+    /// Held-out `Σ c·|p − y| / Σ c` of the trained network, for a classification network its
+    /// error rate `1 − accuracy` (NaN without held-out frames).
     pub held_out_error: f64,
-    /// The same for the best constant predictor (the held-out confidence-weighted median).
+    /// The same for the best constant predictor (the held-out confidence-weighted median; the
+    /// most frequent class).
     pub constant_error: f64,
+    /// A classification network's held-out accuracy (NaN for regression or without frames).
+    pub accuracy: f64,
+    /// A classification network's chance level, `1 / classes` (NaN for regression).
+    pub chance: f64,
     /// CRC-32 of all parameters' little-endian bytes.
     pub params_crc32: u32,
 }
@@ -65,11 +71,19 @@ pub struct RunReport {
 /// frames fits them almost exactly (of one frame, exactly: the ratio would be infinite).
 pub const MIN_HELD_OUT_FRAMES: usize = 10;
 
-/// The network configuration a flag names.
-pub const fn config_of(name: ConfigName) -> ValenceConfig {
-    match name {
-        ConfigName::Full => ValenceConfig::FULL,
-        ConfigName::Tiny => ValenceConfig::TINY,
+/// The network a flag names.
+pub const fn config_of(name: ConfigName) -> Network {
+    name.network()
+}
+
+/// The side of the square RGB `u8` frames a summary shows as images; 0 (no images) for any
+/// other input.
+pub const fn image_side(net: &Network) -> usize {
+    let i = net.input;
+    if matches!(i.kind, InputKind::U8) && i.c == 3 && i.h == i.w {
+        i.h
+    } else {
+        0
     }
 }
 
@@ -222,22 +236,19 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
             format!("the training arena of --micro-batch {micro}")
         },
     )?;
-    let source = match &dirs.data {
-        None => Source::synthetic(cfg.input.h, args.seed)?,
-        Some(dir) => {
-            let data = pool.install(|| crate::dataset::load_dir(dir, cfg.input.h))?;
-            let held_out = match &dirs.val_data {
-                Some(v) => {
-                    Holdout::Separate(pool.install(|| crate::dataset::load_dir(v, cfg.input.h))?)
-                }
-                None => Holdout::Fraction(args.holdout),
-            };
-            Source::real(data, held_out, args.seed)?
-        }
-    };
+    let source = Source::open(
+        &cfg,
+        dirs.data.as_deref(),
+        dirs.val_data.as_deref(),
+        args.holdout,
+        args.seed,
+        &pool,
+    )?;
     let mut net = Net::training(&cfg, micro, net_opt, &mut arena)?;
     let settings = settings(args, &dirs);
-    let config = args.config.as_str();
+    // What the checkpoints record: the network's name, or its whole table for a file's.
+    let description = args.config.description();
+    let config = description.as_str();
 
     let (run_dir, first_step) = match &args.resume {
         Some(dir) => {
@@ -264,7 +275,13 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
     std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
 
     println!(
-        "valence {config}: {} parameters, arena {:.1} MiB; {} steps of {} frames{}, {:?} lr {} ({:?}), seed {}, {} thread(s){}",
+        "{} {}: {} parameters, arena {:.1} MiB; {} steps of {} frames{}, {:?} lr {} ({:?}), seed {}, {} thread(s){}",
+        if matches!(args.config, ConfigName::File(_)) {
+            "network"
+        } else {
+            "valence"
+        },
+        args.config.as_str(),
         net.params().len(),
         layout.bytes() as f64 / (1 << 20) as f64,
         args.steps,
@@ -300,7 +317,7 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         args.steps,
         &specs,
         w0,
-        cfg.input.h,
+        image_side(&cfg),
     )?;
     let logdir = run_dir.parent().unwrap_or(Path::new("."));
     println!("TensorBoard event file: {}", log.event_file().display());
@@ -317,7 +334,7 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
     let mut last_checkpoint = (first_step > 0).then_some(first_step);
     let mut diverged = None;
     for step in first_step..args.steps {
-        pool.install(|| source.fill_train(step, args.batch, frame_len, &mut batch))?;
+        pool.install(|| source.fill_train(step, args.batch, &mut batch))?;
         net.zero_grads();
         let summarise = log.is_summary_step(step);
         // Summary steps only: ordinary steps pass `()` and pay nothing for the histograms.
@@ -325,15 +342,15 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         // Each micro-batch returns its share of the batch's loss; the shares are added in
         // micro-batch order, the order a board adds them in (one share: the loss itself).
         last_loss = 0.0;
-        for ((frames, target), confidence) in batch
-            .frames
-            .chunks(micro * frame_len)
-            .zip(batch.target.chunks(micro))
-            .zip(batch.confidence.chunks(micro))
-        {
+        for start in (0..args.batch).step_by(micro) {
+            let r = start..(start + micro).min(args.batch);
+            let (x, y) = (
+                batch.inputs(r.clone(), frame_len),
+                batch.targets(r, cfg.loss),
+            );
             last_loss += match obs.as_mut() {
-                Some(o) => net.train_step(&*gemm, frames, target, confidence, args.batch, o)?,
-                None => net.train_step(&*gemm, frames, target, confidence, args.batch, &mut ())?,
+                Some(o) => net.train(&*gemm, x, y, args.batch, o)?,
+                None => net.train(&*gemm, x, y, args.batch, &mut ())?,
             };
         }
         log.loss(step, last_loss)?;
@@ -417,6 +434,12 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         Some(_) => None,
         None => evaluate(&mut net, &*gemm, &source, &pool, micro, frame_len)?,
     };
+    let classes = data::classes_of(&cfg);
+    let (accuracy, chance) = match (classes, held_out) {
+        (Some(k), Some(h)) => (1.0 - h.error, 1.0 / k as f64),
+        (Some(k), None) => (f64::NAN, 1.0 / k as f64),
+        (None, _) => (f64::NAN, f64::NAN),
+    };
     // Too few held-out frames say nothing about the constant predictor: the report then judges
     // the run by its loss trend.
     let comparable = held_out.filter(|_| held_out_frames >= MIN_HELD_OUT_FRAMES);
@@ -425,6 +448,12 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
             println!("held-out evaluation: no held-out frames (--holdout 0); nothing measured");
         }
         None => {}
+        Some(h) if classes.is_some() => println!(
+            "held-out accuracy: {:.4} on {held_out_frames} examples  (chance 1/{} = {chance:.4}; always the most frequent class: {:.4})",
+            1.0 - h.error,
+            classes.unwrap_or(0),
+            1.0 - h.constant_error,
+        ),
         Some(h) if comparable.is_none() => println!(
             "held-out weighted error: {:.4} on only {held_out_frames} frame(s), too few to compare with the constant predictor (at least {MIN_HELD_OUT_FRAMES}: raise --holdout or pass --val-data)",
             h.error
@@ -476,6 +505,8 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         held_out_frames,
         held_out_error,
         constant_error,
+        accuracy,
+        chance,
         params_crc32: crc,
     })
 }
@@ -492,8 +523,9 @@ fn progress_bar(steps: u64, first: u64) -> ProgressBar {
     bar
 }
 
-/// Held-out error of the network and of the best constant predictor; `None` without held-out
-/// frames.
+/// Held-out error of the network and of the best constant predictor — for a classification
+/// network the error rate `1 − accuracy` and the most frequent class's (no confidence, so the
+/// loss chart draws no held-out lines) — `None` without held-out frames.
 fn evaluate(
     net: &mut Net<'_>,
     gemm: &dyn Backend,
@@ -506,17 +538,24 @@ fn evaluate(
     if total == 0 {
         return Ok(None);
     }
-    let (mut pred, mut target, mut confidence) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut pred, mut all) = (Vec::new(), Batch::default());
     let mut b = Batch::default();
     let mut start = 0;
     while start < total {
         let n = batch.min(total - start);
-        pool.install(|| source.fill_held_out(start, n, frame_len, &mut b))?;
-        pred.extend_from_slice(net.forward(gemm, &b.frames, &mut ())?);
-        target.extend_from_slice(&b.target);
-        confidence.extend_from_slice(&b.confidence);
+        pool.install(|| source.fill_held_out(start, n, &mut b))?;
+        pred.extend_from_slice(net.forward_inputs(gemm, b.inputs(0..n, frame_len), &mut ())?);
+        all.extend(&b);
         start += n;
     }
+    if let Some(k) = data::classes_of(&net.plan().network) {
+        return Ok(Some(HeldOut {
+            error: 1.0 - eval::accuracy(&pred, k, &all.labels),
+            constant_error: 1.0 - eval::majority_share(&all.labels),
+            mean_confidence: f64::NAN,
+        }));
+    }
+    let (target, confidence) = (all.target, all.confidence);
     let constant = eval::weighted_median(&target, &confidence);
     let mean_confidence =
         confidence.iter().map(|&c| f64::from(c)).sum::<f64>() / confidence.len().max(1) as f64;
