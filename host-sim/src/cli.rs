@@ -191,9 +191,9 @@ pub enum OptimizerName {
 #[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct TrainArgs {
     /// Network to train: `full` (the seed's), `tiny` (the board's) or a network file (TOML or
-    /// JSON, see examples/networks/).
-    #[arg(long, value_name = "full|tiny|PATH", default_value = "full", value_parser = ConfigName::parse)]
-    pub config: ConfigName,
+    /// JSON, see examples/networks/) [default: full, or the resumed run's]
+    #[arg(long, value_name = "full|tiny|PATH", value_parser = ConfigName::parse)]
+    pub config: Option<ConfigName>,
     /// Number of optimiser steps; with --resume, the total including the steps already done.
     #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = DEFAULT_STEPS, value_parser = clap::value_parser!(u64).range(1..))]
     pub steps: u64,
@@ -254,7 +254,7 @@ impl TrainArgs {
     /// Frames per forward/backward call: `--micro-batch`, else 1 for `--exact --config tiny`
     /// (a board trains one frame at a time), else the whole batch; never more than `--batch`.
     pub fn micro_batch(&self) -> usize {
-        let default = if self.exact && self.config == ConfigName::Tiny {
+        let default = if self.exact && self.config == Some(ConfigName::Tiny) {
             1
         } else {
             self.batch
@@ -448,7 +448,7 @@ mod tests {
     #[test]
     fn no_arguments_train_with_the_defaults() {
         let t = train(&[]);
-        assert_eq!(t.config, ConfigName::Full);
+        assert_eq!(t.config, None);
         assert_eq!(t.steps, DEFAULT_STEPS);
         assert_eq!(t.batch, DEFAULT_BATCH);
         assert_eq!(t.lr.to_bits(), DEFAULT_LR.to_bits());
@@ -507,7 +507,7 @@ mod tests {
         ];
         let t = train(&flags);
         let expected = TrainArgs {
-            config: ConfigName::Tiny,
+            config: Some(ConfigName::Tiny),
             steps: 7,
             batch: 3,
             lr: 0.5,
@@ -636,7 +636,7 @@ mod tests {
     fn help_states_each_default() {
         let help = Args::command().render_long_help().to_string();
         for needle in [
-            "[default: full]",
+            "[default: full, or the resumed run's]",
             "[default: 1200]",
             "[default: 16]",
             "[default: 0.0001]",

@@ -43,7 +43,7 @@ use serde::{Deserialize, Serialize};
 
 /// A network file's top level.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(rename = "network", deny_unknown_fields)]
 struct FileNetwork {
     /// Run directories and messages call the network this [default: the file's stem].
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55,7 +55,7 @@ struct FileNetwork {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(rename = "input", deny_unknown_fields)]
 struct FileInput {
     height: usize,
     width: usize,
@@ -71,7 +71,12 @@ enum FileKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(
+    rename = "loss",
+    tag = "kind",
+    rename_all = "kebab-case",
+    deny_unknown_fields
+)]
 enum FileLoss {
     WeightedAbs,
     Mse,
@@ -94,7 +99,7 @@ enum FileActivation {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename = "initialiser", rename_all = "snake_case", deny_unknown_fields)]
 enum FileInit {
     Xavier,
     Constant(f32),
@@ -102,7 +107,7 @@ enum FileInit {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(rename = "parameter", deny_unknown_fields)]
 struct FileParam {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     name: Option<String>,
@@ -113,15 +118,11 @@ struct FileParam {
 }
 
 /// The names, tags and activation every layer has.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 struct Common {
     name: String,
-    #[serde(default)]
     activation: FileActivation,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     tag: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pre_tag: Option<String>,
 }
 
@@ -132,7 +133,12 @@ const fn unit_stride() -> [usize; 2] {
 // Internally tagged (`op = "conv"`): serde cannot flatten `Common` into such variants and
 // still refuse unknown fields, so each variant spells the common fields out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(
+    rename = "layer",
+    tag = "op",
+    rename_all = "kebab-case",
+    deny_unknown_fields
+)]
 enum FileLayer {
     Conv {
         name: String,

@@ -148,11 +148,11 @@ fn settings(args: &TrainArgs, dirs: &DataDirs) -> Vec<(String, String)> {
 
 /// `<logdir>/<config>-seed<N>-<unix seconds>`, with `-2`, `-3`, … appended when two runs start
 /// within the same second.
-fn new_run_dir(args: &TrainArgs) -> PathBuf {
+fn new_run_dir(args: &TrainArgs, config: ConfigName) -> PathBuf {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let base = format!("{}-seed{}-{secs}", args.config.as_str(), args.seed);
+    let base = format!("{}-seed{}-{secs}", config.as_str(), args.seed);
     let mut dir = args.logdir.join(&base);
     let mut k = 2;
     while dir.exists() {
@@ -185,6 +185,24 @@ fn resumable_run_dir(dir: &Path) -> Result<PathBuf> {
     Ok(canonical)
 }
 
+/// The network `--config` names; without it the resumed checkpoint's (so a run of a network
+/// file resumes without the file), else `full`.
+///
+/// # Errors
+/// If the checkpoint to resume cannot be read or names no valid network.
+fn network_of(args: &TrainArgs) -> Result<ConfigName> {
+    match (args.config, &args.resume) {
+        (Some(c), _) => Ok(c),
+        (None, Some(dir)) if has_checkpoint(dir) => {
+            let ckpt = Checkpoint::load(dir)?;
+            Ok(ConfigName::from_description(&ckpt.config)
+                .with_context(|| format!("--resume {}", dir.display()))?)
+        }
+        // A bad --resume is reported by the resume itself.
+        (None, _) => Ok(ConfigName::Full),
+    }
+}
+
 /// Trains as the flags say and prints progress, the held-out result and the checksum.
 ///
 /// Everything a resume checks (the checkpoint, the settings, the data) is checked before any
@@ -196,7 +214,8 @@ fn resumable_run_dir(dir: &Path) -> Result<PathBuf> {
 /// file), or a loss or parameter that stops being finite ("diverged at step N", after the
 /// report is written), as a one-line message.
 pub fn train(args: &TrainArgs) -> Result<RunReport> {
-    let cfg = config_of(args.config);
+    let name = network_of(args)?;
+    let cfg = config_of(name);
     let threads = args.threads_or_all_cores();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -247,7 +266,7 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
     let mut net = Net::training(&cfg, micro, net_opt, &mut arena)?;
     let settings = settings(args, &dirs);
     // What the checkpoints record: the network's name, or its whole table for a file's.
-    let description = args.config.description();
+    let description = name.description();
     let config = description.as_str();
 
     let (run_dir, first_step) = match &args.resume {
@@ -260,7 +279,7 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         }
         None => {
             net.init_params(args.seed)?;
-            (new_run_dir(args), 0)
+            (new_run_dir(args, name), 0)
         }
     };
     ensure!(
@@ -276,12 +295,12 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
 
     println!(
         "{} {}: {} parameters, arena {:.1} MiB; {} steps of {} frames{}, {:?} lr {} ({:?}), seed {}, {} thread(s){}",
-        if matches!(args.config, ConfigName::File(_)) {
+        if matches!(name, ConfigName::File(_)) {
             "network"
         } else {
             "valence"
         },
-        args.config.as_str(),
+        name.as_str(),
         net.params().len(),
         layout.bytes() as f64 / (1 << 20) as f64,
         args.steps,
