@@ -6,7 +6,7 @@
 //! magic        8 bytes  "VALCKPT\0"
 //! version      u32      1
 //! total_len    u64      length of the whole file, CRC included (detects truncation)
-//! config       str      e.g. "full" / "tiny"
+//! config       str      "full" / "tiny", or a network file's table as JSON
 //! step         u64      optimiser steps done
 //! optimizer    u8       0 none (fresh state), 1 Adam, 2 SGD
 //! rng          u32 count, then count × u64 state words
@@ -44,7 +44,9 @@ const MAGIC: &[u8; 8] = b"VALCKPT\0";
 const PREAMBLE: usize = 8 + 4 + 8;
 const CRC_LEN: usize = 4;
 /// Bounds that no real checkpoint approaches; they keep a corrupt count from looking plausible.
-const MAX_STR: usize = 4096;
+/// (A network file's run stores its whole table as the config string: up to 16 layers of names,
+/// tags and sizes, about 5 KB.)
+const MAX_STR: usize = 64 * 1024;
 const MAX_RANK: usize = 16;
 
 /// A named `f32` tensor in C (row-major) order.

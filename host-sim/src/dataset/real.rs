@@ -652,4 +652,72 @@ mod tests {
         std::fs::write(dir.path().join(LABELS_FILE), b"a.png,0,1\n\xff\xfe\n").unwrap();
         assert!(error(dir.path()).contains("not UTF-8"));
     }
+
+    /// The first pixel of `dir/name` loaded as `shape`, with its example's length checked.
+    fn pixel(dir: &Path, name: &str, shape: FrameShape) -> Vec<u8> {
+        write_labels(dir, &format!("{name},0,1\n"));
+        let data = load_dir(dir, shape, None).unwrap();
+        let px = &data.examples[0].pixels;
+        assert_eq!(px.len(), shape.h * shape.w * shape.c, "{name} as {shape:?}");
+        px[..shape.c].to_vec()
+    }
+
+    #[test]
+    fn frames_of_any_size_convert_to_the_networks_channels() {
+        let dir = tempfile::tempdir().unwrap();
+        // Uniform frames stay uniform through the resize, so one pixel tells the conversion.
+        write_image(
+            dir.path(),
+            "rgb.png",
+            10,
+            6,
+            [200, 10, 30],
+            ImageFormat::Png,
+        );
+        image::GrayImage::from_pixel(5, 9, image::Luma([77]))
+            .save(dir.path().join("gray.png"))
+            .unwrap();
+        image::RgbaImage::from_pixel(3, 4, image::Rgba([1, 2, 3, 4]))
+            .save(dir.path().join("rgba.png"))
+            .unwrap();
+        let tall = |c| FrameShape { h: 49, w: 10, c };
+        // RGB → gray by Rec. 709 luma: 0.2126·200 + 0.7152·10 + 0.0722·30 = 51.84.
+        let luma = pixel(dir.path(), "rgb.png", tall(1))[0];
+        assert!(luma.abs_diff(52) <= 1, "luma {luma}");
+        // Gray → RGB replicates; gray → RGBA adds an opaque alpha.
+        assert_eq!(pixel(dir.path(), "gray.png", tall(3)), [77, 77, 77]);
+        assert_eq!(pixel(dir.path(), "gray.png", tall(4)), [77, 77, 77, 255]);
+        assert_eq!(pixel(dir.path(), "gray.png", tall(1)), [77]);
+        // RGBA keeps its alpha as RGBA and drops it as RGB.
+        assert_eq!(pixel(dir.path(), "rgba.png", tall(4)), [1, 2, 3, 4]);
+        assert_eq!(pixel(dir.path(), "rgba.png", tall(3)), [1, 2, 3]);
+        // RGB → RGBA, non-square both ways.
+        let wide = FrameShape { h: 3, w: 17, c: 4 };
+        assert_eq!(pixel(dir.path(), "rgb.png", wide), [200, 10, 30, 255]);
+        // Two channels convert from nothing: refused naming the directory.
+        write_labels(dir.path(), "rgb.png,0,1\n");
+        let two = FrameShape { h: 4, w: 4, c: 2 };
+        let msg = load_dir(dir.path(), two, None).unwrap_err().to_string();
+        assert!(msg.contains("the network's input has 2"), "{msg}");
+    }
+
+    #[test]
+    fn class_rows_carry_their_class() {
+        let dir = sample_dir();
+        write_labels(dir.path(), "file,class\na.png,3\nb.jpg,0\n");
+        let data = load_dir(dir.path(), FrameShape::square_rgb(4), Some(4)).unwrap();
+        let classes: Vec<Option<u32>> = data.examples.iter().map(|e| e.class).collect();
+        assert_eq!(classes, [Some(3), Some(0)]);
+        write_labels(dir.path(), "a.png,4\n");
+        let msg = format!(
+            "{:#}",
+            anyhow::Error::from(
+                load_dir(dir.path(), FrameShape::square_rgb(4), Some(4)).unwrap_err()
+            )
+        );
+        assert!(
+            msg.contains("labels.csv:1: class \"4\" is not a whole number in 0..4"),
+            "{msg}"
+        );
+    }
 }
