@@ -208,6 +208,15 @@ fn the_kws_file_trains_past_chance_and_every_command_works_from_its_checkpoint()
     assert!(diagnosed.contains("conv1/weights"), "{diagnosed}");
     let report = std::fs::read_to_string(Path::new(run).join("diagnosis.md")).unwrap();
     assert!(report.contains("diagnosis/conv1_weights.png"), "{report}");
+    // The verdict judges a classifier by its error rate against the most frequent class.
+    let verdict = format!(
+        "held-out error rate (1 − accuracy) is {:.4}",
+        1.0 - accuracy
+    );
+    assert!(
+        report.contains(&verdict) && report.contains("chance is 1/12"),
+        "{report}"
+    );
 
     // Import needs the table (the .npy files carry none): the file again, then the same bits.
     let file = kws_file(tmp.path());

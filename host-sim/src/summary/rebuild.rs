@@ -217,6 +217,7 @@ pub fn rebuild(run_dir: &Path) -> Result<Finished> {
             mean_confidence: logged
                 .last_scalar("eval/mean_confidence")
                 .unwrap_or(f64::NAN),
+            classes: crate::train::data::classes_of(&cfg),
         }),
         _ => None,
     };

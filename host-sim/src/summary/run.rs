@@ -574,6 +574,7 @@ mod tests {
             error: 0.5,
             constant_error: 0.6,
             mean_confidence: 0.5,
+            classes: None,
         };
         let done = log.finish(1, None, Some(held_out)).unwrap();
         assert_eq!(done.tensors.len(), 16);

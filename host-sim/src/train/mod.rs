@@ -572,6 +572,7 @@ fn evaluate(
             error: 1.0 - eval::accuracy(&pred, k, &all.labels),
             constant_error: 1.0 - eval::majority_share(&all.labels),
             mean_confidence: f64::NAN,
+            classes: Some(k),
         }));
     }
     let (target, confidence) = (all.target, all.confidence);
@@ -586,6 +587,7 @@ fn evaluate(
             &confidence,
         ),
         mean_confidence,
+        classes: None,
     }))
 }
 
