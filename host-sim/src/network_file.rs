@@ -674,14 +674,6 @@ fn to_file(name: Option<&str>, net: &Network) -> FileNetwork {
     }
 }
 
-/// `net` as a TOML network file named `name` (every field written).
-///
-/// # Errors
-/// If the TOML writer fails (it does not for a table's values).
-pub fn to_toml(name: &str, net: &Network) -> Result<String, toml::ser::Error> {
-    toml::to_string_pretty(&to_file(Some(name), net))
-}
-
 /// What a checkpoint stores for `name`'s network `net`: `full` / `tiny` for the built-in
 /// tables, else the table as one line of JSON.
 pub fn description(name: &str, net: &Network) -> String {
@@ -772,6 +764,11 @@ pub fn summary(net: &Network) -> String {
 mod tests {
     use super::*;
     use kernels::net::KWS;
+
+    /// `net` as a TOML network file named `name` (every field written).
+    fn to_toml(name: &str, net: &Network) -> Result<String, toml::ser::Error> {
+        toml::to_string_pretty(&to_file(Some(name), net))
+    }
 
     fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
         let p = dir.join(name);

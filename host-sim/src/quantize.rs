@@ -17,7 +17,7 @@ use crate::checkpoint::Checkpoint;
 use crate::cli::{ConfigName, EvalArgs, QuantizeArgs, DEFAULT_HOLDOUT};
 use crate::fast_gemm::FastGemm;
 use crate::train::data::{classes_of, Batch, Source};
-use crate::train::{config_of, eval as metrics};
+use crate::train::eval as metrics;
 
 /// Frames per forward call of both networks.
 const CHUNK: usize = 64;
@@ -79,7 +79,7 @@ struct Loaded {
 fn load(dir: &Path) -> Result<Loaded> {
     let ckpt = Checkpoint::load(dir)?;
     let name = ConfigName::from_description(&ckpt.config)?;
-    let cfg = config_of(name);
+    let cfg = name.network();
     let mut params = vec![0.0f32; cfg.param_len()?];
     crate::train::state::load_params(&ckpt, &cfg.params()?, &mut params)?;
     let attr = |k: &str| {

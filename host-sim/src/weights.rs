@@ -77,7 +77,7 @@ pub fn export(checkpoint_dir: &Path, out: &Path) -> Result<(Vec<PathBuf>, u32)> 
 /// A file that is missing or fails a check (the message names it, the expected and the found
 /// shape), an `out` that holds files without `force`, or a checkpoint that cannot be saved.
 pub fn import(from: &Path, out: &Path, config: ConfigName, force: bool) -> Result<(PathBuf, u32)> {
-    let specs = crate::train::config_of(config).params()?;
+    let specs = config.network().params()?;
     let params = specs
         .iter()
         .map(|s| {

@@ -20,7 +20,6 @@ use kernels::{Backend, Portable};
 use crate::cli::{BenchArgs, DEFAULT_LR};
 use crate::fast_gemm::FastGemm;
 use crate::npy;
-use crate::train::config_of;
 use crate::train::data::{Batch, Source};
 
 /// What `host-sim bench` measured.
@@ -42,7 +41,7 @@ pub struct BenchReport {
 /// # Errors
 /// If the worker threads cannot start or a network cannot be built for the batch.
 pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
-    let cfg = config_of(args.config);
+    let cfg = args.config.network();
     let threads = crate::quantize::threads(args.threads);
     let backend: Box<dyn Backend> = if args.exact {
         Box::new(Portable)

@@ -25,7 +25,6 @@ use crate::tensorboard::proto::session_log::SessionStatus;
 use crate::tensorboard::proto::summary::value::Kind;
 use crate::tensorboard::proto::Event;
 use crate::tensorboard::read_records;
-use crate::train::config_of;
 
 use super::diagnosis::{HeldOut, LayerHealth, RunOutcome};
 use super::history::Record;
@@ -158,7 +157,7 @@ pub fn rebuild(run_dir: &Path) -> Result<Finished> {
     let ckpt = Checkpoint::load(&initial)?;
     let name = ConfigName::from_description(&ckpt.config)
         .with_context(|| format!("{}", initial.display()))?;
-    let cfg = config_of(name);
+    let cfg = name.network();
     let specs = cfg.params()?;
     let mut w0 = vec![0.0f32; cfg.param_len()?];
     crate::train::state::load_params(&ckpt, &specs, &mut w0)

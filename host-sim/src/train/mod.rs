@@ -71,11 +71,6 @@ pub struct RunReport {
 /// frames fits them almost exactly (of one frame, exactly: the ratio would be infinite).
 pub const MIN_HELD_OUT_FRAMES: usize = 10;
 
-/// The network a flag names.
-pub const fn config_of(name: ConfigName) -> Network {
-    name.network()
-}
-
 /// The side of the square RGB `u8` frames a summary shows as images; 0 (no images) for any
 /// other input.
 pub const fn image_side(net: &Network) -> usize {
@@ -215,7 +210,7 @@ fn network_of(args: &TrainArgs) -> Result<ConfigName> {
 /// report is written), as a one-line message.
 pub fn train(args: &TrainArgs) -> Result<RunReport> {
     let name = network_of(args)?;
-    let cfg = config_of(name);
+    let cfg = name.network();
     let threads = args.threads_or_all_cores();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
