@@ -895,4 +895,24 @@ mod tests {
         assert_eq!(got.network.layers[1], KWS.layers[3]);
         assert_eq!(summary(&got.network), "49×10×1 f32 → conv, dense → 12");
     }
+
+    #[test]
+    fn a_resume_accepts_the_same_table_under_another_name_and_refuses_another_table() {
+        check_same(&description("kws", &KWS), &description("renamed", &KWS)).unwrap();
+        check_same("tiny", "tiny").unwrap();
+        let e = check_same(&description("kws", &KWS), "tiny")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "the checkpoint is of the network `kws` (49×10×1 f32 → conv, conv, max-pool, dense → 12), \
+             this run's is `tiny` (64×64×3 u8 → conv, lrn, max-pool, conv, lrn, max-pool, conv, \
+             conv, conv, max-pool, dense, dense, dense → 1)"
+        );
+        let e = check_same("huge", "tiny").unwrap_err().to_string();
+        assert!(
+            e.starts_with("the checkpoint's network: neither `full`, `tiny` nor"),
+            "{e}"
+        );
+    }
 }

@@ -538,4 +538,50 @@ mod tests {
             "the second set's second row"
         );
     }
+
+    #[test]
+    fn a_gray_networks_synthetic_frames_are_the_rgb_frames_luma() {
+        let gray = Network {
+            input: Input {
+                c: 1,
+                ..square_rgb(64)
+            },
+            ..Network::TINY
+        };
+        let mut b = Batch::default();
+        Source::synthetic(&gray, 5)
+            .unwrap()
+            .fill_train(0, 2, &mut b)
+            .unwrap();
+        let gen = Synthetic::new(FrameSpec::new(64, 64).unwrap(), 5, Split::Train);
+        let mut rgb = vec![0u8; 64 * 64 * 3];
+        let label = gen.frame_u8(1, &mut rgb).unwrap();
+        assert_eq!(b.target[1], label.valence);
+        // Rec. 709 luma in f64, the reference; the f32 conversion may round the other way.
+        for (px, &y) in rgb.chunks(3).zip(&b.frames[64 * 64..]) {
+            let want =
+                0.2126 * f64::from(px[0]) + 0.7152 * f64::from(px[1]) + 0.0722 * f64::from(px[2]);
+            assert!(
+                (f64::from(y) - want).abs() <= 0.5 + 1e-4,
+                "{px:?} → {y}, want {want}"
+            );
+        }
+        // An f32 network reads the same frames as (x − 128)/255.
+        let f32_net = Network {
+            input: Input {
+                kind: InputKind::F32,
+                ..gray.input
+            },
+            ..gray
+        };
+        let mut f = Batch::default();
+        Source::synthetic(&f32_net, 5)
+            .unwrap()
+            .fill_train(0, 2, &mut f)
+            .unwrap();
+        assert_eq!(f.frames, b.frames);
+        let x = f.frames[100];
+        assert_eq!(f.features[100], (f32::from(x) - 128.0) / 255.0);
+        assert!(matches!(f.inputs(0..2, 64 * 64), Inputs::F32(v) if v.len() == 2 * 64 * 64));
+    }
 }
