@@ -148,6 +148,8 @@ fn the_kws_file_trains_past_chance_and_every_command_works_from_its_checkpoint()
         "update_ratio/conv1/bias",
         "loss/loss",
         "eval/held_out_error",
+        // The 49×10 gray examples, as RGB images.
+        "frame_resized/image/0",
     ] {
         assert!(logged.contains(tag), "no `{tag}` in {logged:?}");
     }

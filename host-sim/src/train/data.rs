@@ -408,6 +408,22 @@ fn convert_rgb(rgb: &[u8], c: usize, out: &mut [u8]) {
     }
 }
 
+/// `frames` of `c` channels as RGB bytes for TensorBoard's images: RGB as it is, gray replicated,
+/// RGBA without its alpha, any other count its first channel as gray.
+pub fn rgb_frames(frames: &[u8], c: usize) -> std::borrow::Cow<'_, [u8]> {
+    match c {
+        3 => std::borrow::Cow::Borrowed(frames),
+        4 => frames
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect(),
+        _ => frames
+            .chunks_exact(c.max(1))
+            .flat_map(|p| [p[0]; 3])
+            .collect(),
+    }
+}
+
 /// The order in which epoch `epoch` of the endless training stream visits the `len` training
 /// examples: a Fisher–Yates shuffle drawn from `Rng::new(seed, epoch)`.
 fn epoch_order(len: usize, seed: u64, epoch: u64) -> Vec<usize> {
@@ -583,5 +599,13 @@ mod tests {
         let x = f.frames[100];
         assert_eq!(f.features[100], (f32::from(x) - 128.0) / 255.0);
         assert!(matches!(f.inputs(0..2, 64 * 64), Inputs::F32(v) if v.len() == 2 * 64 * 64));
+    }
+
+    #[test]
+    fn frames_of_any_channel_count_show_as_rgb() {
+        assert_eq!(&*rgb_frames(&[1, 2, 3], 3), [1, 2, 3]);
+        assert_eq!(&*rgb_frames(&[7, 9], 1), [7, 7, 7, 9, 9, 9]);
+        assert_eq!(&*rgb_frames(&[1, 2, 3, 4], 4), [1, 2, 3]);
+        assert_eq!(&*rgb_frames(&[5, 6], 2), [5, 5, 5]);
     }
 }

@@ -30,7 +30,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, ensure, Context, Result};
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
-use kernels::net::{ArenaLayout, InputKind, Net, Network, OptimizerKind as NetOptimizer};
+use kernels::net::{ArenaLayout, Net, OptimizerKind as NetOptimizer};
 use kernels::optim::{Adam, AdamKeras};
 use kernels::{Backend, Portable};
 
@@ -70,17 +70,6 @@ pub struct RunReport {
 /// Fewer held-out frames than this give no error ratio: the weighted median of a handful of
 /// frames fits them almost exactly (of one frame, exactly: the ratio would be infinite).
 pub const MIN_HELD_OUT_FRAMES: usize = 10;
-
-/// The side of the square RGB `u8` frames a summary shows as images; 0 (no images) for any
-/// other input.
-pub const fn image_side(net: &Network) -> usize {
-    let i = net.input;
-    if matches!(i.kind, InputKind::U8) && i.c == 3 && i.h == i.w {
-        i.h
-    } else {
-        0
-    }
-}
 
 /// The data directories of a run, canonical (absolute, no `.`, `..` or symbolic links), so a
 /// run records the same `--data` however it was spelled and from whichever directory.
@@ -331,7 +320,7 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
         args.steps,
         &specs,
         w0,
-        image_side(&cfg),
+        [cfg.input.h, cfg.input.w],
     )?;
     let logdir = run_dir.parent().unwrap_or(Path::new("."));
     println!("TensorBoard event file: {}", log.event_file().display());
@@ -403,7 +392,8 @@ pub fn train(args: &TrainArgs) -> Result<RunReport> {
                 learning_rate: lr,
                 frames_per_second: fps,
             };
-            log.summary(&pool, step, o, net.params(), &batch.frames, scalars)?;
+            let rgb = data::rgb_frames(&batch.frames, cfg.input.c);
+            log.summary(&pool, step, o, net.params(), &rgb, scalars)?;
             if !tty {
                 println!(
                     "summary at step {step}/{}: loss {last_loss:.5}, {fps:.0} frames/s",
