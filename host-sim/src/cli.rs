@@ -222,7 +222,8 @@ pub struct TrainArgs {
     /// as a board does [default: 1 for --exact --config tiny (the boards' order), else --batch].
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive_usize)]
     pub micro_batch: Option<usize>,
-    /// Train on DIR/labels.csv (`file,valence,confidence`) and its PNG/JPEG frames [default: synthetic frames].
+    /// Train on DIR/labels.csv (`file,valence,confidence`; `file,class` for a classifier) and its
+    /// PNG/JPEG frames of any size and channels, fitted to the network's input [default: synthetic frames]
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// Directory that receives the TensorBoard event files.
