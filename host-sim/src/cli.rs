@@ -7,6 +7,9 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use kernels::net::Network;
+
+use crate::network_file::{NetworkFile, NetworkFileError};
 
 /// Default number of optimiser steps. With the default batch and learning rate, FULL spends
 /// its first ~900 steps predicting a near-constant (Adam's sign-like steps on 7.9 M parameters
@@ -92,22 +95,76 @@ pub struct DiagnoseArgs {
     pub dir: PathBuf,
 }
 
-/// Which network to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Which network to run: `--config full|tiny|PATH`.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ConfigName {
     /// The seed's network: 96×96×3 input, about 7.9 M parameters.
     Full,
     /// The board-sized network: 64×64×3 input, about 7.6 k parameters.
     Tiny,
+    /// A network file ([`crate::network_file`]), read and validated once and kept for the
+    /// process (so the name stays `Copy` like the built-in ones).
+    File(&'static NetworkFile),
 }
 
 impl ConfigName {
-    /// The name as written on the command line and in checkpoints.
-    pub const fn as_str(self) -> &'static str {
+    /// `full`, `tiny`, or else a network file's path: `--config`'s value parser.
+    ///
+    /// # Errors
+    /// A one-line message (clap names the flag and the value before it): the file's field and
+    /// what is wrong with it.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "full" => Ok(Self::Full),
+            "tiny" => Ok(Self::Tiny),
+            path => match crate::network_file::load(std::path::Path::new(path)) {
+                Ok(f) => Ok(Self::File(Box::leak(Box::new(f)))),
+                // clap's message already names the value: only the field and the problem.
+                Err(e) if std::path::Path::new(path).exists() => Err(e.what),
+                Err(e) => Err(format!(
+                    "neither `full`, `tiny` nor a network file: {}",
+                    e.what
+                )),
+            },
+        }
+    }
+
+    /// The network a checkpoint's `config` entry describes ([`ConfigName::description`]).
+    ///
+    /// # Errors
+    /// If it is neither `full`, `tiny` nor a valid table.
+    pub fn from_description(description: &str) -> Result<Self, NetworkFileError> {
+        match description {
+            "full" => Ok(Self::Full),
+            "tiny" => Ok(Self::Tiny),
+            d => Ok(Self::File(Box::leak(Box::new(
+                crate::network_file::from_description(d)?,
+            )))),
+        }
+    }
+
+    /// The name run directories and messages use: `full`, `tiny` or the file's network name.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Full => "full",
             Self::Tiny => "tiny",
+            Self::File(f) => &f.name,
         }
+    }
+
+    /// The network's table.
+    pub const fn network(self) -> Network {
+        match self {
+            Self::Full => Network::FULL,
+            Self::Tiny => Network::TINY,
+            Self::File(f) => f.network,
+        }
+    }
+
+    /// What a checkpoint records: `full`, `tiny`, or the file's table as one line of JSON, so a
+    /// checkpoint resumes, exports and quantises without the file.
+    pub fn description(self) -> String {
+        crate::network_file::description(self.as_str(), &self.network())
     }
 }
 
@@ -135,9 +192,10 @@ pub enum OptimizerName {
 /// The flags of `host-sim train`.
 #[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct TrainArgs {
-    /// Network to train: `full` (the seed's) or `tiny` (the board's).
-    #[arg(long, value_enum, default_value_t = ConfigName::Full)]
-    pub config: ConfigName,
+    /// Network to train: `full` (the seed's), `tiny` (the board's) or a network file (TOML or
+    /// JSON, see examples/networks/) [default: full, or the resumed run's]
+    #[arg(long, value_name = "full|tiny|PATH", value_parser = ConfigName::parse)]
+    pub config: Option<ConfigName>,
     /// Number of optimiser steps; with --resume, the total including the steps already done.
     #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = DEFAULT_STEPS, value_parser = clap::value_parser!(u64).range(1..))]
     pub steps: u64,
@@ -166,7 +224,8 @@ pub struct TrainArgs {
     /// as a board does [default: 1 for --exact --config tiny (the boards' order), else --batch].
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = positive_usize)]
     pub micro_batch: Option<usize>,
-    /// Train on DIR/labels.csv (`file,valence,confidence`) and its PNG/JPEG frames [default: synthetic frames].
+    /// Train on DIR/labels.csv (`file,valence,confidence`; `file,class` for a classifier) and its
+    /// PNG/JPEG frames of any size and channels, fitted to the network's input [default: synthetic frames]
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// Directory that receives the TensorBoard event files.
@@ -198,7 +257,7 @@ impl TrainArgs {
     /// Frames per forward/backward call: `--micro-batch`, else 1 for `--exact --config tiny`
     /// (a board trains one frame at a time), else the whole batch; never more than `--batch`.
     pub fn micro_batch(&self) -> usize {
-        let default = if self.exact && self.config == ConfigName::Tiny {
+        let default = if self.exact && self.config == Some(ConfigName::Tiny) {
             1
         } else {
             self.batch
@@ -235,8 +294,9 @@ pub struct ImportArgs {
     /// Checkpoint directory to write: new or empty, unless --force.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Network the weights belong to: each file must have its parameter's exact shape.
-    #[arg(long, value_enum, default_value_t = ConfigName::Full)]
+    /// Network the weights belong to (`full`, `tiny` or a network file): each file must have its
+    /// parameter's exact shape.
+    #[arg(long, value_name = "full|tiny|PATH", default_value = "full", value_parser = ConfigName::parse)]
     pub config: ConfigName,
     /// Write into --out even if it holds a run or other files (its checkpoint is replaced).
     #[arg(long)]
@@ -307,8 +367,8 @@ pub struct IngestArgs {
 /// The flags of `host-sim bench`.
 #[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct BenchArgs {
-    /// Network to time.
-    #[arg(long, value_enum, default_value_t = ConfigName::Full)]
+    /// Network to time: `full`, `tiny` or a network file.
+    #[arg(long, value_name = "full|tiny|PATH", default_value = "full", value_parser = ConfigName::parse)]
     pub config: ConfigName,
     /// Frames per step (at least 1).
     #[arg(long, value_name = "N", allow_negative_numbers = true, default_value_t = DEFAULT_BATCH, value_parser = positive_usize)]
@@ -386,7 +446,7 @@ mod tests {
     #[test]
     fn no_arguments_train_with_the_defaults() {
         let t = train(&[]);
-        assert_eq!(t.config, ConfigName::Full);
+        assert_eq!(t.config, None);
         assert_eq!(t.steps, DEFAULT_STEPS);
         assert_eq!(t.batch, DEFAULT_BATCH);
         assert_eq!(t.lr.to_bits(), DEFAULT_LR.to_bits());
@@ -444,7 +504,7 @@ mod tests {
         ];
         let t = train(&flags);
         let expected = TrainArgs {
-            config: ConfigName::Tiny,
+            config: Some(ConfigName::Tiny),
             steps: 7,
             batch: 3,
             lr: 0.5,
@@ -572,7 +632,7 @@ mod tests {
     fn help_states_each_default() {
         let help = Args::command().render_long_help().to_string();
         for needle in [
-            "[default: full]",
+            "[default: full, or the resumed run's]",
             "[default: 1200]",
             "[default: 16]",
             "[default: 0.0001]",

@@ -4,12 +4,13 @@
 //!
 //! Modules, one concept each: [`cli`] (the flags), [`bench`](mod@bench) (frames/s and peak
 //! memory), [`fast_gemm`] (the threaded SIMD [`kernels::Gemm`]), [`memory`] (buffers sized by
-//! flags), [`dataset`] (real frames from disk), [`npy`] (numpy's file format), [`checkpoint`]
-//! (the resumable training state), [`network`] (a `--config` name's table and its parameters
-//! in checkpoints), [`checksum`] (the parameters' CRC-32), [`weights`] (checkpoint ↔ `.npy` and
-//! safetensors), [`quantize`] (int8 model files), [`ingest`] (board logs), [`tensorboard`]
-//! (event files), [`summary`] (what a run logs and the learning diagnosis), [`workers`] (the
-//! thread count and pool) and [`train`] (the trainer).
+//! flags), [`network_file`] (`--config PATH`: a network table as TOML/JSON), [`dataset`] (real
+//! frames from disk), [`npy`] (numpy's file format), [`checkpoint`] (the resumable training
+//! state), [`network`] (a `--config` name's table and its parameters in checkpoints),
+//! [`checksum`] (the parameters' CRC-32), [`weights`] (checkpoint ↔ `.npy` and safetensors),
+//! [`quantize`] (int8 model files), [`ingest`] (board logs), [`tensorboard`] (event files),
+//! [`summary`] (what a run logs and the learning diagnosis), [`workers`] (the thread count and
+//! pool) and [`train`] (the trainer).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -22,6 +23,7 @@ pub mod fast_gemm;
 pub mod ingest;
 pub mod memory;
 pub mod network;
+pub mod network_file;
 pub mod npy;
 pub mod quantize;
 pub mod summary;

@@ -1,23 +1,14 @@
-//! The network a command works on: the table a `--config` name stands for, and its parameters
-//! to and from a checkpoint's named tensors.
+//! A network's parameters to and from a checkpoint's named tensors (the table a `--config`
+//! name stands for is [`crate::cli::ConfigName::network`]).
 //!
 //! Every command that reads or writes parameters (train, diagnose, quantize, eval, import,
 //! bench) goes through here rather than through the trainer, so the summaries and the other
 //! commands do not depend on [`crate::train`].
 
 use anyhow::{ensure, Context, Result};
-use kernels::net::{ParamSpec, ValenceConfig};
+use kernels::net::ParamSpec;
 
 use crate::checkpoint::{Checkpoint, NamedTensor};
-use crate::cli::ConfigName;
-
-/// The network configuration a flag names.
-pub const fn config_of(name: ConfigName) -> ValenceConfig {
-    match name {
-        ConfigName::Full => ValenceConfig::FULL,
-        ConfigName::Tiny => ValenceConfig::TINY,
-    }
-}
 
 /// Every parameter of `params` (laid out as `specs` say) as a tensor with its name and its shape
 /// in the network, in `specs` order: what a checkpoint stores.
@@ -82,7 +73,7 @@ mod tests {
 
     #[test]
     fn tensors_carry_the_seed_names_and_shapes_and_load_back() {
-        let cfg = config_of(ConfigName::Tiny);
+        let cfg = kernels::net::ValenceConfig::TINY;
         let specs = cfg.params().unwrap();
         // Distinct values, so a tensor loaded into the wrong range is seen.
         let params: Vec<f32> = (0..cfg.param_len().unwrap()).map(|i| i as f32).collect();
@@ -98,7 +89,7 @@ mod tests {
 
     #[test]
     fn a_missing_or_misshapen_parameter_is_named() {
-        let cfg = config_of(ConfigName::Tiny);
+        let cfg = kernels::net::ValenceConfig::TINY;
         let specs = cfg.params().unwrap();
         let mut params = vec![0.0; cfg.param_len().unwrap()];
         let mut tensors = param_tensors(&specs, &params).unwrap();

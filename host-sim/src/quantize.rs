@@ -4,9 +4,9 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use kernels::net::{ArenaLayout, LayerGeometry, Net, ValenceConfig};
+use kernels::net::{ArenaLayout, Inputs, LayerGeometry, Net, Network};
 use kernels::quant::net::{
     model_len, quantize_model, QuantLayout, QuantModel, QuantNet, RangeObserver,
 };
@@ -16,8 +16,8 @@ use rayon::prelude::*;
 use crate::checkpoint::Checkpoint;
 use crate::cli::{ConfigName, EvalArgs, QuantizeArgs, DEFAULT_HOLDOUT};
 use crate::fast_gemm::FastGemm;
-use crate::network::{config_of, load_params};
-use crate::train::data::{Batch, Holdout, Source};
+use crate::network::load_params;
+use crate::train::data::{classes_of, Batch, Source};
 use crate::train::eval as metrics;
 use crate::workers::{pool, threads_or_all_cores};
 
@@ -43,16 +43,20 @@ pub struct QuantizeReport {
 pub struct EvalReport {
     /// Number of held-out frames.
     pub frames: usize,
-    /// Confidence-weighted mean absolute error of the f32 network.
+    /// Confidence-weighted mean absolute error of the f32 network; for a classification
+    /// network its error rate, `1 − accuracy`.
     pub f32_error: f64,
     /// The same for the int8 network.
     pub int8_error: f64,
-    /// The same for the best constant predictor (the weighted median).
+    /// The same for the best constant predictor (the weighted median; the most frequent class).
     pub constant_error: f64,
-    /// Mean `|int8 − f32|` over the frames' predictions.
+    /// Mean `|int8 − f32|` over the frames' predictions (every logit of a classifier).
     pub mean_abs_delta: f64,
     /// Largest `|int8 − f32|`.
     pub max_abs_delta: f64,
+    /// A classification network's share of examples where int8 and f32 pick the same class
+    /// (NaN for regression).
+    pub agreement: f64,
 }
 
 impl EvalReport {
@@ -64,7 +68,7 @@ impl EvalReport {
 
 /// A checkpoint's network and where its frames came from.
 struct Loaded {
-    cfg: ValenceConfig,
+    cfg: Network,
     name: &'static str,
     params: Vec<f32>,
     seed: u64,
@@ -76,12 +80,8 @@ struct Loaded {
 
 fn load(dir: &Path) -> Result<Loaded> {
     let ckpt = Checkpoint::load(dir)?;
-    let name = match ckpt.config.as_str() {
-        "full" => ConfigName::Full,
-        "tiny" => ConfigName::Tiny,
-        other => bail!("the checkpoint is of an unknown network `{other}`"),
-    };
-    let cfg = config_of(name);
+    let name = ConfigName::from_description(&ckpt.config)?;
+    let cfg = name.network();
     let mut params = vec![0.0f32; cfg.param_len()?];
     load_params(&ckpt, &cfg.params()?, &mut params)?;
     let attr = |k: &str| {
@@ -112,18 +112,14 @@ fn source(
     seed: Option<u64>,
     pool: &rayon::ThreadPool,
 ) -> Result<Source> {
-    let seed = seed.unwrap_or(l.seed);
-    let load = |dir: &Path| pool.install(|| crate::dataset::load_dir(dir, l.cfg.input.h));
-    match data.or(l.data.as_ref()) {
-        None => Source::synthetic(l.cfg.input.h, seed),
-        Some(dir) => {
-            let held_out = match &l.val_data {
-                Some(v) => Holdout::Separate(load(v)?),
-                None => Holdout::Fraction(l.holdout),
-            };
-            Source::real(load(dir)?, held_out, seed)
-        }
-    }
+    Source::open(
+        &l.cfg,
+        data.or(l.data.as_ref()).map(PathBuf::as_path),
+        l.val_data.as_deref(),
+        l.holdout,
+        seed.unwrap_or(l.seed),
+        pool,
+    )
 }
 
 /// A progress bar over `frames` calibration frames on a terminal, nothing otherwise.
@@ -178,9 +174,13 @@ pub fn quantize(args: &QuantizeArgs) -> Result<QuantizeReport> {
         if done >= frames {
             break;
         }
-        pool.install(|| src.fill_train(step, chunk, frame_len, &mut batch))?;
+        pool.install(|| src.fill_train(step, chunk, &mut batch))?;
         let n = chunk.min(frames - done);
-        net.forward(&gemm, &batch.frames[..n * frame_len], &mut ranges)?;
+        let x = batch.inputs(0..n, frame_len);
+        if let Inputs::F32(features) = x {
+            ranges.observe_input(features);
+        }
+        net.forward_inputs(&gemm, x, &mut ranges)?;
         done += n;
         bar.set_position(done as u64);
     }
@@ -191,7 +191,7 @@ pub fn quantize(args: &QuantizeArgs) -> Result<QuantizeReport> {
     std::fs::write(&args.out, &file).with_context(|| format!("writing {}", args.out.display()))?;
 
     println!(
-        "valence {}: calibrated on {done} training frames; activation ranges:",
+        "{}: calibrated on {done} training frames; activation ranges:",
         l.name
     );
     let model = QuantModel::parse(&file, &l.cfg)?;
@@ -256,45 +256,64 @@ pub fn eval(args: &EvalArgs) -> Result<EvalReport> {
     let mut start = 0;
     while start < total {
         let n = CHUNK.min(total - start);
-        pool.install(|| src.fill_held_out(start, n, frame_len, &mut b))?;
-        all.frames.extend_from_slice(&b.frames);
-        all.target.extend_from_slice(&b.target);
-        all.confidence.extend_from_slice(&b.confidence);
+        pool.install(|| src.fill_held_out(start, n, &mut b))?;
+        all.extend(&b);
         start += n;
     }
+    // Each chunk's example count and inputs.
+    let chunks: Vec<(usize, Inputs<'_>)> = (0..total)
+        .step_by(CHUNK)
+        .map(|s| {
+            let r = s..(s + CHUNK).min(total);
+            (r.len(), all.inputs(r, frame_len))
+        })
+        .collect();
+    let outputs = l.cfg.plan()?.output_len();
 
     let mut arena = vec![0.0f32; ArenaLayout::inference(&l.cfg, CHUNK)?.arena_len()];
     let mut net = Net::inference(&l.cfg, CHUNK, &mut arena)?;
     net.params_mut().copy_from_slice(&l.params);
-    let mut f32_pred = Vec::with_capacity(total);
-    for frames in all.frames.chunks(CHUNK * frame_len) {
-        f32_pred.extend_from_slice(net.forward(&gemm, frames, &mut ())?);
+    let mut f32_pred = Vec::with_capacity(total * outputs);
+    for &(_, x) in &chunks {
+        f32_pred.extend_from_slice(net.forward_inputs(&gemm, x, &mut ())?);
     }
 
     // One int8 network per chunk, chunks in parallel (integers: the bits do not depend on it).
     let layout = QuantLayout::new(&l.cfg, CHUNK)?;
     let int8_pred: Vec<Vec<f32>> = pool.install(|| {
-        all.frames
-            .par_chunks(CHUNK * frame_len)
-            .map(|frames| -> Result<Vec<f32>> {
+        chunks
+            .par_iter()
+            .map(|&(n, x)| -> Result<Vec<f32>> {
                 let mut bytes = vec![0i8; layout.bytes_len()];
                 let mut words = vec![0i32; layout.words_len()];
                 let mut mult = vec![QuantizedMultiplier::ZERO; layout.multipliers_len()];
                 let mut q = QuantNet::new(model, CHUNK, &mut bytes, &mut words, &mut mult)?;
-                let mut out = vec![0.0f32; frames.len() / frame_len];
-                q.forward(frames, &mut out)?;
+                let mut out = vec![0.0f32; n * outputs];
+                q.forward_inputs(x, &mut out)?;
                 Ok(out)
             })
             .collect::<Result<_>>()
     })?;
     let int8_pred: Vec<f32> = int8_pred.concat();
 
-    let constant = metrics::weighted_median(&all.target, &all.confidence);
     let deltas: Vec<f64> = int8_pred
         .iter()
         .zip(&f32_pred)
         .map(|(a, b)| f64::from(a - b).abs())
         .collect();
+    if let Some(k) = classes_of(&l.cfg) {
+        return Ok(eval_classes(
+            &l,
+            &all.labels,
+            k,
+            &f32_pred,
+            &int8_pred,
+            &deltas,
+            &model,
+            &layout,
+        ));
+    }
+    let constant = metrics::weighted_median(&all.target, &all.confidence);
     let report = EvalReport {
         frames: total,
         f32_error: metrics::weighted_abs_error(&f32_pred, &all.target, &all.confidence),
@@ -306,6 +325,7 @@ pub fn eval(args: &EvalArgs) -> Result<EvalReport> {
         ),
         mean_abs_delta: deltas.iter().sum::<f64>() / total as f64,
         max_abs_delta: deltas.iter().copied().fold(0.0, f64::max),
+        agreement: f64::NAN,
     };
     println!(
         "valence {} on {} held-out frames ({} int8 model bytes, {} int8 arena bytes per {CHUNK} frames)",
@@ -333,4 +353,63 @@ pub fn eval(args: &EvalArgs) -> Result<EvalReport> {
         println!("int8 prediction {i} {:08x}", p.to_bits());
     }
     Ok(report)
+}
+
+/// `eval`'s report for a classification network of `classes` classes: both accuracies, how
+/// often int8 picks f32's class, the chance level and the most frequent class's share.
+#[allow(clippy::too_many_arguments)]
+fn eval_classes(
+    l: &Loaded,
+    labels: &[u32],
+    classes: usize,
+    f32_logits: &[f32],
+    int8_logits: &[f32],
+    deltas: &[f64],
+    model: &QuantModel<'_>,
+    layout: &QuantLayout,
+) -> EvalReport {
+    let total = labels.len();
+    let f32_acc = metrics::accuracy(f32_logits, classes, labels);
+    let int8_acc = metrics::accuracy(int8_logits, classes, labels);
+    // f32's choices as labels: int8's accuracy against them is the agreement.
+    let f32_choice: Vec<u32> = f32_logits
+        .chunks_exact(classes)
+        .map(|l| {
+            let best = l
+                .iter()
+                .enumerate()
+                .fold(0, |b, (k, &v)| if v > l[b] { k } else { b });
+            best as u32
+        })
+        .collect();
+    let agreement = metrics::accuracy(int8_logits, classes, &f32_choice);
+    let majority = metrics::majority_share(labels);
+    let report = EvalReport {
+        frames: total,
+        f32_error: 1.0 - f32_acc,
+        int8_error: 1.0 - int8_acc,
+        constant_error: 1.0 - majority,
+        mean_abs_delta: deltas.iter().sum::<f64>() / deltas.len().max(1) as f64,
+        max_abs_delta: deltas.iter().copied().fold(0.0, f64::max),
+        agreement,
+    };
+    println!(
+        "{} on {total} held-out examples ({} int8 model bytes, {} int8 arena bytes per {CHUNK} examples)",
+        l.name,
+        model.bytes().len(),
+        layout.total_bytes()
+    );
+    println!("  f32 accuracy:            {f32_acc:.4}");
+    println!("  int8 accuracy:           {int8_acc:.4}");
+    println!("  int8 − f32:              {:+.4}", int8_acc - f32_acc);
+    println!("  same class as f32:       {agreement:.4}");
+    println!(
+        "  |int8 − f32| logit:      mean {:.4}, max {:.4}",
+        report.mean_abs_delta, report.max_abs_delta
+    );
+    println!(
+        "  chance 1/{classes}:              {:.4}; always the most frequent class: {majority:.4}",
+        1.0 / classes as f64
+    );
+    report
 }

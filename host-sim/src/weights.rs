@@ -101,7 +101,7 @@ pub fn export(checkpoint_dir: &Path, out: &Path) -> Result<(Vec<PathBuf>, u32)> 
 /// tensor, the expected and the found shape), an `out` that holds files without `force`, or a
 /// checkpoint that cannot be saved.
 pub fn import(from: &Path, out: &Path, config: ConfigName, force: bool) -> Result<(PathBuf, u32)> {
-    let specs = crate::network::config_of(config).params()?;
+    let specs = config.network().params()?;
     let safetensors = if from.is_file() {
         let bytes = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
         Some(v2::read_tensors(&bytes).with_context(|| from.display().to_string())?)
@@ -147,7 +147,7 @@ pub fn import(from: &Path, out: &Path, config: ConfigName, force: bool) -> Resul
         check_empty(out)?;
     }
     let ckpt = Checkpoint {
-        config: config.as_str().to_string(),
+        config: config.description(),
         step: 0,
         optimizer: OptimizerKind::None,
         rng: Vec::new(),

@@ -346,9 +346,9 @@ fn the_full_networks_loss_falls_on_a_fixed_batch() {
     net.init_params(1).unwrap();
     let gemm = FastGemm::new(2).unwrap();
     let mut b = Batch::default();
-    Source::synthetic(cfg.input.h, 1)
+    Source::synthetic(&cfg, 1)
         .unwrap()
-        .fill_train(0, batch, cfg.frame_len().unwrap(), &mut b)
+        .fill_train(0, batch, &mut b)
         .unwrap();
     let mut losses = Vec::new();
     for t in 1..=10 {

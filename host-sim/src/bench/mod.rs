@@ -13,13 +13,12 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use kernels::net::{ArenaLayout, Net, OptimizerKind};
+use kernels::net::{ArenaLayout, Net, Network, OptimizerKind};
 use kernels::optim::Adam;
 use kernels::{Backend, Portable};
 
 use crate::cli::{BenchArgs, DEFAULT_LR};
 use crate::fast_gemm::FastGemm;
-use crate::network::config_of;
 use crate::npy;
 use crate::train::data::{Batch, Source};
 
@@ -42,7 +41,7 @@ pub struct BenchReport {
 /// # Errors
 /// If the worker threads cannot start or a network cannot be built for the batch.
 pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
-    let cfg = config_of(args.config);
+    let cfg = args.config.network();
     let threads = crate::workers::threads_or_all_cores(args.threads);
     let backend: Box<dyn Backend> = if args.exact {
         Box::new(Portable)
@@ -53,7 +52,8 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
     let backend: &dyn Backend = if args.profile { &timed } else { &*backend };
     let frame_len = cfg.frame_len()?;
     let mut batch = Batch::default();
-    Source::synthetic(cfg.input.h, 0)?.fill_train(0, args.batch, frame_len, &mut batch)?;
+    Source::synthetic(&cfg, 0)?.fill_train(0, args.batch, &mut batch)?;
+    let x = batch.inputs(0..args.batch, frame_len);
     println!(
         "bench {}: batch {}, {threads} thread(s), {} kernels, {} warm-up + {} timed steps",
         args.config.as_str(),
@@ -68,11 +68,11 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
         let mut net = Net::inference(&cfg, args.batch, &mut arena)?;
         net.init_params(0)?;
         if let Some(dir) = &args.save {
-            let predictions = net.forward(backend, &batch.frames, &mut ())?.to_vec();
-            save(dir, &net, &batch, &predictions, cfg.input.h)?;
+            let predictions = net.forward_inputs(backend, x, &mut ())?.to_vec();
+            save(dir, &net, &batch, &predictions, &cfg)?;
         }
         frames_per_second(args, &timed, || {
-            net.forward(backend, &batch.frames, &mut ())?;
+            net.forward_inputs(backend, x, &mut ())?;
             Ok(())
         })?
     };
@@ -89,8 +89,8 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
         frames_per_second(args, &timed, || {
             t += 1;
             net.zero_grads();
-            let (x, y, c) = (&batch.frames, &batch.target, &batch.confidence);
-            net.train_step(backend, x, y, c, args.batch, &mut ())?;
+            let y = batch.targets(0..args.batch, cfg.loss);
+            net.train(backend, x, y, args.batch, &mut ())?;
             net.adam_step(&adam, t)?;
             Ok(())
         })?
@@ -117,18 +117,32 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
     })
 }
 
-/// Writes the network's parameters as `<name>.npy`, the frames as `frames.npy` (`[n, side,
-/// side, 3]`, byte values as f32) and the predictions as `predictions.npy` into `dir`.
-fn save(dir: &Path, net: &Net<'_>, batch: &Batch, predictions: &[f32], side: usize) -> Result<()> {
+/// Writes the network's parameters as `<name>.npy`, the frames as `frames.npy` (`[n, h, w, c]`,
+/// byte values as f32) and the predictions as `predictions.npy` (`[n, outputs]`, `[n]` for one
+/// output) into `dir`.
+fn save(
+    dir: &Path,
+    net: &Net<'_>,
+    batch: &Batch,
+    predictions: &[f32],
+    cfg: &Network,
+) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     for s in net.param_specs() {
         let data = &net.params()[s.offset..s.offset + s.len];
         npy::write(&dir.join(format!("{}.npy", s.name)), s.dims(), data)?;
     }
     let frames: Vec<f32> = batch.frames.iter().map(|&b| f32::from(b)).collect();
-    let n = predictions.len();
-    npy::write(&dir.join("frames.npy"), &[n, side, side, 3], &frames)?;
-    npy::write(&dir.join("predictions.npy"), &[n], predictions)?;
+    let n = batch.len();
+    let i = cfg.input;
+    npy::write(&dir.join("frames.npy"), &[n, i.h, i.w, i.c], &frames)?;
+    let outputs = predictions.len() / n.max(1);
+    let shape = if outputs == 1 {
+        vec![n]
+    } else {
+        vec![n, outputs]
+    };
+    npy::write(&dir.join("predictions.npy"), &shape, predictions)?;
     println!(
         "wrote the initial parameters, frames and predictions to {}",
         dir.display()

@@ -12,14 +12,19 @@
 //!   supported, so a file name cannot contain a comma or a double quote.
 //! * The header line `file,valence,confidence` is optional: when present it must be the first
 //!   line that is not blank or a comment.
+//! * For a classification network (softmax cross-entropy over `K` classes) the columns are
+//!   `file,class` instead: the class index, a whole number in `0..K` (header `file,class`).
 //! * Blank lines and lines starting with `#` are skipped; `\r\n` endings and a UTF-8 byte-order
 //!   mark are accepted.
 //! * A file is named once: a row repeating an earlier row's file (same labels or conflicting
 //!   ones) is refused, as is an absolute path or one that leaves the directory through `..`.
 //!
-//! The format of a frame is read from its content, not its extension. Each frame is converted to
-//! RGB and resized to `size × size` (stretched, as `tf.image.resize` does, with a triangle
-//! filter), then kept as `size·size·3` bytes in HWC order. Frames are decoded in parallel on the
+//! The format of a frame is read from its content, not its extension. Frames may have any size
+//! and channel count (grayscale, RGB, RGBA; square or not). Each is converted to the network's
+//! channels — 1: luma (the `image` crate's Rec. 709 weights, 0.2126 R + 0.7152 G + 0.0722 B);
+//! 3: RGB (gray replicated, alpha dropped); 4: RGBA (opaque alpha added) — and resized to the
+//! network's `h × w` (stretched, as `tf.image.resize` does, with a triangle filter), then kept as
+//! `h·w·c` bytes in HWC order. Frames are decoded in parallel on the
 //! current rayon pool; the first error in file order is the one reported, whatever the thread
 //! count, and every error names the file and, where it applies, the line of `labels.csv`.
 
@@ -31,6 +36,7 @@ use rayon::prelude::*;
 /// The labels file every data directory must hold.
 pub const LABELS_FILE: &str = "labels.csv";
 const HEADER: [&str; 3] = ["file", "valence", "confidence"];
+const CLASS_HEADER: [&str; 2] = ["file", "class"];
 
 /// Why a data directory could not be loaded. Each message is one line.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +90,14 @@ pub enum DataError {
     /// `labels.csv` names no frame.
     #[error("{0} lists no frames")]
     Empty(PathBuf),
+    /// The network's input has a channel count no image converts to.
+    #[error("{dir}: frames convert to 1 (gray), 3 (RGB) or 4 (RGBA) channels; the network's input has {channels}")]
+    Channels {
+        /// The data directory.
+        dir: PathBuf,
+        /// The network's input channels.
+        channels: usize,
+    },
 }
 
 /// One labelled frame.
@@ -91,19 +105,43 @@ pub enum DataError {
 pub struct Example {
     /// The frame's path as written in `labels.csv` (relative to the data directory).
     pub file: String,
-    /// `size · size · 3` bytes, RGB, HWC order.
+    /// `h · w · c` bytes, HWC order.
     pub pixels: Vec<u8>,
-    /// The label, in [−1, 1].
+    /// The label, in [−1, 1] (0 for a classification row).
     pub valence: f32,
-    /// The example's weight in the loss, in (0, 1].
+    /// The example's weight in the loss, in (0, 1] (1 for a classification row).
     pub confidence: f32,
+    /// The class index of a classification row.
+    pub class: Option<u32>,
+}
+
+/// The frames a network reads: `h × w` pixels of `c` channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameShape {
+    /// Rows.
+    pub h: usize,
+    /// Columns.
+    pub w: usize,
+    /// Channels: 1 (gray), 3 (RGB) or 4 (RGBA).
+    pub c: usize,
+}
+
+impl FrameShape {
+    /// A square RGB frame of `side` pixels (the valence networks').
+    pub const fn square_rgb(side: usize) -> Self {
+        Self {
+            h: side,
+            w: side,
+            c: 3,
+        }
+    }
 }
 
 /// Every frame of a data directory, in `labels.csv` order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RealDataset {
-    /// The side of every frame, in pixels.
-    pub size: usize,
+    /// The shape of every frame.
+    pub shape: FrameShape,
     /// The frames, in the order `labels.csv` lists them.
     pub examples: Vec<Example>,
 }
@@ -114,21 +152,38 @@ struct Row {
     file: String,
     valence: f32,
     confidence: f32,
+    class: Option<u32>,
 }
 
-/// Loads `dir/labels.csv` and every frame it names, resized to `size × size` RGB.
+/// Loads `dir/labels.csv` and every frame it names, converted to `shape`'s channels and
+/// resized to its `h × w`. `classes` is `Some(K)` for a classification network: rows are then
+/// `file,class` with a class in `0..K`.
 ///
 /// # Errors
 /// A [`DataError`] naming the file (and line of `labels.csv`) of the first problem: no
-/// `labels.csv`, a malformed row, a missing or undecodable frame, or no frame at all.
+/// `labels.csv`, a malformed row (a class out of range included), a missing or undecodable
+/// frame, or no frame at all; [`DataError::Channels`] for a channel count other than 1, 3, 4.
 ///
 /// # Panics
-/// If `size` is 0 or does not fit in a `u32`.
-pub fn load_dir(dir: &Path, size: usize) -> Result<RealDataset, DataError> {
-    let side = u32::try_from(size)
-        .ok()
-        .filter(|&s| s > 0)
-        .expect("frame size in 1..=u32::MAX");
+/// If `shape.h` or `shape.w` is 0 or does not fit in a `u32` (a validated network's never is).
+pub fn load_dir(
+    dir: &Path,
+    shape: FrameShape,
+    classes: Option<usize>,
+) -> Result<RealDataset, DataError> {
+    let side = |n: usize| {
+        u32::try_from(n)
+            .ok()
+            .filter(|&s| s > 0)
+            .expect("frame size in 1..=u32::MAX")
+    };
+    let size = (side(shape.w), side(shape.h));
+    if ![1, 3, 4].contains(&shape.c) {
+        return Err(DataError::Channels {
+            dir: dir.to_path_buf(),
+            channels: shape.c,
+        });
+    }
     let csv = dir.join(LABELS_FILE);
     let text = match std::fs::read(&csv) {
         Ok(bytes) => String::from_utf8(bytes).map_err(|_| DataError::Row {
@@ -141,7 +196,7 @@ pub fn load_dir(dir: &Path, size: usize) -> Result<RealDataset, DataError> {
         }
         Err(source) => return Err(DataError::Io { path: csv, source }),
     };
-    let rows = parse_labels(&text).map_err(|(line, reason)| DataError::Row {
+    let rows = parse_labels(&text, classes).map_err(|(line, reason)| DataError::Row {
         path: csv.clone(),
         line,
         reason,
@@ -153,13 +208,31 @@ pub fn load_dir(dir: &Path, size: usize) -> Result<RealDataset, DataError> {
     // first in file order whatever the scheduling.
     let results: Vec<Result<Example, DataError>> = rows
         .into_par_iter()
-        .map(|row| load_frame(dir, &csv, side, row))
+        .map(|row| load_frame(dir, &csv, size, shape.c, row))
         .collect();
     let examples = results.into_iter().collect::<Result<Vec<_>, _>>()?;
-    Ok(RealDataset { size, examples })
+    Ok(RealDataset { shape, examples })
 }
 
-fn load_frame(dir: &Path, csv: &Path, side: u32, row: Row) -> Result<Example, DataError> {
+/// `img` resized to `(w, h)` unless it has that size already.
+fn fit<P: image::Pixel<Subpixel = u8> + 'static>(
+    img: image::ImageBuffer<P, Vec<u8>>,
+    (w, h): (u32, u32),
+) -> Vec<u8> {
+    if img.dimensions() == (w, h) {
+        img.into_raw()
+    } else {
+        image::imageops::resize(&img, w, h, FilterType::Triangle).into_raw()
+    }
+}
+
+fn load_frame(
+    dir: &Path,
+    csv: &Path,
+    size: (u32, u32),
+    channels: usize,
+    row: Row,
+) -> Result<Example, DataError> {
     let path = dir.join(&row.file);
     let image_error = |source| DataError::Image {
         file: path.clone(),
@@ -183,22 +256,23 @@ fn load_frame(dir: &Path, csv: &Path, side: u32, row: Row) -> Result<Example, Da
         .map_err(|e| image_error(image::ImageError::IoError(e)))?
         .decode()
         .map_err(image_error)?;
-    let rgb = decoded.to_rgb8();
-    let resized = if rgb.dimensions() == (side, side) {
-        rgb
-    } else {
-        image::imageops::resize(&rgb, side, side, FilterType::Triangle)
+    // Converted first, then resized: what `tf.image.rgb_to_grayscale` then `resize` does.
+    let pixels = match channels {
+        1 => fit(decoded.to_luma8(), size),
+        4 => fit(decoded.to_rgba8(), size),
+        _ => fit(decoded.to_rgb8(), size),
     };
     Ok(Example {
         file: row.file,
-        pixels: resized.into_raw(),
+        pixels,
         valence: row.valence,
         confidence: row.confidence,
+        class: row.class,
     })
 }
 
 /// Parses the text of `labels.csv` into rows, or `(line, reason)` for the first bad line.
-fn parse_labels(text: &str) -> Result<Vec<Row>, (usize, String)> {
+fn parse_labels(text: &str, classes: Option<usize>) -> Result<Vec<Row>, (usize, String)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut rows: Vec<Row> = Vec::new();
     // The file's path without `.` components → the index of its row.
@@ -211,21 +285,32 @@ fn parse_labels(text: &str) -> Result<Vec<Row>, (usize, String)> {
             continue;
         }
         let fields: Vec<&str> = trimmed.split(',').map(str::trim).collect();
+        let header: &[&str] = if classes.is_some() {
+            &CLASS_HEADER
+        } else {
+            &HEADER
+        };
         let is_header = first
-            && fields.len() == 3
+            && fields.len() == header.len()
             && fields
                 .iter()
-                .zip(HEADER)
+                .zip(header)
                 .all(|(f, h)| f.eq_ignore_ascii_case(h));
         first = false;
         if is_header {
             continue;
         }
-        let row = parse_row(line, &fields).map_err(|reason| (line, reason))?;
+        let row = match classes {
+            Some(k) => parse_class_row(line, &fields, k),
+            None => parse_row(line, &fields),
+        }
+        .map_err(|reason| (line, reason))?;
         let key = inside_path(&row.file).map_err(|reason| (line, reason))?;
         if let Some(&k) = seen.get(&key) {
             let before: &Row = &rows[k];
-            let how = if (before.valence, before.confidence) == (row.valence, row.confidence) {
+            let how = if (before.valence, before.confidence, before.class)
+                == (row.valence, row.confidence, row.class)
+            {
                 "repeats"
             } else {
                 "conflicts with"
@@ -270,6 +355,40 @@ fn inside_path(file: &str) -> Result<String, String> {
     Ok(parts.join("/"))
 }
 
+/// The file column: non-empty, unquoted.
+fn file_field(file: &str) -> Result<String, String> {
+    if file.is_empty() {
+        return Err("the file column is empty".into());
+    }
+    if file.contains('"') {
+        return Err("quoted fields are not supported".into());
+    }
+    Ok(file.to_owned())
+}
+
+/// A classification row: `file,class` with the class in `0..classes`.
+fn parse_class_row(line: usize, fields: &[&str], classes: usize) -> Result<Row, String> {
+    let [file, class] = fields else {
+        return Err(format!(
+            "expected 2 columns (file,class) for a network of {classes} classes, found {}",
+            fields.len()
+        ));
+    };
+    let file = file_field(file)?;
+    let class = class
+        .parse::<u32>()
+        .ok()
+        .filter(|&k| (k as usize) < classes)
+        .ok_or_else(|| format!("class {class:?} is not a whole number in 0..{classes}"))?;
+    Ok(Row {
+        line,
+        file,
+        valence: 0.0,
+        confidence: 1.0,
+        class: Some(class),
+    })
+}
+
 fn parse_row(line: usize, fields: &[&str]) -> Result<Row, String> {
     let [file, valence, confidence] = fields else {
         return Err(format!(
@@ -277,12 +396,7 @@ fn parse_row(line: usize, fields: &[&str]) -> Result<Row, String> {
             fields.len()
         ));
     };
-    if file.is_empty() {
-        return Err("the file column is empty".into());
-    }
-    if file.contains('"') {
-        return Err("quoted fields are not supported".into());
-    }
+    let file = file_field(file)?;
     let number = |name: &str, s: &str| {
         s.parse::<f32>()
             .map_err(|_| format!("{name} {s:?} is not a number"))
@@ -304,9 +418,10 @@ fn parse_row(line: usize, fields: &[&str]) -> Result<Row, String> {
     }
     Ok(Row {
         line,
-        file: (*file).to_string(),
+        file,
         valence,
         confidence,
+        class: None,
     })
 }
 
@@ -344,7 +459,10 @@ mod tests {
     }
 
     fn error(dir: &Path) -> String {
-        let msg = format!("{:#}", anyhow::Error::from(load_dir(dir, 8).unwrap_err()));
+        let msg = format!(
+            "{:#}",
+            anyhow::Error::from(load_dir(dir, FrameShape::square_rgb(8), None).unwrap_err())
+        );
         assert!(!msg.contains('\n'), "one line: {msg}");
         msg
     }
@@ -356,8 +474,8 @@ mod tests {
             dir.path(),
             "\u{feff}file,valence,confidence\r\n# comment\r\n\r\na.png, 0.5 ,1\r\nb.jpg,-1,0.25\nsub/c.png,1,1e-3\n",
         );
-        let data = load_dir(dir.path(), 8).unwrap();
-        assert_eq!(data.size, 8);
+        let data = load_dir(dir.path(), FrameShape::square_rgb(8), None).unwrap();
+        assert_eq!(data.shape, FrameShape::square_rgb(8));
         let got: Vec<(&str, f32, f32)> = data
             .examples
             .iter()
@@ -403,7 +521,7 @@ mod tests {
             .save(dir.path().join("quadrants.png"))
             .unwrap();
         write_labels(dir.path(), "quadrants.png,0,1\n");
-        let data = load_dir(dir.path(), 4).unwrap();
+        let data = load_dir(dir.path(), FrameShape::square_rgb(4), None).unwrap();
         let px = &data.examples[0].pixels;
         for (x, y) in [(0, 0), (3, 0), (0, 3), (3, 3)] {
             let at = (y * 4 + x) * 3;
@@ -427,7 +545,7 @@ mod tests {
             ImageFormat::Png,
         );
         write_labels(dir.path(), "really_a_png.jpg,0,1\n");
-        let data = load_dir(dir.path(), 3).unwrap();
+        let data = load_dir(dir.path(), FrameShape::square_rgb(3), None).unwrap();
         assert!(data.examples[0].pixels.chunks(3).all(|p| p == [9, 8, 7]));
     }
 
@@ -533,5 +651,73 @@ mod tests {
         assert!(error(dir.path()).contains("labels.csv:2: valence \"valence\""));
         std::fs::write(dir.path().join(LABELS_FILE), b"a.png,0,1\n\xff\xfe\n").unwrap();
         assert!(error(dir.path()).contains("not UTF-8"));
+    }
+
+    /// The first pixel of `dir/name` loaded as `shape`, with its example's length checked.
+    fn pixel(dir: &Path, name: &str, shape: FrameShape) -> Vec<u8> {
+        write_labels(dir, &format!("{name},0,1\n"));
+        let data = load_dir(dir, shape, None).unwrap();
+        let px = &data.examples[0].pixels;
+        assert_eq!(px.len(), shape.h * shape.w * shape.c, "{name} as {shape:?}");
+        px[..shape.c].to_vec()
+    }
+
+    #[test]
+    fn frames_of_any_size_convert_to_the_networks_channels() {
+        let dir = tempfile::tempdir().unwrap();
+        // Uniform frames stay uniform through the resize, so one pixel tells the conversion.
+        write_image(
+            dir.path(),
+            "rgb.png",
+            10,
+            6,
+            [200, 10, 30],
+            ImageFormat::Png,
+        );
+        image::GrayImage::from_pixel(5, 9, image::Luma([77]))
+            .save(dir.path().join("gray.png"))
+            .unwrap();
+        image::RgbaImage::from_pixel(3, 4, image::Rgba([1, 2, 3, 4]))
+            .save(dir.path().join("rgba.png"))
+            .unwrap();
+        let tall = |c| FrameShape { h: 49, w: 10, c };
+        // RGB → gray by Rec. 709 luma: 0.2126·200 + 0.7152·10 + 0.0722·30 = 51.84.
+        let luma = pixel(dir.path(), "rgb.png", tall(1))[0];
+        assert!(luma.abs_diff(52) <= 1, "luma {luma}");
+        // Gray → RGB replicates; gray → RGBA adds an opaque alpha.
+        assert_eq!(pixel(dir.path(), "gray.png", tall(3)), [77, 77, 77]);
+        assert_eq!(pixel(dir.path(), "gray.png", tall(4)), [77, 77, 77, 255]);
+        assert_eq!(pixel(dir.path(), "gray.png", tall(1)), [77]);
+        // RGBA keeps its alpha as RGBA and drops it as RGB.
+        assert_eq!(pixel(dir.path(), "rgba.png", tall(4)), [1, 2, 3, 4]);
+        assert_eq!(pixel(dir.path(), "rgba.png", tall(3)), [1, 2, 3]);
+        // RGB → RGBA, non-square both ways.
+        let wide = FrameShape { h: 3, w: 17, c: 4 };
+        assert_eq!(pixel(dir.path(), "rgb.png", wide), [200, 10, 30, 255]);
+        // Two channels convert from nothing: refused naming the directory.
+        write_labels(dir.path(), "rgb.png,0,1\n");
+        let two = FrameShape { h: 4, w: 4, c: 2 };
+        let msg = load_dir(dir.path(), two, None).unwrap_err().to_string();
+        assert!(msg.contains("the network's input has 2"), "{msg}");
+    }
+
+    #[test]
+    fn class_rows_carry_their_class() {
+        let dir = sample_dir();
+        write_labels(dir.path(), "file,class\na.png,3\nb.jpg,0\n");
+        let data = load_dir(dir.path(), FrameShape::square_rgb(4), Some(4)).unwrap();
+        let classes: Vec<Option<u32>> = data.examples.iter().map(|e| e.class).collect();
+        assert_eq!(classes, [Some(3), Some(0)]);
+        write_labels(dir.path(), "a.png,4\n");
+        let msg = format!(
+            "{:#}",
+            anyhow::Error::from(
+                load_dir(dir.path(), FrameShape::square_rgb(4), Some(4)).unwrap_err()
+            )
+        );
+        assert!(
+            msg.contains("labels.csv:1: class \"4\" is not a whole number in 0..4"),
+            "{msg}"
+        );
     }
 }

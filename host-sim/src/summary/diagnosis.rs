@@ -220,6 +220,9 @@ pub struct HeldOut {
     pub error: f64,
     /// The same for the best constant predictor (the confidence-weighted median).
     pub constant_error: f64,
+    /// A classifier's class count: then `error` is its error rate `1 − accuracy` and
+    /// `constant_error` the most frequent class's.
+    pub classes: Option<usize>,
     /// Mean confidence of the held-out frames: the training loss, `mean(c·|p − y|)`, is in
     /// units of `error × mean confidence`.
     pub mean_confidence: f64,
@@ -429,6 +432,7 @@ pub(super) mod tests {
                 error: 0.507,
                 constant_error: 0.505,
                 mean_confidence: 0.6,
+                classes: None,
             }),
         };
         let r = diagnose_run(&flat);
@@ -444,6 +448,7 @@ pub(super) mod tests {
                 error: 0.179,
                 constant_error: 0.505,
                 mean_confidence: 0.6,
+                classes: None,
             }),
             ..flat.clone()
         };

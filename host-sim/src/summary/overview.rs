@@ -306,6 +306,7 @@ mod tests {
                 error: 0.5,
                 constant_error: 0.6,
                 mean_confidence: 0.5,
+                classes: None,
             }),
             diverged_at: None,
             drift: &drift,

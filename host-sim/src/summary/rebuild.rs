@@ -14,13 +14,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use clap::ValueEnum;
 use kernels::histogram::percentiles_of_rows;
+use kernels::net::Activation;
 use prost::Message;
 
 use crate::checkpoint::{has_checkpoint, Checkpoint};
 use crate::cli::ConfigName;
-use crate::network::{config_of, load_params};
+use crate::network::load_params;
 use crate::tensorboard::proto::event::What;
 use crate::tensorboard::proto::session_log::SessionStatus;
 use crate::tensorboard::proto::summary::value::Kind;
@@ -31,11 +31,6 @@ use super::diagnosis::{HeldOut, LayerHealth, RunOutcome};
 use super::history::Record;
 use super::params::{norm_of, ParamTracker};
 use super::run::{write_report, Finished, INITIAL_DIR};
-
-/// The ReLU layers whose health scalars a run logs.
-const RELU_LAYERS: [&str; 7] = [
-    "conv1", "conv2", "conv3", "conv4", "conv5", "local1", "local2",
-];
 
 /// A histogram at one step: its nine percentiles and its values' root sum of squares
 /// estimated from the bucket centres.
@@ -161,14 +156,9 @@ pub fn rebuild(run_dir: &Path) -> Result<Finished> {
         );
     }
     let ckpt = Checkpoint::load(&initial)?;
-    let Ok(name) = ConfigName::from_str(&ckpt.config, false) else {
-        bail!(
-            "{}: unknown network `{}`, expected `full` or `tiny`",
-            initial.display(),
-            ckpt.config
-        );
-    };
-    let cfg = config_of(name);
+    let name = ConfigName::from_description(&ckpt.config)
+        .with_context(|| format!("{}", initial.display()))?;
+    let cfg = name.network();
     let specs = cfg.params()?;
     let mut w0 = vec![0.0f32; cfg.param_len()?];
     load_params(&ckpt, &specs, &mut w0)
@@ -227,6 +217,7 @@ pub fn rebuild(run_dir: &Path) -> Result<Finished> {
             mean_confidence: logged
                 .last_scalar("eval/mean_confidence")
                 .unwrap_or(f64::NAN),
+            classes: crate::train::data::classes_of(&cfg),
         }),
         _ => None,
     };
@@ -235,9 +226,13 @@ pub fn rebuild(run_dir: &Path) -> Result<Finished> {
         .get("loss/loss")
         .map(|s| s.iter().map(|(&step, &l)| (step, l)).collect())
         .unwrap_or_default();
-    let relu: Vec<LayerHealth> = RELU_LAYERS
+    // The ReLU layers whose health scalars a run logs: the table's.
+    let relu: Vec<LayerHealth> = cfg
+        .layers
         .iter()
-        .filter_map(|&layer| {
+        .filter(|l| l.activation == Activation::Relu)
+        .filter_map(|l| {
+            let layer = l.name;
             Some(LayerHealth {
                 layer,
                 zero_fraction: logged.last_scalar(&format!("relu_zero_fraction/{layer}"))?,

@@ -92,15 +92,24 @@ fn progress_answer(run: &RunDiagnosis) -> String {
     });
     let held = run.held_out.map_or_else(
         || " There is no held-out error.".to_owned(),
-        |h| {
-            format!(
+        |h| match h.classes {
+            Some(k) => format!(
+                " The held-out error rate (1 − accuracy) is {:.4} against {:.4} for always \
+                 answering the most frequent class (ratio {:.2}; improving means at most {:.2}); \
+                 chance is 1/{k}.",
+                h.error,
+                h.constant_error,
+                h.error / h.constant_error,
+                IMPROVING_RATIO
+            ),
+            None => format!(
                 " The held-out weighted error is {:.4} against {:.4} for the best constant \
                  predictor (ratio {:.2}; improving means at most {:.2}).",
                 h.error,
                 h.constant_error,
                 h.error / h.constant_error,
                 IMPROVING_RATIO
-            )
+            ),
         },
     );
     match run.progress {
@@ -511,6 +520,7 @@ mod tests {
                 error: held,
                 constant_error: 0.505,
                 mean_confidence: 0.6,
+                classes: None,
             }),
         })
     }

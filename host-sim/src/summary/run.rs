@@ -93,7 +93,8 @@ pub struct RunLog {
     run_dir: PathBuf,
     every: u64,
     steps: u64,
-    frame_side: usize,
+    /// `[h, w]` of the RGB frames shown as images.
+    frame: [usize; 2],
     /// `(step, loss)` of every step of this session, for the run's verdict and overview.
     losses: Vec<(u64, f32)>,
     /// The ReLU layers at the last summary.
@@ -162,7 +163,7 @@ impl RunLog {
         steps: u64,
         specs: &[ParamSpec],
         w0: Vec<f32>,
-        frame_side: usize,
+        frame: [usize; 2],
     ) -> Result<Self> {
         // The history first: a resume that fails on it leaves no new event file behind.
         let path = run_dir.join(DIAGNOSIS_DIR).join(HISTORY_FILE);
@@ -187,7 +188,7 @@ impl RunLog {
             run_dir: run_dir.to_owned(),
             every: every.max(1),
             steps,
-            frame_side,
+            frame,
             losses: Vec::new(),
             relu: Vec::new(),
         })
@@ -236,7 +237,7 @@ impl RunLog {
     /// Logs summary step `step`: the activations `obs` saw, W and W − W₀ of the parameters
     /// captured by [`capture_before`](Self::capture_before), update ratios (from `after`, the
     /// parameters after the step's update), drift, ReLU zeros and dead units, the first frames of
-    /// `frames`, the scalars; then flushes the file. W − W₀ is left out while it is all zero (at
+    /// `frames` (`h·w·3` RGB bytes each), the scalars; then flushes the file. W − W₀ is left out while it is all zero (at
     /// step 0): its spike would flatten every later slice of the Histograms tab, and W₀ is in
     /// `<run>/initial/`.
     ///
@@ -295,14 +296,14 @@ impl RunLog {
             });
         }
         // TF1's ImageSummary names images `<tag>/image/<i>` when max_outputs > 1.
-        let side = self.frame_side;
-        let frame_len = side * side * 3;
+        let [h, w] = self.frame;
+        let frame_len = h * w * 3;
         if frame_len > 0 {
             for (i, frame) in frames.chunks_exact(frame_len).take(MAX_IMAGES).enumerate() {
                 out.push(values::image(
                     &format!("frame_resized/image/{i}"),
-                    side as u32,
-                    side as u32,
+                    w as u32,
+                    h as u32,
                     frame,
                 )?);
             }
@@ -386,7 +387,8 @@ pub fn write_report(
         let d: Vec<[f64; 9]> = mine.iter().map(|r| r.delta).collect();
         let title_w = format!("{}: W (the Distributions chart)", t.tag);
         let title_d = format!("{}/delta_from_init: W - W0", t.tag);
-        let file = format!("{}.png", t.tag);
+        // A tag may hold `/` (TensorBoard's groups, `conv1/weights`): one file per tag, flat.
+        let file = format!("{}.png", t.tag.replace(['/', '\\'], "_"));
         plot::write_png(
             &dir.join(&file),
             &[
@@ -484,7 +486,7 @@ mod tests {
         let specs = ValenceConfig::TINY.params().unwrap();
         let n = specs[15].offset + specs[15].len;
         let w0: Vec<f32> = (0..n).map(|i| (i % 5) as f32 * 0.01).collect();
-        let mut log = RunLog::start(&dir, 0, 1, 1, &specs, w0.clone(), 2).unwrap();
+        let mut log = RunLog::start(&dir, 0, 1, 1, &specs, w0.clone(), [2, 2]).unwrap();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(1)
             .build()
@@ -558,6 +560,7 @@ mod tests {
             error: 0.5,
             constant_error: 0.6,
             mean_confidence: 0.5,
+            classes: None,
         };
         let done = log.finish(1, None, Some(held_out)).unwrap();
         assert_eq!(done.tensors.len(), 16);

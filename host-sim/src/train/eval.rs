@@ -1,4 +1,5 @@
-//! Held-out evaluation: the confidence-weighted absolute error, and the best constant predictor's.
+//! Held-out evaluation: the confidence-weighted absolute error, and the best constant predictor's;
+//! for classification networks, the accuracy and the most frequent class's share.
 
 use anyhow::Result;
 use kernels::net::Net;
@@ -7,10 +8,12 @@ use rayon::ThreadPool;
 
 use crate::summary::diagnosis::HeldOut;
 
-use super::data::{Batch, Source};
+use super::data::{classes_of, Batch, Source};
 
 /// Held-out error of the network and of the best constant predictor, `batch` frames per
-/// forward pass; `None` without held-out frames.
+/// forward pass — for a classification network the error rate `1 − accuracy` and the most
+/// frequent class's (no confidence, so the loss chart draws no held-out lines) — `None` without
+/// held-out frames.
 ///
 /// # Errors
 /// A held-out frame that cannot be read, or a forward pass the network refuses.
@@ -26,17 +29,25 @@ pub fn held_out(
     if total == 0 {
         return Ok(None);
     }
-    let (mut pred, mut target, mut confidence) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut pred, mut all) = (Vec::new(), Batch::default());
     let mut b = Batch::default();
     let mut start = 0;
     while start < total {
         let n = batch.min(total - start);
-        pool.install(|| source.fill_held_out(start, n, frame_len, &mut b))?;
-        pred.extend_from_slice(net.forward(gemm, &b.frames, &mut ())?);
-        target.extend_from_slice(&b.target);
-        confidence.extend_from_slice(&b.confidence);
+        pool.install(|| source.fill_held_out(start, n, &mut b))?;
+        pred.extend_from_slice(net.forward_inputs(gemm, b.inputs(0..n, frame_len), &mut ())?);
+        all.extend(&b);
         start += n;
     }
+    if let Some(k) = classes_of(&net.plan().network) {
+        return Ok(Some(HeldOut {
+            error: 1.0 - accuracy(&pred, k, &all.labels),
+            constant_error: 1.0 - majority_share(&all.labels),
+            mean_confidence: f64::NAN,
+            classes: Some(k),
+        }));
+    }
+    let (target, confidence) = (all.target, all.confidence);
     let constant = weighted_median(&target, &confidence);
     let mean_confidence =
         confidence.iter().map(|&c| f64::from(c)).sum::<f64>() / confidence.len().max(1) as f64;
@@ -44,6 +55,7 @@ pub fn held_out(
         error: weighted_abs_error(&pred, &target, &confidence),
         constant_error: weighted_abs_error(&vec![constant; target.len()], &target, &confidence),
         mean_confidence,
+        classes: None,
     }))
 }
 
@@ -90,6 +102,39 @@ pub fn weighted_median(target: &[f32], confidence: &[f32]) -> f32 {
     pairs[pairs.len() - 1].0
 }
 
+/// The share of examples whose largest logit (the first on ties, as `tf.argmax`) is their
+/// label; `logits` holds `classes` values per example.
+///
+/// # Panics
+/// If `logits` is not `labels.len() × classes` long.
+pub fn accuracy(logits: &[f32], classes: usize, labels: &[u32]) -> f64 {
+    assert_eq!(logits.len(), labels.len() * classes);
+    let right = logits
+        .chunks_exact(classes)
+        .zip(labels)
+        .filter(|(l, &y)| {
+            let best = l
+                .iter()
+                .enumerate()
+                .fold(0, |b, (k, &v)| if v > l[b] { k } else { b });
+            best == y as usize
+        })
+        .count();
+    right as f64 / labels.len().max(1) as f64
+}
+
+/// The accuracy of the best constant predictor: the most frequent label's share.
+pub fn majority_share(labels: &[u32]) -> f64 {
+    let mut counts = std::collections::HashMap::new();
+    for &y in labels {
+        *counts.entry(y).or_insert(0usize) += 1;
+    }
+    counts
+        .values()
+        .max()
+        .map_or(0.0, |&n| n as f64 / labels.len() as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +160,15 @@ mod tests {
             let v = k as f32 / 100.0;
             assert!(at(m) <= at(v) + 1e-12, "constant {v} beats the median");
         }
+    }
+
+    #[test]
+    fn accuracy_counts_argmax_hits_first_on_ties() {
+        // Example 0: argmax 1 (label 1, right); example 1: a tie between 0 and 2 → 0 (label 2,
+        // wrong); example 2: argmax 2 (label 2, right).
+        let logits = [0.1, 0.9, 0.0, 0.5, 0.2, 0.5, -1.0, -2.0, 3.0];
+        assert_eq!(accuracy(&logits, 3, &[1, 2, 2]), 2.0 / 3.0);
+        assert_eq!(majority_share(&[1, 2, 2, 0]), 0.5);
+        assert_eq!(majority_share(&[]), 0.0);
     }
 }

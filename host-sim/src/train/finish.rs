@@ -9,6 +9,7 @@ use crate::checksum::params_crc32;
 use crate::summary;
 use crate::summary::diagnosis::HeldOut;
 
+use super::data::classes_of;
 use super::eval;
 use super::trainer::{logdir, Trainer};
 
@@ -23,10 +24,16 @@ pub struct RunReport {
     pub last_loss: f32,
     /// Number of held-out frames evaluated.
     pub held_out_frames: usize,
-    /// Held-out `Σ c·|p − y| / Σ c` of the trained network (NaN without held-out frames).
+    /// Held-out `Σ c·|p − y| / Σ c` of the trained network, for a classification network its
+    /// error rate `1 − accuracy` (NaN without held-out frames).
     pub held_out_error: f64,
-    /// The same for the best constant predictor (the held-out confidence-weighted median).
+    /// The same for the best constant predictor (the held-out confidence-weighted median; the
+    /// most frequent class).
     pub constant_error: f64,
+    /// A classification network's held-out accuracy (NaN for regression or without frames).
+    pub accuracy: f64,
+    /// A classification network's chance level, `1 / classes` (NaN for regression).
+    pub chance: f64,
     /// CRC-32 of all parameters' little-endian bytes.
     pub params_crc32: u32,
 }
@@ -78,6 +85,17 @@ impl Trainer<'_> {
             None => {
                 println!("held-out evaluation: no held-out frames (--holdout 0); nothing measured");
             }
+            Some(HeldOut {
+                classes: Some(k),
+                error,
+                constant_error,
+                ..
+            }) => println!(
+                "held-out accuracy: {:.4} on {frames} examples  (chance 1/{k} = {:.4}; always the most frequent class: {:.4})",
+                1.0 - error,
+                1.0 / k as f64,
+                1.0 - constant_error,
+            ),
             Some(h) if frames < MIN_HELD_OUT_FRAMES => println!(
                 "held-out weighted error: {:.4} on only {frames} frame(s), too few to compare with the constant predictor (at least {MIN_HELD_OUT_FRAMES}: raise --holdout or pass --val-data)",
                 h.error
@@ -121,6 +139,11 @@ impl Trainer<'_> {
         }
         let (held_out_error, constant_error) =
             held_out.map_or((f64::NAN, f64::NAN), |h| (h.error, h.constant_error));
+        let (accuracy, chance) = match (classes_of(&s.cfg), held_out) {
+            (Some(k), Some(h)) => (1.0 - h.error, 1.0 / k as f64),
+            (Some(k), None) => (f64::NAN, 1.0 / k as f64),
+            (None, _) => (f64::NAN, f64::NAN),
+        };
         println!(
             "TensorBoard logs: {}  (view: tensorboard --logdir {})",
             self.run_dir.display(),
@@ -144,6 +167,8 @@ impl Trainer<'_> {
             held_out_frames,
             held_out_error,
             constant_error,
+            accuracy,
+            chance,
             params_crc32: crc,
         })
     }

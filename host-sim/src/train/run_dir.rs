@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{bail, ensure, Context, Result};
 
 use crate::checkpoint::has_checkpoint;
-use crate::cli::TrainArgs;
+use crate::cli::{ConfigName, TrainArgs};
 use crate::summary::run::INITIAL_DIR;
 
 /// `dir` made canonical (absolute, no `.`, `..` or symbolic links), or an error naming `flag`,
@@ -21,11 +21,11 @@ pub fn canonical_dir(flag: &str, dir: &Path) -> Result<PathBuf> {
 
 /// `<logdir>/<config>-seed<N>-<unix seconds>`, with `-2`, `-3`, … appended when two runs start
 /// within the same second.
-pub fn new_run_dir(args: &TrainArgs) -> PathBuf {
+pub fn new_run_dir(args: &TrainArgs, config: ConfigName) -> PathBuf {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let base = format!("{}-seed{}-{secs}", args.config.as_str(), args.seed);
+    let base = format!("{}-seed{}-{secs}", config.as_str(), args.seed);
     let mut dir = args.logdir.join(&base);
     let mut k = 2;
     while dir.exists() {

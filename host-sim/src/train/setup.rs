@@ -5,25 +5,28 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::ValueEnum;
-use kernels::net::{ArenaLayout, OptimizerKind as NetOptimizer, ValenceConfig};
+use kernels::net::{ArenaLayout, Network, OptimizerKind as NetOptimizer};
 use kernels::{Backend, Portable};
 use rayon::ThreadPool;
 
-use crate::checkpoint::OptimizerKind;
-use crate::cli::{LrSchedule, OptimizerName, TrainArgs};
+use crate::checkpoint::{has_checkpoint, Checkpoint, OptimizerKind};
+use crate::cli::{ConfigName, LrSchedule, OptimizerName, TrainArgs};
 use crate::fast_gemm::FastGemm;
-use crate::network::config_of;
 use crate::workers;
 
-use super::data::{Holdout, Source};
+use super::data::Source;
 use super::run_dir::canonical_dir;
 
 /// The fixed parts of a run: everything a step reads but never changes.
 pub struct Setup<'a> {
     /// The run's flags.
     pub(super) args: &'a TrainArgs,
-    /// The network table `--config` names.
-    pub(super) cfg: ValenceConfig,
+    /// The network `--config` names (or the resumed run's).
+    pub(super) name: ConfigName,
+    /// Its table.
+    pub(super) cfg: Network,
+    /// What the checkpoints record of it: its name, or a network file's whole table.
+    pub(super) description: String,
     /// Worker threads (of the pool and of the fast GEMM).
     pub(super) threads: usize,
     /// Loads frames and fills histograms.
@@ -55,7 +58,8 @@ impl<'a> Setup<'a> {
     /// Threads that cannot start, a data directory that does not resolve or load, or an arena
     /// bigger than the machine's memory, as a one-line message naming the flag or file.
     pub fn new(args: &'a TrainArgs) -> Result<(Self, Vec<f32>)> {
-        let cfg = config_of(args.config);
+        let name = network_of(args)?;
+        let cfg = name.network();
         let threads = workers::threads_or_all_cores(args.threads);
         let pool = workers::pool(threads)?;
         let gemm: Box<dyn Backend> = if args.exact {
@@ -83,21 +87,19 @@ impl<'a> Setup<'a> {
                 format!("the training arena of --micro-batch {micro}")
             },
         )?;
-        let source = match &dirs.data {
-            None => Source::synthetic(cfg.input.h, args.seed)?,
-            Some(dir) => {
-                let load = |d| pool.install(|| crate::dataset::load_dir(d, cfg.input.h));
-                let data = load(dir)?;
-                let held_out = match &dirs.val_data {
-                    Some(v) => Holdout::Separate(load(v)?),
-                    None => Holdout::Fraction(args.holdout),
-                };
-                Source::real(data, held_out, args.seed)?
-            }
-        };
+        let source = Source::open(
+            &cfg,
+            dirs.data.as_deref(),
+            dirs.val_data.as_deref(),
+            args.holdout,
+            args.seed,
+            &pool,
+        )?;
         let setup = Self {
             args,
+            name,
             cfg,
+            description: name.description(),
             threads,
             pool,
             gemm,
@@ -112,9 +114,27 @@ impl<'a> Setup<'a> {
         Ok((setup, arena))
     }
 
-    /// The network's name, as checkpoints record it.
-    pub(super) fn config(&self) -> &'static str {
-        self.args.config.as_str()
+    /// The network, as checkpoints record it.
+    pub(super) fn config(&self) -> &str {
+        &self.description
+    }
+}
+
+/// The network `--config` names; without it the resumed checkpoint's (so a run of a network
+/// file resumes without the file), else `full`.
+///
+/// # Errors
+/// If the checkpoint to resume cannot be read or names no valid network.
+fn network_of(args: &TrainArgs) -> Result<ConfigName> {
+    match (args.config, &args.resume) {
+        (Some(c), _) => Ok(c),
+        (None, Some(dir)) if has_checkpoint(dir) => {
+            let ckpt = Checkpoint::load(dir)?;
+            Ok(ConfigName::from_description(&ckpt.config)
+                .with_context(|| format!("--resume {}", dir.display()))?)
+        }
+        // A bad --resume is reported by the resume itself.
+        (None, _) => Ok(ConfigName::Full),
     }
 }
 

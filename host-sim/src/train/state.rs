@@ -72,11 +72,7 @@ pub fn restore(
     optimizer: OptimizerKind,
     settings: &[(String, String)],
 ) -> Result<u64> {
-    ensure!(
-        ckpt.config == config,
-        "the checkpoint is of the `{}` network, this run is `{config}`",
-        ckpt.config
-    );
+    crate::network_file::check_same(&ckpt.config, config)?;
     for (key, value) in settings {
         if let Some((_, stored)) = ckpt.attrs.iter().find(|(k, _)| k == key) {
             ensure!(

@@ -18,7 +18,7 @@ use kernels::net::Net;
 use kernels::optim::{Adam, AdamKeras};
 
 use crate::checkpoint::Checkpoint;
-use crate::cli::OptimizerName;
+use crate::cli::{ConfigName, OptimizerName};
 use crate::summary::{self, run::StepScalars, Divergence, HistogramObserver, RunLog};
 
 use super::data::Batch;
@@ -69,7 +69,7 @@ impl<'a> Trainer<'a> {
             }
             None => {
                 net.init_params(args.seed)?;
-                (new_run_dir(args), 0)
+                (new_run_dir(args, setup.name), 0)
             }
         };
         ensure!(
@@ -106,7 +106,7 @@ impl<'a> Trainer<'a> {
             args.steps,
             &specs,
             w0,
-            setup.cfg.input.h,
+            [setup.cfg.input.h, setup.cfg.input.w],
         )?;
         println!("TensorBoard event file: {}", log.event_file().display());
         println!(
@@ -146,10 +146,10 @@ impl<'a> Trainer<'a> {
     /// A frame that cannot be read.
     pub fn next_batch(&mut self, step: u64) -> Result<()> {
         let s = self.setup;
-        let (source, batch, frame_len) = (&s.source, s.args.batch, s.frame_len);
+        let (source, batch) = (&s.source, s.args.batch);
         // The closure borrows only what the pool may share: `Setup`'s kernels are not `Sync`.
         s.pool
-            .install(|| source.fill_train(step, batch, frame_len, &mut self.batch))
+            .install(|| source.fill_train(step, batch, &mut self.batch))
     }
 
     /// On summary steps, the observer that gathers the activation histograms during
@@ -179,20 +179,15 @@ impl<'a> Trainer<'a> {
         // Each micro-batch returns its share of the batch's loss; the shares are added in
         // micro-batch order, the order a board adds them in (one share: the loss itself).
         let mut loss = 0.0;
-        for ((frames, target), confidence) in self
-            .batch
-            .frames
-            .chunks(micro * s.frame_len)
-            .zip(self.batch.target.chunks(micro))
-            .zip(self.batch.confidence.chunks(micro))
-        {
+        for start in (0..batch).step_by(micro) {
+            let r = start..(start + micro).min(batch);
+            let (x, y) = (
+                self.batch.inputs(r.clone(), s.frame_len),
+                self.batch.targets(r, s.cfg.loss),
+            );
             loss += match probes.as_mut() {
-                Some(o) => self
-                    .net
-                    .train_step(gemm, frames, target, confidence, batch, o)?,
-                None => self
-                    .net
-                    .train_step(gemm, frames, target, confidence, batch, &mut ())?,
+                Some(o) => self.net.train(gemm, x, y, batch, o)?,
+                None => self.net.train(gemm, x, y, batch, &mut ())?,
             };
         }
         self.last_loss = loss;
@@ -282,9 +277,9 @@ impl<'a> Trainer<'a> {
             learning_rate: self.learning_rate(step),
             frames_per_second: fps,
         };
-        let (params, frames) = (self.net.params(), &self.batch.frames);
+        let rgb = super::data::rgb_frames(&self.batch.frames, s.cfg.input.c);
         self.log
-            .summary(&s.pool, step, &o, params, frames, scalars)?;
+            .summary(&s.pool, step, &o, self.net.params(), &rgb, scalars)?;
         if !self.tty {
             println!(
                 "summary at step {step}/{}: loss {:.5}, {fps:.0} frames/s",
@@ -324,8 +319,13 @@ pub(super) fn logdir(run_dir: &Path) -> &Path {
 fn print_header(setup: &Setup<'_>, net: &Net<'_>, run_dir: &Path) {
     let args = setup.args;
     println!(
-        "valence {}: {} parameters, arena {:.1} MiB; {} steps of {} frames{}, {:?} lr {} ({:?}), seed {}, {} thread(s){}",
-        setup.config(),
+        "{} {}: {} parameters, arena {:.1} MiB; {} steps of {} frames{}, {:?} lr {} ({:?}), seed {}, {} thread(s){}",
+        if matches!(setup.name, ConfigName::File(_)) {
+            "network"
+        } else {
+            "valence"
+        },
+        setup.name.as_str(),
         net.params().len(),
         setup.layout.bytes() as f64 / (1 << 20) as f64,
         args.steps,
