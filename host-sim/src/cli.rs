@@ -254,10 +254,11 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    /// Frames per forward/backward call: `--micro-batch`, else 1 for `--exact --config tiny`
-    /// (a board trains one frame at a time), else the whole batch; never more than `--batch`.
-    pub fn micro_batch(&self) -> usize {
-        let default = if self.exact && self.config == Some(ConfigName::Tiny) {
+    /// Frames per forward/backward call of a run of `network` (`--config`'s, or the resumed
+    /// run's): `--micro-batch`, else 1 for `--exact` TINY (a board trains one frame at a time),
+    /// else the whole batch; never more than `--batch`.
+    pub fn micro_batch(&self, network: ConfigName) -> usize {
+        let default = if self.exact && network == ConfigName::Tiny {
             1
         } else {
             self.batch
@@ -456,7 +457,12 @@ mod tests {
         assert_eq!(t.threads, None);
         assert!(!t.exact);
         assert_eq!(t.micro_batch, None);
-        assert_eq!(t.micro_batch(), DEFAULT_BATCH);
+        assert_eq!(t.micro_batch(ConfigName::Full), DEFAULT_BATCH);
+        // --exact TINY trains one frame per call, as a board does, also when the network comes
+        // from a resumed checkpoint rather than from --config.
+        let exact = train(&["--exact", "--resume", "r"]);
+        assert_eq!(exact.micro_batch(ConfigName::Tiny), 1);
+        assert_eq!(exact.micro_batch(ConfigName::Full), DEFAULT_BATCH);
         assert_eq!(t.data, None);
         assert_eq!(t.logdir, PathBuf::from(DEFAULT_LOGDIR));
         assert_eq!(t.summary_every, None);
@@ -524,7 +530,7 @@ mod tests {
         };
         assert_eq!(t, expected);
         assert_eq!(t.summary_interval(), 5, "an explicit --summary-every wins");
-        assert_eq!(t.micro_batch(), 2);
+        assert_eq!(t.micro_batch(ConfigName::Tiny), 2);
         // The same flags after an explicit `train` give the same arguments.
         let mut with_word = vec!["train"];
         with_word.extend_from_slice(&flags);

@@ -77,7 +77,7 @@ impl<'a> Setup<'a> {
             OptimizerName::Sgd => (NetOptimizer::Sgd, OptimizerKind::Sgd),
         };
         // The arena holds one micro-batch; a step accumulates the gradients of all of them.
-        let micro = args.micro_batch();
+        let micro = args.micro_batch(name);
         let layout = ArenaLayout::training(&cfg, micro, net_opt)?;
         let arena = crate::memory::zeroed(
             layout.arena_len(),
@@ -108,7 +108,7 @@ impl<'a> Setup<'a> {
             micro,
             layout,
             source,
-            settings: settings(args, &dirs),
+            settings: settings(args, &dirs, micro),
             frame_len: cfg.frame_len()?,
         };
         Ok((setup, arena))
@@ -163,7 +163,7 @@ impl DataDirs {
 }
 
 /// The flags a resumed run must share with the run it continues.
-fn settings(args: &TrainArgs, dirs: &DataDirs) -> Vec<(String, String)> {
+fn settings(args: &TrainArgs, dirs: &DataDirs, micro: usize) -> Vec<(String, String)> {
     let data = dirs
         .data
         .as_ref()
@@ -186,8 +186,8 @@ fn settings(args: &TrainArgs, dirs: &DataDirs) -> Vec<(String, String)> {
         ("exact".to_owned(), args.exact.to_string()),
     ];
     // Only when it differs from the batch, so checkpoints written before the flag still resume.
-    if args.micro_batch() != args.batch {
-        s.push(("micro-batch".to_owned(), args.micro_batch().to_string()));
+    if micro != args.batch {
+        s.push(("micro-batch".to_owned(), micro.to_string()));
     }
     // Which frames train; synthetic runs draw their held-out frames from a stream of their own.
     if dirs.data.is_some() {
