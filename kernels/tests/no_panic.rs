@@ -32,12 +32,15 @@ use kernels::optim::{
 };
 use kernels::pool::{max_pool_backward_f32, max_pool_f32, Pool2d};
 use kernels::quant::net::{
-    model_len, quantize_model, QuantLayout, QuantModel, QuantNet, RangeObserver,
+    model_len, quantize_model, Int8Kernels, QuantLayout, QuantModel, QuantNet, RangeObserver,
 };
 use kernels::quant::{
-    conv2d_s8, dense_s8, dequantize_s8, lrn_s8, max_pool_s8, per_channel_multipliers, quantize_s8,
-    relu_s8, rounding_divide_by_pot, saturate_s8, saturating_rounding_doubling_high_mul,
-    Activation, ActivationRange, LayerQuant, LrnS8, QuantParams, QuantizedMultiplier,
+    conv2d_s8, conv2d_s8_smlad, conv2d_s8_smlad_cols_len, conv2d_s8_smlad_filter,
+    conv2d_s8_smlad_scratch_len, dense_s8, dense_s8_smlad, dense_s8_smlad_cols_len,
+    dense_s8_smlad_weights, dequantize_s8, lrn_s8, max_pool_s8, max_pool_s8_simd,
+    per_channel_multipliers, quantize_s8, relu_s8, rounding_divide_by_pot, saturate_s8,
+    saturating_rounding_doubling_high_mul, Activation, ActivationRange, LayerQuant, LrnS8,
+    QuantParams, QuantizedMultiplier,
 };
 use kernels::rng::Rng;
 use kernels::{Axis, Hwc, Padding, Portable};
@@ -280,7 +283,24 @@ fn conv(g: &mut Gen) -> u64 {
     let mut scratch_q = g.i8s(c.scratch_len());
     let mut yq = g.i8s(output_len);
     let _ = conv2d_s8(&c, &q, batch, &xq, &fq, &bq, &mult, &mut scratch_q, &mut yq);
-    8
+    // The DSP path: its own filter layout, scratch and q15 columns, sized by its own queries.
+    let mut fd = g.i8s(c.filter_len());
+    let _ = conv2d_s8_smlad_filter(&c, &fq, &mut fd);
+    let mut scratch_d = g.i8s(conv2d_s8_smlad_scratch_len(&c));
+    let mut cols = g.i32s(conv2d_s8_smlad_cols_len(&c));
+    let _ = conv2d_s8_smlad(
+        &c,
+        &q,
+        batch,
+        &xq,
+        &fd,
+        &bq,
+        &mult,
+        &mut scratch_d,
+        &mut cols,
+        &mut yq,
+    );
+    10
 }
 
 fn dense(g: &mut Gen) -> u64 {
@@ -308,7 +328,11 @@ fn dense(g: &mut Gen) -> u64 {
     let mult = g.multipliers(d.outputs());
     let mut yq = g.i8s(d.outputs().saturating_mul(batch));
     let _ = dense_s8(&d, &q, batch, &xq, &wq, &bq, &mult, &mut yq);
-    5
+    let mut wd = g.i8s(d.weights_len());
+    let _ = dense_s8_smlad_weights(&d, &wq, &mut wd);
+    let mut cols = g.i32s(dense_s8_smlad_cols_len(&d));
+    let _ = dense_s8_smlad(&d, &q, batch, &xq, &wd, &bq, &mult, &mut cols, &mut yq);
+    7
 }
 
 fn pool(g: &mut Gen) -> u64 {
@@ -324,7 +348,8 @@ fn pool(g: &mut Gen) -> u64 {
     let xq = g.i8s(p.input_len().saturating_mul(batch));
     let mut yq = g.i8s(p.output_len().saturating_mul(batch));
     let _ = max_pool_s8(&p, batch, &xq, &mut yq);
-    4
+    let _ = max_pool_s8_simd(&p, batch, &xq, &mut yq);
+    5
 }
 
 fn lrn(g: &mut Gen) -> u64 {
@@ -589,7 +614,10 @@ fn quant_net(g: &mut Gen) -> u64 {
     let frames = vec![g.0.next_u32() as u8; n * cfg.frame_len().unwrap_or(0) + off];
     let mut out = vec![0.0; n + usize::from(g.below(4) == 0)];
     let _ = net.forward(&frames, &mut out);
-    4
+    // The same model through the DSP kernels (portable stand-ins off Arm).
+    net.use_kernels(Int8Kernels::Dsp);
+    let _ = net.forward(&frames, &mut out);
+    5
 }
 
 /// gemmlowp's fixed-point helpers and the int8 activation clamp, on any integers.
