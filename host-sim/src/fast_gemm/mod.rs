@@ -166,12 +166,6 @@ impl Exec for FastGemm {
         });
         results.into_iter().collect()
     }
-
-    /// The fast path already rounds as FMA does; LRN's factored backward pass is within the
-    /// same golden tolerances.
-    fn reassociates(&self) -> bool {
-        true
-    }
 }
 
 impl FastGemm {

@@ -44,15 +44,6 @@ pub trait Exec {
     ) -> Result<(), KernelError> {
         f(rows, input.0, other.0, output.0)
     }
-
-    /// Whether the network may use a kernel's re-associated form, which rounds differently
-    /// from the portable reference but costs less (today LRN's backward pass,
-    /// [`lrn_backward_factored_f32`](crate::lrn::lrn_backward_factored_f32)). Its sums still run
-    /// in one fixed order, so the bits stay independent of the split. The default, which boards
-    /// and `--exact` run, is no: the reference bits.
-    fn reassociates(&self) -> bool {
-        false
-    }
 }
 
 /// What a network pass needs from its host: a GEMM and a way to spread row-independent kernels.

@@ -138,7 +138,7 @@ impl Terms<'_> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     extern crate std;
     use super::super::forward::tests::{lrn_ref, PARAMS};
     use super::*;
@@ -148,7 +148,7 @@ pub(crate) mod tests {
 
     /// The f64 analytic gradient, written plainly:
     /// `dx[k] = Σ_j dy[j]·([k = j]·N_j^−β − 2αβ·x_j·x_k·N_j^(−β−1))` over `k ∈ window(j)`.
-    pub(crate) fn lrn_grad_ref(
+    fn lrn_grad_ref(
         depth: usize,
         r: usize,
         (bias, alpha, beta): (f64, f64, f64),
@@ -175,7 +175,7 @@ pub(crate) mod tests {
         dx
     }
 
-    pub(crate) fn to64(v: &[f32]) -> Vec<f64> {
+    fn to64(v: &[f32]) -> Vec<f64> {
         v.iter().map(|&a| f64::from(a)).collect()
     }
 

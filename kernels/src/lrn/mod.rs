@@ -12,11 +12,9 @@
 //! sums, the square roots and the products run as vector loops.
 
 mod backward;
-mod backward_factored;
 mod forward;
 
 pub use backward::lrn_backward_f32;
-pub use backward_factored::lrn_backward_factored_f32;
 pub use forward::lrn_f32;
 pub(crate) use forward::lrn_with;
 

@@ -15,7 +15,7 @@ use crate::dense::{dense_backward_input_f32, dense_backward_weights_f32, dense_f
 use crate::error::{check_len, mul};
 use crate::init::{constant_f32, truncated_normal_f32, xavier_normal_f32};
 use crate::loss::{mse_f32, softmax_cross_entropy_f32, weighted_abs_error_f32};
-use crate::lrn::{lrn_backward_f32, lrn_backward_factored_f32, lrn_f32, Lrn};
+use crate::lrn::{lrn_backward_f32, lrn_f32, Lrn};
 use crate::optim::{
     adam_keras_step_f32, adam_step_f32, momentum_step_f32, sgd_step_f32, Adam, AdamKeras,
     BetaPowers, Momentum,
@@ -194,8 +194,7 @@ fn lrn<B: Backend + ?Sized>(
     b.map_rows(rows, (x, c), (y, c), &|r, x, y| lrn_f32(g, r, x, y))
 }
 
-/// LRN's input gradient over `rows` pixels, spread by the backend, in the factored form where
-/// the backend takes re-associated kernels.
+/// LRN's input gradient over `rows` pixels, spread by the backend.
 fn lrn_back<B: Backend + ?Sized>(
     b: &B,
     g: &Lrn,
@@ -205,13 +204,8 @@ fn lrn_back<B: Backend + ?Sized>(
     dx: &mut [f32],
 ) -> Result<(), KernelError> {
     let c = g.channels();
-    let kernel = if b.reassociates() {
-        lrn_backward_factored_f32
-    } else {
-        lrn_backward_f32
-    };
     b.map_rows2(rows, (x, c), (dy, c), (dx, c), &|r, x, dy, dx| {
-        kernel(g, r, x, dy, dx)
+        lrn_backward_f32(g, r, x, dy, dx)
     })
 }
 
