@@ -757,7 +757,7 @@ fn layer_backward<G: Backend + ?Sized>(
 
 /// Filter, bias and (optionally) input gradients of one convolution.
 #[allow(clippy::too_many_arguments)]
-fn conv_grads<G: Gemm + ?Sized>(
+fn conv_grads<G: Backend + ?Sized>(
     g: &Conv2d,
     gemm: &G,
     n: usize,
