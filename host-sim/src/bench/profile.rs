@@ -1,7 +1,7 @@
 //! `host-sim bench --profile`: where a step's time goes.
 //!
 //! [`Timed`] wraps a backend and clocks each matrix product and each row-kernel call (LRN,
-//! max-pool by layer and pass; the convolutions' im2col and fills together), so the report gives GFLOP/s per layer forward and backward and,
+//! max-pool by layer and pass; im2col, the convolutions' fills and ReLU together), so the report gives GFLOP/s per layer forward and backward and,
 //! against the step's wall time, the share spent outside the GEMMs. Only the timed steps are
 //! recorded ([`Timed::reset`] after warm-up). The clock reads cost about 50 ns a call, which
 //! the FULL network's few dozen calls a step do not feel.
@@ -25,9 +25,9 @@ pub struct Tally {
     pub flops: f64,
 }
 
-/// The one label of every [`Exec::fill_rows`] call: the convolutions' im2col and their bias and
-/// zero fills.
-const FILLS: &str = "im2col, bias and zero fills";
+/// The one label of every [`Exec::fill_rows`] call: the convolutions' im2col, their bias and
+/// zero fills, and ReLU forward and backward.
+const FILLS: &str = "im2col, fills and ReLU";
 
 /// A backend that clocks every call of `inner` (see the module documentation).
 pub struct Timed<'a> {
@@ -198,8 +198,8 @@ pub fn report(tallies: &BTreeMap<String, Tally>, wall: f64) -> String {
         ));
     }
     out.push_str(&format!(
-        "  outside the GEMMs: {:.1} % (LRN, max-pool, im2col and fills {:.1} %, the rest \
-         unclocked {:.1} %)\n",
+        "  outside the GEMMs: {:.1} % (LRN, max-pool, im2col, fills and ReLU {:.1} %, the \
+         rest unclocked {:.1} %)\n",
         100.0 * (wall - gemm) / wall,
         100.0 * rows / wall,
         100.0 * (wall - gemm - rows) / wall

@@ -111,8 +111,8 @@ unsafe impl Send for SharedC {}
 // SAFETY: as above; tiles never alias.
 unsafe impl Sync for SharedC {}
 
-/// Row-independent kernels (LRN, max-pool, im2col and the convolutions' fills) run as one chunk
-/// of rows per thread; every row is computed alone, so the bits do not depend on the split.
+/// Row-independent kernels (LRN, max-pool, im2col, the convolutions' fills, ReLU) run as one
+/// chunk of rows per thread; every row is computed alone, so the bits do not depend on the split.
 impl Exec for FastGemm {
     fn map_rows(
         &self,

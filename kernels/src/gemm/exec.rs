@@ -1,5 +1,5 @@
-//! The other half of the host seam: running a row-independent kernel (LRN, max-pool, im2col)
-//! over chunks of its rows.
+//! The other half of the host seam: running a row-independent kernel (LRN, max-pool, im2col,
+//! ReLU) over chunks of its rows.
 //!
 //! Every row (a pixel for LRN, an example for pooling, a patch for im2col) is computed alone, so
 //! any split gives the same bits; the default methods run the whole range in one call, which is
@@ -50,9 +50,9 @@ pub trait Exec {
     }
 
     /// Calls `f(first, chunk)` over consecutive chunks of `output`'s rows (`output.1` values
-    /// each) that together cover its `rows` rows, `first` being the chunk's first row: im2col
-    /// and the bias and zero fills of the convolutions, which read the whole input but write
-    /// each row alone. The default makes one call, `f(0, output.0)`.
+    /// each) that together cover its `rows` rows, `first` being the chunk's first row: im2col,
+    /// the convolutions' bias and zero fills and ReLU's passes, which may read anything they
+    /// capture but write each row alone. The default makes one call, `f(0, output.0)`.
     fn fill_rows(&self, rows: usize, output: (&mut [f32], usize), f: &RowFill<'_>) {
         debug_assert_eq!(Some(output.0.len()), rows.checked_mul(output.1));
         f(0, output.0);
