@@ -29,7 +29,6 @@ pub fn max_pool_backward_f32(
 ) -> Result<(), KernelError> {
     let (n_in, _) = g.check(batch, "input", input.len(), "d_output", d_output.len())?;
     crate::error::check_len("d_input", n_in, d_input.len())?;
-    d_input.fill(0.0);
     let (inp, out) = (g.input(), g.output());
     let c = inp.c;
     // Per block of channels, the window's maximum and the input pixel holding it.
@@ -40,6 +39,8 @@ pub fn max_pool_backward_f32(
         .zip(d_output.chunks_exact(g.output_len()))
         .zip(d_input.chunks_exact_mut(g.input_len()))
     {
+        // Zeroed one example at a time, just before its gradients land, while it is in cache.
+        dx.fill(0.0);
         for oh in 0..out.h {
             let (h0, h1) = g.span(0, oh);
             for ow in 0..out.w {
