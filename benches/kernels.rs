@@ -1,7 +1,8 @@
 //! Every kernel at the seed's shapes (`ValenceConfig::FULL`, batch 8) and at the TINY shapes,
 //! with `kernels::Portable` on one thread; `fast_layers` runs each GEMM-backed FULL layer, forward
 //! and backward, through both `Portable` and host-sim's `FastGemm` (one thread), so a
-//! regression of either shows.
+//! regression of either shows; `fast_rows` does the same for the row-independent layers (LRN,
+//! max-pool) split over two threads.
 //!
 //! `cargo bench --bench kernels` (a few minutes; `-- conv2_forward` for one group).
 //! `tools/bench_ratio.sh` runs `conv2_forward` and prints the portable conv2 forward's GFLOP/s
@@ -33,7 +34,7 @@ use kernels::net::{
 use kernels::optim::{adam_step_f32, momentum_step_f32, Adam, BetaPowers, Momentum};
 use kernels::pool::{max_pool_backward_f32, max_pool_f32, Pool2d};
 use kernels::rng::Rng;
-use kernels::{Gemm, Layout, Portable};
+use kernels::{Backend, Gemm, Layout, Portable};
 
 /// Examples per call, as the seed trains.
 const BATCH: usize = 8;
@@ -495,7 +496,7 @@ fn net(crit: &mut Criterion) {
 }
 
 /// The portable path and its fast host twin (`FastGemm`, one thread, the best micro-kernel).
-fn backends() -> [(&'static str, Box<dyn Gemm>); 2] {
+fn backends() -> [(&'static str, Box<dyn Backend>); 2] {
     let fast = FastGemm::new(1).expect("one worker thread starts");
     [("portable", Box::new(Portable)), ("fast", Box::new(fast))]
 }
@@ -623,6 +624,71 @@ fn fast_layers(crit: &mut Criterion) {
     group.finish();
 }
 
+/// The row-independent FULL layers as the network runs them, portable next to fast: norm1
+/// (LRN over conv1's 24×24×128 output) and pool1 (3×3 stride 2 over it), forward and backward,
+/// through `Exec` — `Portable` in one call, `FastGemm` split over two threads (the same kernels,
+/// the same bits).
+/// Ids are `fast_rows/<layer>_<pass>/<backend>`; elements (input values) per second.
+fn fast_rows(crit: &mut Criterion) {
+    let mut group = crit.benchmark_group("fast_rows");
+    let plan = ValenceConfig::FULL.plan().expect("FULL plan");
+    let lrn = plan.lrn("norm1").expect("norm1");
+    let pool = plan.pool("pool1").expect("pool1");
+    let two = FastGemm::new(2).expect("two worker threads start");
+    let backends: [(&str, &dyn Backend); 2] = [("portable", &Portable), ("fast", &two)];
+
+    let c = lrn.channels();
+    let rows = BATCH * plan.conv("conv1").expect("conv1").output().pixels();
+    group.throughput(Throughput::Elements((rows * c) as u64));
+    // conv1 + ReLU outputs: non-negative, mostly below 1.
+    let x: Vec<f32> = fill(1, rows * c).iter().map(|v| v.abs()).collect();
+    let dy = fill(2, rows * c);
+    let (mut y, mut dx) = (vec![0.0; rows * c], vec![0.0; rows * c]);
+    for (name, b) in backends {
+        group.bench_function(BenchmarkId::new("norm1_forward", name), |bch| {
+            bch.iter(|| {
+                let f = |r, x: &[f32], y: &mut [f32]| lrn_f32(&lrn, r, x, y);
+                b.map_rows(rows, (black_box(&x), c), (&mut y, c), &f)
+                    .unwrap()
+            })
+        });
+        group.bench_function(BenchmarkId::new("norm1_backward", name), |bch| {
+            bch.iter(|| {
+                let f =
+                    |r, x: &[f32], dy: &[f32], dx: &mut [f32]| lrn_backward_f32(&lrn, r, x, dy, dx);
+                let (x, dy) = ((&black_box(&x)[..], c), (&dy[..], c));
+                b.map_rows2(rows, x, dy, (&mut dx, c), &f).unwrap()
+            })
+        });
+    }
+
+    let (i, o) = (pool.input_len(), pool.output_len());
+    group.throughput(Throughput::Elements((BATCH * i) as u64));
+    // ReLU-like input: half exactly zero, so windows tie as after conv1's ReLU.
+    let x: Vec<f32> = fill(3, BATCH * i).iter().map(|v| v.max(0.0)).collect();
+    let dy = fill(4, BATCH * o);
+    let (mut y, mut dx) = (vec![0.0; BATCH * o], vec![0.0; BATCH * i]);
+    for (name, b) in backends {
+        group.bench_function(BenchmarkId::new("pool1_forward", name), |bch| {
+            bch.iter(|| {
+                let f = |r, x: &[f32], y: &mut [f32]| max_pool_f32(&pool, r, x, y);
+                b.map_rows(BATCH, (black_box(&x), i), (&mut y, o), &f)
+                    .unwrap()
+            })
+        });
+        group.bench_function(BenchmarkId::new("pool1_backward", name), |bch| {
+            bch.iter(|| {
+                let f = |r, x: &[f32], dy: &[f32], dx: &mut [f32]| {
+                    max_pool_backward_f32(&pool, r, x, dy, dx)
+                };
+                let (x, dy) = ((&black_box(&x)[..], i), (&dy[..], o));
+                b.map_rows2(BATCH, x, dy, (&mut dx, i), &f).unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(10)
@@ -634,6 +700,6 @@ criterion_group! {
     name = benches;
     config = config();
     targets = conv2_forward, conv2_backward, conv1_u8, lrn, pool, dense, relu, optim, histogram, net,
-        fast_layers
+        fast_layers, fast_rows
 }
 criterion_main!(benches);

@@ -24,7 +24,7 @@ use kernels::conv2d::{
     conv2d_backward_filter_f32, conv2d_backward_filter_u8, conv2d_backward_input_f32, conv2d_f32,
     conv2d_u8, Conv2d,
 };
-use kernels::{Gemm, Hwc, Portable};
+use kernels::{Backend, Hwc, Portable};
 use serde::Deserialize;
 
 const FWD_ATOL: f32 = 1e-5;
@@ -72,8 +72,8 @@ struct ConvU8Case {
 }
 
 /// The GEMMs every case runs through, with a name for the messages.
-fn gemms() -> Vec<(&'static str, &'static dyn Gemm)> {
-    let mut all: Vec<(&'static str, &'static dyn Gemm)> =
+fn gemms() -> Vec<(&'static str, &'static dyn Backend)> {
+    let mut all: Vec<(&'static str, &'static dyn Backend)> =
         vec![("Portable", &Portable), ("matrixmultiply", &MatrixMultiply)];
     all.extend(fast_gemms());
     all

@@ -12,7 +12,7 @@ use kernels::dense::{dense_backward_input_f32, dense_backward_weights_f32, dense
 use kernels::loss::{mse_f32, softmax_cross_entropy_f32, weighted_abs_error_f32};
 use kernels::lrn::{lrn_backward_f32, lrn_f32, Lrn};
 use kernels::pool::{max_pool_backward_f32, max_pool_f32, Pool2d};
-use kernels::{Gemm, Hwc, Portable};
+use kernels::{Backend, Hwc, Portable};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -241,7 +241,7 @@ fn dense_matches_tensorflow() {
     const TOL: (f32, f32) = (1e-5, 1e-4);
     let fx = load_fixture::<DenseCase>("dense", 5);
     let reference = fx.reference();
-    let mut gemms: Vec<(&str, &dyn Gemm)> =
+    let mut gemms: Vec<(&str, &dyn Backend)> =
         vec![("Portable", &Portable), ("matrixmultiply", &MatrixMultiply)];
     gemms.extend(fast_gemms());
     let mut worst = [0.0f32; 4];

@@ -83,6 +83,9 @@ pub fn nans(len: usize) -> Vec<f32> {
 /// the same TensorFlow tolerances as [`kernels::Portable`].
 pub struct MatrixMultiply;
 
+/// Row kernels, im2col and fills run on the calling thread (the default methods).
+impl kernels::Exec for MatrixMultiply {}
+
 impl kernels::Gemm for MatrixMultiply {
     fn gemm_acc(
         &self,
@@ -134,7 +137,7 @@ impl kernels::Gemm for MatrixMultiply {
 
 /// host-sim's fast GEMM (the path `host-sim` trains on), once per micro-kernel this CPU runs, on
 /// two threads so its tiling is exercised too.
-pub fn fast_gemms() -> Vec<(&'static str, &'static dyn kernels::Gemm)> {
+pub fn fast_gemms() -> Vec<(&'static str, &'static dyn kernels::Backend)> {
     use host_sim::fast_gemm::{FastGemm, Isa};
     static GEMMS: std::sync::OnceLock<Vec<FastGemm>> = std::sync::OnceLock::new();
     let gemms = GEMMS.get_or_init(|| {
@@ -151,7 +154,7 @@ pub fn fast_gemms() -> Vec<(&'static str, &'static dyn kernels::Gemm)> {
                 Isa::Avx2Fma => "FastGemm AVX2+FMA",
                 Isa::Generic => "FastGemm generic",
             };
-            (name, g as &dyn kernels::Gemm)
+            (name, g as &dyn kernels::Backend)
         })
         .collect()
 }

@@ -1,7 +1,7 @@
 //! `host-sim bench --profile`: where a step's time goes.
 //!
 //! [`Timed`] wraps a backend and clocks each matrix product and each row-kernel call (LRN,
-//! max-pool) by layer and pass, so the report gives GFLOP/s per layer forward and backward and,
+//! max-pool by layer and pass; im2col, the convolutions' fills and ReLU together), so the report gives GFLOP/s per layer forward and backward and,
 //! against the step's wall time, the share spent outside the GEMMs. Only the timed steps are
 //! recorded ([`Timed::reset`] after warm-up). The clock reads cost about 50 ns a call, which
 //! the FULL network's few dozen calls a step do not feel.
@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use kernels::gemm::{RowKernel, RowKernel2};
+use kernels::gemm::{RowFill, RowKernel, RowKernel2};
 use kernels::net::{LayerGeometry, ValenceConfig};
 use kernels::{Backend, Exec, Gemm, KernelError, Layout};
 
@@ -24,6 +24,10 @@ pub struct Tally {
     /// Floating-point operations done (2 per multiply-add; 0 for row kernels).
     pub flops: f64,
 }
+
+/// The one label of every [`Exec::fill_rows`] call: the convolutions' im2col, their bias and
+/// zero fills, and ReLU forward and backward.
+const FILLS: &str = "im2col, fills and ReLU";
 
 /// A backend that clocks every call of `inner` (see the module documentation).
 pub struct Timed<'a> {
@@ -166,6 +170,12 @@ impl Exec for Timed<'_> {
         self.record(label, started, 0.0);
         r
     }
+
+    fn fill_rows(&self, rows: usize, output: (&mut [f32], usize), f: &RowFill<'_>) {
+        let started = Instant::now();
+        self.inner.fill_rows(rows, output, f);
+        self.record(FILLS.to_owned(), started, 0.0);
+    }
 }
 
 /// The report: one line per label (share of `wall` seconds, GFLOP/s), then the share outside
@@ -188,7 +198,8 @@ pub fn report(tallies: &BTreeMap<String, Tally>, wall: f64) -> String {
         ));
     }
     out.push_str(&format!(
-        "  outside the GEMMs: {:.1} % (LRN and max-pool {:.1} %, the rest unclocked {:.1} %)\n",
+        "  outside the GEMMs: {:.1} % (LRN, max-pool, im2col, fills and ReLU {:.1} %, the \
+         rest unclocked {:.1} %)\n",
         100.0 * (wall - gemm) / wall,
         100.0 * rows / wall,
         100.0 * (wall - gemm - rows) / wall

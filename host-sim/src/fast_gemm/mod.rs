@@ -15,7 +15,7 @@ mod tile;
 
 pub use kernel::Isa;
 
-use kernels::gemm::{RowKernel, RowKernel2};
+use kernels::gemm::{RowFill, RowKernel, RowKernel2};
 use kernels::{Exec, Gemm, KernelError, Layout};
 use rayon::prelude::*;
 
@@ -111,8 +111,8 @@ unsafe impl Send for SharedC {}
 // SAFETY: as above; tiles never alias.
 unsafe impl Sync for SharedC {}
 
-/// Row-independent kernels (LRN, max-pool) run as one chunk of rows per thread; every row is
-/// computed alone, so the bits do not depend on the split.
+/// Row-independent kernels (LRN, max-pool, im2col, the convolutions' fills, ReLU) run as one
+/// chunk of rows per thread; every row is computed alone, so the bits do not depend on the split.
 impl Exec for FastGemm {
     fn map_rows(
         &self,
@@ -165,6 +165,23 @@ impl Exec for FastGemm {
                 .collect()
         });
         results.into_iter().collect()
+    }
+
+    fn fill_rows(&self, rows: usize, output: (&mut [f32], usize), f: &RowFill<'_>) {
+        let chunk = self.row_chunk(rows);
+        let (out, row) = output;
+        // Small fills (and lengths that break the contract) stay on the calling thread.
+        if chunk >= rows
+            || out.len() < PARALLEL_MIN_WORK
+            || rows.checked_mul(row) != Some(out.len())
+        {
+            return f(0, out);
+        }
+        self.pool.install(|| {
+            out.par_chunks_mut(chunk * row)
+                .enumerate()
+                .for_each(|(i, part)| f(i * chunk, part));
+        });
     }
 }
 
@@ -498,9 +515,13 @@ mod tests {
 #[cfg(test)]
 mod exec_tests {
     use super::*;
+    use kernels::conv2d::{
+        conv2d_backward_filter_f32, conv2d_backward_input_f32, conv2d_f32, Conv2d,
+    };
     use kernels::lrn::{lrn_backward_f32, lrn_f32, Lrn};
     use kernels::rng::Rng;
     use kernels::Portable;
+    use kernels::{Hwc, Padding};
 
     fn values(n: usize, seed: u64) -> Vec<f32> {
         let mut rng = Rng::new(seed, 0);
@@ -539,6 +560,55 @@ mod exec_tests {
             fast.map_rows2(rows, (&x, c), (&dy, c), (&mut got2, c), &kernel2)
                 .unwrap();
             assert_eq!(bits(&got2), bits(&want2), "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn fills_cover_every_row_once_with_its_index() {
+        // 1000 rows of 97 (above the inline threshold, so the pool splits them): each row
+        // filled with its own index, as im2col uses `first` to find its output pixels.
+        let (rows, row) = (1000, 97);
+        assert!(rows * row >= PARALLEL_MIN_WORK);
+        for threads in 1..=3 {
+            let fast = FastGemm::new(threads).unwrap();
+            let mut out = vec![f32::NAN; rows * row];
+            fast.fill_rows(rows, (&mut out, row), &|first, chunk| {
+                for (i, r) in chunk.chunks_exact_mut(row).enumerate() {
+                    r.fill((first + i) as f32);
+                }
+            });
+            for (i, r) in out.chunks_exact(row).enumerate() {
+                assert!(
+                    r.iter().all(|&v| v == i as f32),
+                    "{threads} threads, row {i}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn convolutions_give_the_same_bits_for_any_thread_count() {
+        // Reference: the one-thread run. A tile of 576 patches of 144 (above the inline
+        // threshold), so im2col and the fills are split between threads.
+        let g = Conv2d::new(Hwc::new(12, 12, 16), [3, 3], 8, [1, 1], Padding::Same, 1024).unwrap();
+        let batch = 4;
+        let x = values(batch * g.input_len(), 3);
+        let (w, b) = (values(g.filter_len(), 4), values(g.bias_len(), 5));
+        let dy = values(batch * g.output_len(), 6);
+        let run = |threads| {
+            let fast = FastGemm::new(threads).unwrap();
+            let mut scratch = vec![f32::NAN; g.scratch_len()];
+            let mut y = vec![f32::NAN; batch * g.output_len()];
+            conv2d_f32(&g, &fast, batch, &x, &w, &b, &mut scratch, &mut y).unwrap();
+            let mut dw = vec![0.0; g.filter_len()];
+            conv2d_backward_filter_f32(&g, &fast, batch, &x, &dy, &mut scratch, &mut dw).unwrap();
+            let mut dx = vec![f32::NAN; batch * g.input_len()];
+            conv2d_backward_input_f32(&g, &fast, batch, &dy, &w, &mut scratch, &mut dx).unwrap();
+            (bits(&y), bits(&dw), bits(&dx))
+        };
+        let want = run(1);
+        for threads in 2..=3 {
+            assert!(run(threads) == want, "{threads} threads");
         }
     }
 

@@ -1,14 +1,14 @@
 //! Backward convolution: input and filter gradients, tiled like the forward pass.
-use super::im2col::{col2im_add, im2col, Sample};
+use super::im2col::{col2im_add, im2col_spread, Sample};
 use super::Conv2d;
 use crate::error::{check_len, mul, nonzero};
-use crate::{Gemm, KernelError, Layout};
+use crate::{Backend, KernelError, Layout};
 
 /// Overwrites `d_input` with the gradient of the loss w.r.t. the input (TensorFlow's
 /// `Conv2DBackpropInput`), given `d_output` (`batch × output_len`, NHWC) and the HWIO `filter`.
 ///
 /// Per tile of output pixels: `cols = d_output_tile · filterᵀ` (a `rows × patch_len` matrix,
-/// computed by [`Gemm::gemm_acc`] from a zeroed `scratch`), then col2im adds each in-image cell
+/// computed by [`Gemm::gemm_acc`](crate::Gemm::gemm_acc) from a zeroed `scratch`), then col2im adds each in-image cell
 /// of `cols` to the input cell it was read from; padding cells are dropped. Every `d_input`
 /// element sums its contributions in one fixed order — output pixels ascending (tiles ascending,
 /// rows ascending), then patch index ascending — so the bits do not depend on the tile size.
@@ -23,7 +23,7 @@ use crate::{Gemm, KernelError, Layout};
 ///   overflows `usize`;
 /// * [`KernelError::Length`] naming the first slice (in signature order) whose length differs
 ///   from what `g` and `batch` imply.
-pub fn conv2d_backward_input_f32<G: Gemm + ?Sized>(
+pub fn conv2d_backward_input_f32<G: Backend + ?Sized>(
     g: &Conv2d,
     gemm: &G,
     batch: usize,
@@ -46,7 +46,7 @@ pub fn conv2d_backward_input_f32<G: Gemm + ?Sized>(
     for (first, rows) in g.tiles(batch) {
         let d_out_tile = &d_output[first * c_out..][..rows * c_out];
         let cols = &mut scratch[..rows * patch];
-        cols.fill(0.0);
+        gemm.fill_rows(rows, (&mut *cols, patch), &|_, chunk| chunk.fill(0.0));
         // The HWIO filter is patch_len × c_out row-major, i.e. its transpose c_out × patch_len
         // stored column-major.
         gemm.gemm_acc(
@@ -69,7 +69,7 @@ pub fn conv2d_backward_input_f32<G: Gemm + ?Sized>(
 ///
 /// `d_filter += patchesᵀ · d_output` over every output pixel of the batch, where `patches` is
 /// the im2col of `input`. Per tile, the patches are written to `scratch` and one
-/// [`Gemm::gemm_acc`] call adds the tile's product; with [`crate::Portable`] each `d_filter`
+/// [`Gemm::gemm_acc`](crate::Gemm::gemm_acc) call adds the tile's product; with [`crate::Portable`] each `d_filter`
 /// element is updated in output-pixel order (examples ascending, then rows, then columns), one
 /// rounding per term, so the bits depend neither on the tile size nor on how the batch is split
 /// into consecutive calls.
@@ -84,7 +84,7 @@ pub fn conv2d_backward_input_f32<G: Gemm + ?Sized>(
 ///   overflows `usize`;
 /// * [`KernelError::Length`] naming the first slice (in signature order) whose length differs
 ///   from what `g` and `batch` imply.
-pub fn conv2d_backward_filter_f32<G: Gemm + ?Sized>(
+pub fn conv2d_backward_filter_f32<G: Backend + ?Sized>(
     g: &Conv2d,
     gemm: &G,
     batch: usize,
@@ -102,7 +102,7 @@ pub fn conv2d_backward_filter_f32<G: Gemm + ?Sized>(
 ///
 /// # Errors
 /// As [`conv2d_backward_filter_f32`]; nothing is written when an error is returned.
-pub fn conv2d_backward_filter_u8<G: Gemm + ?Sized>(
+pub fn conv2d_backward_filter_u8<G: Backend + ?Sized>(
     g: &Conv2d,
     gemm: &G,
     batch: usize,
@@ -114,7 +114,7 @@ pub fn conv2d_backward_filter_u8<G: Gemm + ?Sized>(
     backward_filter(g, gemm, batch, input, d_output, scratch, d_filter)
 }
 
-fn backward_filter<T: Sample, G: Gemm + ?Sized>(
+fn backward_filter<T: Sample, G: Backend + ?Sized>(
     g: &Conv2d,
     gemm: &G,
     batch: usize,
@@ -136,7 +136,7 @@ fn backward_filter<T: Sample, G: Gemm + ?Sized>(
     for (first, rows) in g.tiles(batch) {
         let d_out_tile = &d_output[first * c_out..][..rows * c_out];
         let cols = &mut scratch[..rows * patch];
-        im2col(g, input, first, cols);
+        im2col_spread(gemm, g, input, first, cols);
         // The rows × patch_len patches (row-major) are their transpose patch_len × rows stored
         // column-major.
         gemm.gemm_acc(

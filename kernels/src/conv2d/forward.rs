@@ -1,8 +1,8 @@
 //! Forward convolution: per tile of output pixels, im2col then one GEMM onto the bias.
-use super::im2col::{im2col, Sample};
+use super::im2col::{fill_spread, im2col_spread, Sample};
 use super::Conv2d;
 use crate::error::{check_len, mul, nonzero};
-use crate::{Gemm, KernelError, Layout};
+use crate::{Backend, KernelError, Layout};
 
 /// `output = conv2d(input, filter) + bias` over `batch` examples, TensorFlow semantics
 /// (`tf.nn.conv2d` NHWC/HWIO with `g`'s strides and SAME/VALID padding, then `tf.nn.bias_add`).
@@ -14,7 +14,7 @@ use crate::{Gemm, KernelError, Layout};
 ///
 /// The `batch · out_h · out_w` output pixels are processed `g.tile()` at a time (a tile may span
 /// two examples; the last one may be short): im2col of the tile into `scratch`, then
-/// `out_tile = bias + patches · filter` through [`Gemm::gemm_acc`]. With [`crate::Portable`]
+/// `out_tile = bias + patches · filter` through [`Gemm::gemm_acc`](crate::Gemm::gemm_acc). With [`crate::Portable`]
 /// each output is `bias + Σ_p patch[p] · filter[p]` summed in patch (HWIO) order, so the bits do
 /// not depend on the tile size.
 ///
@@ -26,7 +26,7 @@ use crate::{Gemm, KernelError, Layout};
 /// * [`KernelError::Length`] naming the first slice (in signature order) whose length differs
 ///   from what `g` and `batch` imply.
 #[allow(clippy::too_many_arguments)]
-pub fn conv2d_f32<G: Gemm + ?Sized>(
+pub fn conv2d_f32<G: Backend + ?Sized>(
     g: &Conv2d,
     gemm: &G,
     batch: usize,
@@ -49,7 +49,7 @@ pub fn conv2d_f32<G: Gemm + ?Sized>(
 /// # Errors
 /// As [`conv2d_f32`]; nothing is written when an error is returned.
 #[allow(clippy::too_many_arguments)]
-pub fn conv2d_u8<G: Gemm + ?Sized>(
+pub fn conv2d_u8<G: Backend + ?Sized>(
     g: &Conv2d,
     gemm: &G,
     batch: usize,
@@ -63,7 +63,7 @@ pub fn conv2d_u8<G: Gemm + ?Sized>(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn forward<T: Sample, G: Gemm + ?Sized>(
+fn forward<T: Sample, G: Backend + ?Sized>(
     g: &Conv2d,
     gemm: &G,
     batch: usize,
@@ -87,10 +87,8 @@ fn forward<T: Sample, G: Gemm + ?Sized>(
     for (first, rows) in g.tiles(batch) {
         let out_tile = &mut output[first * c_out..][..rows * c_out];
         let cols = &mut scratch[..rows * patch];
-        im2col(g, input, first, cols);
-        for row in out_tile.chunks_exact_mut(c_out) {
-            row.copy_from_slice(bias);
-        }
+        im2col_spread(gemm, g, input, first, cols);
+        fill_spread(gemm, bias, out_tile);
         gemm.gemm_acc(
             rows,
             patch,

@@ -7,9 +7,10 @@
 //! scalar loads with bounds tests.
 
 use super::Conv2d;
+use crate::Exec;
 
 /// A sample type the convolution can read its input as.
-pub(super) trait Sample: Copy {
+pub(super) trait Sample: Copy + Sync {
     /// Writes `src` into `dst` as normalised `f32` (the lengths are equal).
     fn load(dst: &mut [f32], src: &[Self]);
 }
@@ -102,6 +103,32 @@ fn walk(g: &Conv2d, first: usize, rows: usize, mut f: impl FnMut(usize, usize, R
             }
         }
     }
+}
+
+/// [`im2col`] spread by `exec` over chunks of the tile's patches (each is written alone, so the
+/// split changes no bit).
+pub(super) fn im2col_spread<T: Sample, E: Exec + ?Sized>(
+    exec: &E,
+    g: &Conv2d,
+    input: &[T],
+    first: usize,
+    scratch: &mut [f32],
+) {
+    let patch = g.patch_len();
+    exec.fill_rows(scratch.len() / patch, (scratch, patch), &|r, chunk| {
+        im2col(g, input, first + r, chunk);
+    });
+}
+
+/// Sets every row of `rows` (`rows.len()` a multiple of `row.len()`) to `row`, spread by
+/// `exec`: a tile's bias before its GEMM adds to it, or zeros.
+pub(super) fn fill_spread<E: Exec + ?Sized>(exec: &E, row: &[f32], rows: &mut [f32]) {
+    let n = row.len();
+    exec.fill_rows(rows.len() / n, (rows, n), &|_, chunk| {
+        for r in chunk.chunks_exact_mut(n) {
+            r.copy_from_slice(row);
+        }
+    });
 }
 
 /// Fills `scratch` (`rows × patch_len`, row-major) with the patches of output pixels

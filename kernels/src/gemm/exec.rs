@@ -1,8 +1,9 @@
-//! The other half of the host seam: running a row-independent kernel (LRN, max-pool) over
-//! chunks of its rows.
+//! The other half of the host seam: running a row-independent kernel (LRN, max-pool, im2col,
+//! ReLU) over chunks of its rows.
 //!
-//! Every row (a pixel for LRN, an example for pooling) is computed alone, so any split gives the
-//! same bits; the default methods run the whole range in one call, which is what a board does.
+//! Every row (a pixel for LRN, an example for pooling, a patch for im2col) is computed alone, so
+//! any split gives the same bits; the default methods run the whole range in one call, which is
+//! what a board does.
 
 use crate::KernelError;
 
@@ -11,6 +12,9 @@ pub type RowKernel<'f> = dyn Fn(usize, &[f32], &mut [f32]) -> Result<(), KernelE
 /// A kernel over one chunk of rows with a second input: `(rows, input, other, output)`.
 pub type RowKernel2<'f> =
     dyn Fn(usize, &[f32], &[f32], &mut [f32]) -> Result<(), KernelError> + Sync + 'f;
+
+/// A fill of one chunk of rows that reads only what it captures: `(first_row, output)`.
+pub type RowFill<'f> = dyn Fn(usize, &mut [f32]) + Sync + 'f;
 
 /// Spreads row-independent kernels; see the module documentation.
 pub trait Exec {
@@ -43,6 +47,15 @@ pub trait Exec {
         f: &RowKernel2<'_>,
     ) -> Result<(), KernelError> {
         f(rows, input.0, other.0, output.0)
+    }
+
+    /// Calls `f(first, chunk)` over consecutive chunks of `output`'s rows (`output.1` values
+    /// each) that together cover its `rows` rows, `first` being the chunk's first row: im2col,
+    /// the convolutions' bias and zero fills and ReLU's passes, which may read anything they
+    /// capture but write each row alone. The default makes one call, `f(0, output.0)`.
+    fn fill_rows(&self, rows: usize, output: (&mut [f32], usize), f: &RowFill<'_>) {
+        debug_assert_eq!(Some(output.0.len()), rows.checked_mul(output.1));
+        f(0, output.0);
     }
 }
 

@@ -33,7 +33,11 @@ pub fn lrn_backward_f32(
     check_len("d_input", n, d_input.len())?;
     let c = g.channels();
     let ab2 = g.alpha_beta_2();
-    let (mut norms, mut pows) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
+    // Offsets beyond the depth add nothing: the window is clipped to the channels.
+    let reach = g.depth_radius().min(c - 1);
+    let mut norms = [0.0f32; BLOCK];
+    let mut pows = [0.0f32; BLOCK];
+    let mut scaled = [0.0f32; BLOCK];
     for ((x, dy), dx) in input
         .chunks_exact(c)
         .zip(d_output.chunks_exact(c))
@@ -41,30 +45,96 @@ pub fn lrn_backward_f32(
     {
         dx.fill(0.0);
         for (j0, dy_block) in (0..).step_by(BLOCK).zip(dy.chunks(BLOCK)) {
-            let norms = &mut norms[..dy_block.len()];
-            let pows = &mut pows[..dy_block.len()];
+            let len = dy_block.len();
+            let (norms, pows, scaled) = (&mut norms[..len], &mut pows[..len], &mut scaled[..len]);
             g.norms(x, j0, norms);
             pows.copy_from_slice(norms);
             g.pow_neg_beta(pows);
-            for (i, &gs) in dy_block.iter().enumerate() {
-                if gs == 0.0 {
-                    continue;
-                }
-                let j = j0 + i;
-                let (norm, pow) = (norms[i], pows[i]);
-                let activations_ab2 = ab2 * (x[j] * pow);
-                let (lo, hi) = g.window(j);
-                for k in lo..hi {
-                    let mut dyi = x[k] * activations_ab2 / norm;
-                    if k == j {
-                        dyi += pow;
-                    }
-                    dx[k] += dyi * gs;
-                }
+            for ((a, &xj), &p) in scaled.iter_mut().zip(&x[j0..j0 + len]).zip(&*pows) {
+                *a = ab2 * (xj * p);
+            }
+            // One pass per window offset `o = k − j`, from `+reach` down to `−reach`: each
+            // `d_input[k]` then receives its channels `j` in ascending order, as in the loop over
+            // `j` outside and `k` inside that TensorFlow runs, and every pass is a vector loop
+            // over the block's `j`.
+            let terms = Terms {
+                x,
+                dy: dy_block,
+                norms,
+                pows,
+                scaled,
+                j0,
+            };
+            for o in (1..=reach).rev() {
+                terms.add_to(dx, o, Offset::Above);
+            }
+            terms.add_to(dx, 0, Offset::Above);
+            for o in 1..=reach {
+                terms.add_to(dx, o, Offset::Below);
             }
         }
     }
     Ok(())
+}
+
+/// Whether a pass's `k` lies above (`k = j + o`) or below (`k = j − o`) its channel `j`.
+#[derive(Clone, Copy)]
+enum Offset {
+    Above,
+    Below,
+}
+
+/// One block of channels `j` of one pixel: what every `d_input[k]` it reaches needs.
+struct Terms<'a> {
+    /// The pixel's input, all channels.
+    x: &'a [f32],
+    /// The block's output gradients, `dy[i]` for channel `j0 + i`.
+    dy: &'a [f32],
+    /// The block's `norm[j]`.
+    norms: &'a [f32],
+    /// The block's `norm[j]^−β`.
+    pows: &'a [f32],
+    /// The block's `−2αβ · (x[j] · norm[j]^−β)`.
+    scaled: &'a [f32],
+    /// The block's first channel.
+    j0: usize,
+}
+
+impl Terms<'_> {
+    /// Adds, for every `j` of the block whose `k = j ± o` is a channel, `d_output[j]`'s
+    /// share to `dx[k]`: `(x[k] · scaled[j] / norm[j] + [o = 0]·pow[j]) · dy[j]`, skipped (not
+    /// added as a zero) where `dy[j] == 0`, as TensorFlow's `LRNGrad` skips it.
+    #[inline(always)]
+    fn add_to(&self, dx: &mut [f32], o: usize, side: Offset) {
+        let (c, len) = (self.x.len(), self.dy.len());
+        // The block's `i` (channel `j0 + i`) whose `k` lies in `[0, c)`.
+        let (i0, i1) = match side {
+            Offset::Above => (0, len.min((c - o).saturating_sub(self.j0))),
+            Offset::Below => (o.saturating_sub(self.j0).min(len), len),
+        };
+        if i0 >= i1 {
+            return;
+        }
+        let k0 = match side {
+            Offset::Above => self.j0 + i0 + o,
+            Offset::Below => self.j0 + i0 - o,
+        };
+        let n = i1 - i0;
+        let own = o == 0;
+        let channels = self.dy[i0..i1]
+            .iter()
+            .zip(&self.norms[i0..i1])
+            .zip(&self.pows[i0..i1])
+            .zip(&self.scaled[i0..i1]);
+        let ks = dx[k0..k0 + n].iter_mut().zip(&self.x[k0..k0 + n]);
+        for ((d, &xk), (((&gs, &norm), &pow), &scaled)) in ks.zip(channels) {
+            let mut share = xk * scaled / norm;
+            if own {
+                share += pow;
+            }
+            *d = if gs == 0.0 { *d } else { *d + share * gs };
+        }
+    }
 }
 
 #[cfg(test)]
@@ -167,6 +237,71 @@ mod tests {
                         (a - fd).abs() <= 1e-5 + 1e-4 * fd.abs(),
                         "i={i}: {a} vs {fd}"
                     );
+                }
+            }
+        }
+    }
+
+    /// TensorFlow's CPU `LRNGrad` loop as it is written there (`j` outside, `k` inside, one
+    /// channel at a time), in f32 with its order of operations.
+    fn lrn_grad_tf_loop(g: &Lrn, x: &[f32], dy: &[f32]) -> Vec<f32> {
+        let c = g.channels();
+        let mut dx = vec![0.0f32; x.len()];
+        for ((x, dy), dx) in x.chunks(c).zip(dy.chunks(c)).zip(dx.chunks_mut(c)) {
+            for j in 0..c {
+                if dy[j] == 0.0 {
+                    continue;
+                }
+                let norm = g.norm(x, j);
+                let mut pow = [norm];
+                g.pow_neg_beta(&mut pow);
+                let a = g.alpha_beta_2() * (x[j] * pow[0]);
+                let (lo, hi) = g.window(j);
+                for k in lo..hi {
+                    let mut v = x[k] * a / norm;
+                    if k == j {
+                        v += pow[0];
+                    }
+                    dx[k] += v * dy[j];
+                }
+            }
+        }
+        dx
+    }
+
+    #[test]
+    fn same_bits_as_tensorflows_loop_order() {
+        // Reference: TensorFlow's LRNGrad loop order (above), bit for bit: the offset-major
+        // vector passes must sum every d_input[k] in the same order. Depths across the block
+        // size, radii up to beyond the depth, values of mixed magnitude, zero gradients (skipped)
+        // and, in one case, non-finite inputs.
+        let mut rng = test_data::rng(4);
+        for c in [1, 2, 5, 9, 63, 64, 65, 128, 130] {
+            for r in [0, 1, 4, 5, 70, usize::MAX] {
+                for &(bias, alpha, beta) in &PARAMS {
+                    let g = Lrn::new(c, r, bias, alpha, beta).unwrap();
+                    let rows = 2;
+                    let mut x = draw_f32(&mut rng, rows * c, -3.0, 3.0);
+                    let mut dy = draw_f32(&mut rng, rows * c, -1.0, 1.0);
+                    for (i, (v, d)) in x.iter_mut().zip(dy.iter_mut()).enumerate() {
+                        *v *= [1.0, 1e-3, 1e3, 0.1][i % 4];
+                        if i % 7 == 3 {
+                            *d = 0.0;
+                        }
+                    }
+                    if c == 65 && r == 4 {
+                        (x[0], x[30], x[64]) = (f32::INFINITY, f32::NAN, f32::NEG_INFINITY);
+                        dy[1] = 0.0;
+                    }
+                    let mut dx = vec![f32::NAN; x.len()];
+                    lrn_backward_f32(&g, rows, &x, &dy, &mut dx).unwrap();
+                    let want = lrn_grad_tf_loop(&g, &x, &dy);
+                    for (k, (a, b)) in dx.iter().zip(&want).enumerate() {
+                        assert!(
+                            a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                            "c={c} r={r} k={k}: {a:e} vs {b:e}"
+                        );
+                    }
                 }
             }
         }

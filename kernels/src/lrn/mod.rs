@@ -136,11 +136,12 @@ impl Lrn {
         // Whole windows: r <= d and d + r < c. Empty when 2r >= c, so 2r < c below.
         let lo = d0.max(r);
         let hi = d1.min(c.saturating_sub(r));
-        for (i, o) in out.iter_mut().enumerate() {
-            let d = d0 + i;
-            if d < lo || d >= hi {
-                *o = self.norm(row, d);
-            }
+        // The clipped channels: `[d0, lo)` and `[max(hi, lo), d1)` (all of them when none is
+        // whole), visited alone rather than tested one by one across the block.
+        let head = lo.min(d1);
+        let tail = hi.max(head);
+        for d in (d0..head).chain(tail..d1) {
+            out[d - d0] = self.norm(row, d);
         }
         if lo < hi {
             let whole = &mut out[lo - d0..hi - d0];

@@ -182,6 +182,32 @@ fn weights_and_bias(specs: &Params, l: &PlannedLayer) -> (ParamSpec, ParamSpec) 
     }
 }
 
+/// ReLU in place over `n` examples' values, spread by the backend (every value alone).
+fn relu<B: Backend + ?Sized>(b: &B, n: usize, y: &mut [f32]) {
+    let row = y.len() / n;
+    b.fill_rows(n, (y, row), &|_, chunk| relu_f32(chunk));
+}
+
+/// ReLU's gradient in place over `n` examples, spread by the backend (every value alone).
+///
+/// # Errors
+/// [`KernelError::Length`] naming `d` when its length is not `output`'s; nothing is written.
+fn relu_back<B: Backend + ?Sized>(
+    b: &B,
+    n: usize,
+    output: &[f32],
+    d: &mut [f32],
+) -> Result<(), KernelError> {
+    check_len("d", output.len(), d.len())?;
+    let row = d.len() / n;
+    b.fill_rows(n, (d, row), &|first, chunk| {
+        let output = &output[first * row..][..chunk.len()];
+        // The lengths agree (checked above, and chunks are whole rows): the error cannot occur.
+        let _ = relu_backward_f32(output, chunk);
+    });
+    Ok(())
+}
+
 /// LRN over `rows` pixels, spread by the backend (every pixel is computed alone).
 fn lrn<B: Backend + ?Sized>(
     b: &B,
@@ -502,7 +528,7 @@ impl<'a> Net<'a> {
             layer_forward(l, specs, gemm, n, x, p, scratch, y)?;
             if l.layer.activation == Activation::Relu {
                 obs.observe(l.probe(Stage::PreActivation), y);
-                relu_f32(y);
+                relu(gemm, n, y);
             }
             obs.observe(l.probe(Stage::Output), y);
         }
@@ -611,7 +637,7 @@ impl<'a> Net<'a> {
             let (d_out, d_in, next) = grad_pair(at, &mut *d_pred, &mut *ga, &mut *gb);
             let d_out = &mut d_out[..lens(i)];
             if l.layer.activation == Activation::Relu {
-                relu_backward_f32(slots.get(i), d_out)?;
+                relu_back(gemm, n, slots.get(i), d_out)?;
             }
             let input = if i == 0 {
                 x
@@ -757,7 +783,7 @@ fn layer_backward<G: Backend + ?Sized>(
 
 /// Filter, bias and (optionally) input gradients of one convolution.
 #[allow(clippy::too_many_arguments)]
-fn conv_grads<G: Gemm + ?Sized>(
+fn conv_grads<G: Backend + ?Sized>(
     g: &Conv2d,
     gemm: &G,
     n: usize,

@@ -3,6 +3,10 @@
 use super::Pool2d;
 use crate::KernelError;
 
+/// Channels per block of the arg-max search: a maximum and a pixel index each (768 B on the
+/// stack).
+const BLOCK: usize = 64;
+
 /// The gradient of [`max_pool_f32`](super::max_pool_f32) with respect to its input;
 /// overwrites `d_input`.
 ///
@@ -25,32 +29,48 @@ pub fn max_pool_backward_f32(
 ) -> Result<(), KernelError> {
     let (n_in, _) = g.check(batch, "input", input.len(), "d_output", d_output.len())?;
     crate::error::check_len("d_input", n_in, d_input.len())?;
-    d_input.fill(0.0);
     let (inp, out) = (g.input(), g.output());
     let c = inp.c;
+    // Per block of channels, the window's maximum and the input pixel holding it.
+    let mut best = [0.0f32; BLOCK];
+    let mut at = [0usize; BLOCK];
     for ((x, dy), dx) in input
         .chunks_exact(g.input_len())
         .zip(d_output.chunks_exact(g.output_len()))
         .zip(d_input.chunks_exact_mut(g.input_len()))
     {
+        // Zeroed one example at a time, just before its gradients land, while it is in cache.
+        dx.fill(0.0);
         for oh in 0..out.h {
             let (h0, h1) = g.span(0, oh);
             for ow in 0..out.w {
                 let (w0, w1) = g.span(1, ow);
                 let grads = &dy[(oh * out.w + ow) * c..][..c];
-                for (ch, &gr) in grads.iter().enumerate() {
-                    let mut at = (h0 * inp.w + w0) * c + ch;
-                    let mut best = x[at];
+                for (ch0, grads) in (0..).step_by(BLOCK).zip(grads.chunks(BLOCK)) {
+                    let n = grads.len();
+                    let (best, at) = (&mut best[..n], &mut at[..n]);
+                    // The arg-max of every channel of the block at once, one window cell at a
+                    // time in row-major order (the first cell seeds it, see the forward pass), as
+                    // a vector select; each channel still sees its cells in the rule's order.
+                    let first = h0 * inp.w + w0;
+                    best.copy_from_slice(&x[first * c + ch0..][..n]);
+                    at.fill(first);
                     for h in h0..h1 {
                         for w in w0..w1 {
-                            let i = (h * inp.w + w) * c + ch;
-                            if best < x[i] {
-                                best = x[i];
-                                at = i;
+                            let pixel = h * inp.w + w;
+                            let cell = &x[pixel * c + ch0..][..n];
+                            for ((b, a), &v) in best.iter_mut().zip(at.iter_mut()).zip(cell) {
+                                let wins = *b < v;
+                                *b = if wins { v } else { *b };
+                                *a = if wins { pixel } else { *a };
                             }
                         }
                     }
-                    dx[at] += gr;
+                    // Channels never share a cell, so only the outputs' order matters where
+                    // several windows send to one cell; it stays ascending.
+                    for (i, (&a, &gr)) in at.iter().zip(grads).enumerate() {
+                        dx[a * c + ch0 + i] += gr;
+                    }
                 }
             }
         }
@@ -92,6 +112,35 @@ mod tests {
             }
             for (k, (&a, &b)) in dx.iter().zip(&want).enumerate() {
                 assert_eq!(f64::from(a), b, "{g:?} d_input {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn routes_ties_across_channel_blocks_like_the_reference() {
+        // Reference: the f64 reference arg-max (first cell on ties), as above. Depths that cut
+        // the 64-channel blocks unevenly, ReLU-like inputs (half exactly zero, so windows tie)
+        // and overlapping windows; sums of multiples of 1/8 are exact.
+        for c in [63, 64, 65, 130] {
+            for p in [Padding::Same, Padding::Valid] {
+                let g = Pool2d::new(Hwc::new(7, 6, c), [3, 3], [2, 2], p).unwrap();
+                let batch = 2;
+                let x: Vec<f32> = distinct_input(batch * g.input_len(), c)
+                    .iter()
+                    .map(|&v| if v < 0.0 { 0.0 } else { v })
+                    .collect();
+                let dy = grads(batch * g.output_len(), c);
+                let mut dx = vec![f32::NAN; x.len()];
+                max_pool_backward_f32(&g, batch, &x, &dy, &mut dx).unwrap();
+                let x64: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+                let (_, arg) = pool_ref(&g, batch, &x64);
+                let mut want = vec![0.0f64; x.len()];
+                for (o, &a) in arg.iter().enumerate() {
+                    want[a] += f64::from(dy[o]);
+                }
+                for (k, (&a, &b)) in dx.iter().zip(&want).enumerate() {
+                    assert_eq!(f64::from(a), b, "c={c} {p:?} d_input {k}");
+                }
             }
         }
     }
