@@ -378,12 +378,20 @@ mod tests {
 
     #[test]
     fn a_read_in_place_gives_the_packed_bits() {
-        // A row-major A is read in place (its cut last strip packed), a column-major one packed:
-        // the same matrix either way must give the same bits. Tall (several MC blocks, a cut
-        // strip), a k past KC, and short.
+        // The same matrix stored row-major and column-major must give the same bits. A is read
+        // in place (its cut last strip packed), except a column-major A with m within a cache
+        // line of a multiple of 1024 (1024, 2047), which is packed. Tall (several MC blocks, a
+        // cut strip), a k past KC, and short.
         for isa in Isa::available() {
             let g = FastGemm::with_isa(2, isa).unwrap();
-            for (m, k, n) in [(403, 300, 70), (1030, 75, 40), (13, 600, 33), (7, 5, 3)] {
+            for (m, k, n) in [
+                (403, 300, 70),
+                (1030, 75, 40),
+                (13, 600, 33),
+                (7, 5, 3),
+                (1024, 40, 40),
+                (2047, 9, 33),
+            ] {
                 let rows = values(m * k, 1);
                 let mut columns = vec![0.0; m * k];
                 for i in 0..m {
