@@ -243,8 +243,22 @@ fn transpose_8(rows: &[&[f32]; 8], kc: usize, out: &mut [f32], width: usize) {
     let rows = rows.map(|r| &r[..kc]);
     let blocks = kc / 8;
     for q in 0..blocks {
+        let at = q * 8;
+        // An array literal, not `rows.map(..)`, which stayed an out-of-line call returning the
+        // vectors through memory.
         // SAFETY: each row holds kc ≥ 8·(q + 1) values.
-        let r = rows.map(|row| unsafe { _mm256_loadu_ps(row[q * 8..].as_ptr()) });
+        let r = unsafe {
+            [
+                _mm256_loadu_ps(rows[0][at..].as_ptr()),
+                _mm256_loadu_ps(rows[1][at..].as_ptr()),
+                _mm256_loadu_ps(rows[2][at..].as_ptr()),
+                _mm256_loadu_ps(rows[3][at..].as_ptr()),
+                _mm256_loadu_ps(rows[4][at..].as_ptr()),
+                _mm256_loadu_ps(rows[5][at..].as_ptr()),
+                _mm256_loadu_ps(rows[6][at..].as_ptr()),
+                _mm256_loadu_ps(rows[7][at..].as_ptr()),
+            ]
+        };
         let t = [
             lo(r[0], r[1]),
             hi(r[0], r[1]),
