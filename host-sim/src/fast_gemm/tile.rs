@@ -1,11 +1,13 @@
 //! One tile of `C`: the blocking loops, the packing and the edge tiles.
 //!
 //! BLIS's loop order: `k` is cut into blocks of [`KC`], the tile's columns into blocks of
-//! [`NC`] and its rows into blocks of [`MC`]. Each `MC × KC` block of a column-major `A` is
-//! packed into `MR`-tall strips (L2) and `B`'s `KC × NC` block into `NR`-wide panels — except
-//! that a row-major `A` is read in place, `MR` rows at a time, and a short product (a dense
-//! layer at a small batch) reads a row-major `B` in place, its rows being the panels' rows
-//! already; edges are packed zero-padded. One `B` panel stays in L1 while every strip of the block runs across it. A tile cut by `C`'s edges runs on a copy of its cells. Scratch lives in one
+//! [`NC`] and its rows into blocks of [`MC`]. `B`'s `KC × NC` block is packed into `NR`-wide
+//! panels, and `A` is read in place, `MR` rows at a time (its `MC × KC` block stays in L2) —
+//! except that a short product (a dense layer at a small batch) reads a row-major `B` in place
+//! too, its rows being the panels' rows already, and that `A` is packed into `MR`-tall strips
+//! where its column stride would alias in L1 (see `tile`); edges are packed zero-padded. One
+//! `B` panel stays in L1 while every strip of the block runs across it. A tile cut by `C`'s
+//! edges runs on a copy of its cells. Scratch lives in one
 //! buffer per thread, grown (NaN-filled, so a cell the packing forgot would poison the result)
 //! and never shrunk: no allocation per step.
 
@@ -24,7 +26,7 @@ const IN_PLACE_MAX_ROWS: usize = 64;
 const ALIASING_STRIDE: usize = 1024;
 /// Floats in a cache line.
 const LINE: usize = 16;
-/// Height of one packed block of `A` (a multiple of every `MR`): `MC × KC` floats are 192 KiB.
+/// Height of one block of `A` (a multiple of every `MR`): `MC × KC` floats are 192 KiB.
 const MC: usize = 192;
 
 /// A read-only strided matrix: element `(i, j)` is `data[i · rs + j · cs]`.
