@@ -125,7 +125,8 @@ fn gemm(crit: &mut Criterion) {
     // local2 forward at batch 64.
     bench_shape(crit, "dense2046", (64, 2046, 2046), RowMajor, RowMajor);
     // FULL at its conv tile of 1024 output pixels (batch ≥ 8) and the dense layers at batch
-    // 128: each layer's forward, d_input (B = weightsᵀ) and d_weights (A = inputᵀ) product.
+    // 128 and at the default run's 16 (a dense layer's products are as tall as the batch):
+    // each layer's forward, d_input (B = weightsᵀ) and d_weights (A = inputᵀ) product.
     for (name, (m, k, n)) in [
         ("full_conv1", (1024, 75, 128)),
         ("full_conv2", (1024, 1152, 128)),
@@ -133,6 +134,8 @@ fn gemm(crit: &mut Criterion) {
         ("full_conv4", (1024, 2304, 256)),
         ("full_local1_b128", (128, 1024, 2046)),
         ("full_local2_b128", (128, 2046, 2046)),
+        ("full_local1_b16", (16, 1024, 2046)),
+        ("full_local2_b16", (16, 2046, 2046)),
     ] {
         bench_shape(crit, &format!("{name}_fwd"), (m, k, n), RowMajor, RowMajor);
         bench_shape(

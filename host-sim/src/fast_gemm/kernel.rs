@@ -14,20 +14,20 @@ pub(super) trait MicroKernel {
     /// Columns of the `C` tile (and of a packed `B` panel).
     const NR: usize;
 
-    /// `C += A · B` over one `MR × NR` tile, `kc = a.len() / MR`.
+    /// `C += A · B` over one `MR × NR` tile, `kc = a.kc`.
     ///
-    /// `a` holds a packed `MR × kc` strip (column `p` at `a[p · MR ..]`); `b = (values, rsb)`
-    /// holds row `p` of the `kc × NR` panel at `values[p · rsb ..][.. NR]` (`rsb = NR` packed,
-    /// `B`'s row length in place).
+    /// `a` holds the `MR × kc` block of `A` (see [`Strip`]); `b = (values, rsb)` holds row `p`
+    /// of the `kc × NR` panel at `values[p · rsb ..][.. NR]` (`rsb = NR` packed, `B`'s row
+    /// length in place).
     ///
     /// # Panics
-    /// If `b.0` is shorter than `(kc − 1) · rsb + NR`.
+    /// If `b.0` is shorter than `(kc − 1) · rsb + NR`, or `a.data` than its last value's index.
     ///
     /// # Safety
     /// `c.add(i * rsc + j)` is readable and writable for `i < MR`, `j < NR`, and no other thread
     /// touches those cells meanwhile. The CPU has the variant's features ([`Isa::available`]
     /// lists it).
-    unsafe fn run(a: &[f32], b: (&[f32], usize), c: *mut f32, rsc: usize);
+    unsafe fn run(a: Strip<'_>, b: (&[f32], usize), c: *mut f32, rsc: usize);
 
     /// Packs `rows.len() ≤ MR` rows of a row-major `A`, each `kc = strip.len() / MR` long, into
     /// one strip (column `p` at `strip[p · MR ..]`), zero past the last row.
@@ -39,6 +39,43 @@ pub(super) trait MicroKernel {
     /// long, into one panel (row `p` at `panel[p · NR ..]`), zero past the last column.
     fn pack_columns(columns: &[&[f32]], panel: &mut [f32]) {
         scatter(columns, panel, Self::NR);
+    }
+}
+
+/// The `MR × kc` block of `A` one micro-kernel call reads: value `(i, p)` at
+/// `data[i · rs + p · cs]` — a packed strip (`rs = 1`, `cs = MR`, see [`Strip::packed`]) or `MR`
+/// rows of a row-major `A` read in place (`rs` its row length, `cs = 1`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Strip<'a> {
+    pub data: &'a [f32],
+    pub rs: usize,
+    pub cs: usize,
+    pub kc: usize,
+}
+
+impl<'a> Strip<'a> {
+    /// A packed strip: `data` holds `kc` columns of `mr` values one after the other.
+    pub fn packed(data: &'a [f32], mr: usize) -> Self {
+        Self {
+            data,
+            rs: 1,
+            cs: mr,
+            kc: data.len() / mr,
+        }
+    }
+
+    /// Where each of the first `MR` rows starts; value `(i, p)` is then at `rows[i] + p · cs`.
+    ///
+    /// # Panics
+    /// If `data` is too short for value `(MR − 1, kc − 1)`: every value read through the
+    /// pointers is then inside `data`.
+    fn rows<const MR: usize>(&self) -> [*const f32; MR] {
+        if let Some(last_p) = self.kc.checked_sub(1) {
+            let last = (MR - 1) * self.rs + last_p * self.cs;
+            assert!(last < self.data.len(), "A's strip ends past its slice");
+        }
+        let start = self.data.as_ptr();
+        std::array::from_fn(|i| start.wrapping_add(i * self.rs))
     }
 }
 
@@ -140,8 +177,8 @@ impl MicroKernel for Generic {
     const MR: usize = 4;
     const NR: usize = 8;
 
-    unsafe fn run(a: &[f32], b: (&[f32], usize), c: *mut f32, rsc: usize) {
-        let kc = a.len() / Self::MR;
+    unsafe fn run(a: Strip<'_>, b: (&[f32], usize), c: *mut f32, rsc: usize) {
+        let rows = a.rows::<{ <Generic as MicroKernel>::MR }>();
         let mut acc = [[0.0f32; Self::NR]; Self::MR];
         for (i, row) in acc.iter_mut().enumerate() {
             for (j, x) in row.iter_mut().enumerate() {
@@ -149,9 +186,10 @@ impl MicroKernel for Generic {
                 *x = unsafe { *c.add(i * rsc + j) };
             }
         }
-        let b = panel_rows(b, kc, Self::NR);
-        for (ap, bp) in a.chunks_exact(Self::MR).zip(b) {
-            for (row, &ai) in acc.iter_mut().zip(ap) {
+        for (p, bp) in panel_rows(b, a.kc, Self::NR).enumerate() {
+            for (row, r) in acc.iter_mut().zip(rows) {
+                // SAFETY: p < kc, so the value is inside A's slice (`rows` checked).
+                let ai = unsafe { *r.add(p * a.cs) };
                 for (x, &bj) in row.iter_mut().zip(bp) {
                     *x = ai.mul_add(bj, *x);
                 }
@@ -175,7 +213,7 @@ impl MicroKernel for Avx512 {
     const MR: usize = 8;
     const NR: usize = 32;
 
-    unsafe fn run(a: &[f32], b: (&[f32], usize), c: *mut f32, rsc: usize) {
+    unsafe fn run(a: Strip<'_>, b: (&[f32], usize), c: *mut f32, rsc: usize) {
         // SAFETY: forwarded contract; `Isa::available` saw avx512f.
         unsafe { avx512_8x32(a, b, c, rsc) }
     }
@@ -205,8 +243,22 @@ fn transpose_8(rows: &[&[f32]; 8], kc: usize, out: &mut [f32], width: usize) {
     let rows = rows.map(|r| &r[..kc]);
     let blocks = kc / 8;
     for q in 0..blocks {
+        let at = q * 8;
+        // An array literal, not `rows.map(..)`, which stayed an out-of-line call returning the
+        // vectors through memory.
         // SAFETY: each row holds kc ≥ 8·(q + 1) values.
-        let r = rows.map(|row| unsafe { _mm256_loadu_ps(row[q * 8..].as_ptr()) });
+        let r = unsafe {
+            [
+                _mm256_loadu_ps(rows[0][at..].as_ptr()),
+                _mm256_loadu_ps(rows[1][at..].as_ptr()),
+                _mm256_loadu_ps(rows[2][at..].as_ptr()),
+                _mm256_loadu_ps(rows[3][at..].as_ptr()),
+                _mm256_loadu_ps(rows[4][at..].as_ptr()),
+                _mm256_loadu_ps(rows[5][at..].as_ptr()),
+                _mm256_loadu_ps(rows[6][at..].as_ptr()),
+                _mm256_loadu_ps(rows[7][at..].as_ptr()),
+            ]
+        };
         let t = [
             lo(r[0], r[1]),
             hi(r[0], r[1]),
@@ -252,26 +304,28 @@ fn transpose_8(rows: &[&[f32]; 8], kc: usize, out: &mut [f32], width: usize) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn avx512_8x32(a: &[f32], b: (&[f32], usize), c: *mut f32, rsc: usize) {
+unsafe fn avx512_8x32(a: Strip<'_>, b: (&[f32], usize), c: *mut f32, rsc: usize) {
     use std::arch::x86_64::{_mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps};
     const MR: usize = 8;
-    let b = panel_rows(b, a.len() / MR, 32);
-    // SAFETY (every block below): the caller's contract bounds `c` to MR rows of 32; `a` and `b`
-    // are read through bounds-checked slices of exactly MR and 32 values.
+    let b = panel_rows(b, a.kc, 32);
+    let rows = a.rows::<MR>();
+    // SAFETY (every block below): the caller's contract bounds `c` to MR rows of 32; `b` is read
+    // through bounds-checked slices of 32 values, `a` inside the slice `Strip::rows` checked.
     let mut acc = [[unsafe { _mm512_loadu_ps(c) }; 2]; MR];
     for (i, row) in acc.iter_mut().enumerate() {
         let ci = unsafe { c.add(i * rsc) };
         *row = unsafe { [_mm512_loadu_ps(ci), _mm512_loadu_ps(ci.add(16))] };
     }
-    for (ap, bp) in a.chunks_exact(MR).zip(b) {
+    for (p, bp) in b.enumerate() {
         let (b0, b1) = unsafe {
             (
                 _mm512_loadu_ps(bp.as_ptr()),
                 _mm512_loadu_ps(bp.as_ptr().add(16)),
             )
         };
-        for (row, &ai) in acc.iter_mut().zip(ap) {
-            let ai = _mm512_set1_ps(ai);
+        for (row, r) in acc.iter_mut().zip(rows) {
+            // p < kc: inside A's slice (`rows` checked).
+            let ai = _mm512_set1_ps(unsafe { *r.add(p * a.cs) });
             row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
             row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
         }
@@ -294,7 +348,7 @@ impl MicroKernel for Avx2Fma {
     const MR: usize = 6;
     const NR: usize = 16;
 
-    unsafe fn run(a: &[f32], b: (&[f32], usize), c: *mut f32, rsc: usize) {
+    unsafe fn run(a: Strip<'_>, b: (&[f32], usize), c: *mut f32, rsc: usize) {
         // SAFETY: forwarded contract; `Isa::available` saw avx2 and fma.
         unsafe { avx2_6x16(a, b, c, rsc) }
     }
@@ -307,25 +361,27 @@ impl MicroKernel for Avx2Fma {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn avx2_6x16(a: &[f32], b: (&[f32], usize), c: *mut f32, rsc: usize) {
+unsafe fn avx2_6x16(a: Strip<'_>, b: (&[f32], usize), c: *mut f32, rsc: usize) {
     use std::arch::x86_64::{_mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_storeu_ps};
     const MR: usize = 6;
-    let b = panel_rows(b, a.len() / MR, 16);
+    let b = panel_rows(b, a.kc, 16);
+    let rows = a.rows::<MR>();
     // SAFETY (every block below): as in `avx512_8x32`, with 6 rows of 16.
     let mut acc = [[unsafe { _mm256_loadu_ps(c) }; 2]; MR];
     for (i, row) in acc.iter_mut().enumerate() {
         let ci = unsafe { c.add(i * rsc) };
         *row = unsafe { [_mm256_loadu_ps(ci), _mm256_loadu_ps(ci.add(8))] };
     }
-    for (ap, bp) in a.chunks_exact(MR).zip(b) {
+    for (p, bp) in b.enumerate() {
         let (b0, b1) = unsafe {
             (
                 _mm256_loadu_ps(bp.as_ptr()),
                 _mm256_loadu_ps(bp.as_ptr().add(8)),
             )
         };
-        for (row, &ai) in acc.iter_mut().zip(ap) {
-            let ai = _mm256_set1_ps(ai);
+        for (row, r) in acc.iter_mut().zip(rows) {
+            // p < kc: inside A's slice (`rows` checked).
+            let ai = _mm256_set1_ps(unsafe { *r.add(p * a.cs) });
             row[0] = _mm256_fmadd_ps(ai, b0, row[0]);
             row[1] = _mm256_fmadd_ps(ai, b1, row[1]);
         }

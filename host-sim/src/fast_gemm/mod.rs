@@ -394,6 +394,44 @@ mod tests {
     }
 
     #[test]
+    fn a_read_in_place_gives_the_packed_bits() {
+        // The same matrix stored row-major and column-major must give the same bits. A is read
+        // in place (its cut last strip packed), except a column-major A with m within a cache
+        // line of a multiple of 1024 (1024, 2047), which is packed. Tall (several MC blocks, a
+        // cut strip), a k past KC, and short.
+        for isa in Isa::available() {
+            let g = FastGemm::with_isa(2, isa).unwrap();
+            for (m, k, n) in [
+                (403, 300, 70),
+                (1030, 75, 40),
+                (13, 600, 33),
+                (7, 5, 3),
+                (1024, 40, 40),
+                (2047, 9, 33),
+            ] {
+                let rows = values(m * k, 1);
+                let mut columns = vec![0.0; m * k];
+                for i in 0..m {
+                    for p in 0..k {
+                        columns[p * m + i] = rows[i * k + p];
+                    }
+                }
+                let b = values(k * n, 2);
+                let product = |a: &[f32], la: Layout| {
+                    let mut c = values(m * n, 3);
+                    g.gemm_acc(m, k, n, a, la, &b, Layout::RowMajor, &mut c);
+                    bits(&c)
+                };
+                assert_eq!(
+                    product(&rows, Layout::RowMajor),
+                    product(&columns, Layout::ColMajor),
+                    "{isa:?} {m}x{k}x{n}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_nan_in_c_stays_in_its_cell() {
         // Edge tiles run on copies and packing pads with zeros: nothing leaks between cells.
         let (m, k, n) = (13, 7, 45);

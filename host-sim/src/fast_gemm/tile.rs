@@ -1,16 +1,19 @@
 //! One tile of `C`: the blocking loops, the packing and the edge tiles.
 //!
 //! BLIS's loop order: `k` is cut into blocks of [`KC`], the tile's columns into blocks of
-//! [`NC`] and its rows into blocks of [`MC`]. Each `MC × KC` block of `A` is packed into
-//! `MR`-tall strips (L2) and `B`'s `KC × NC` block into `NR`-wide panels — except that a short
-//! product (a dense layer at a small batch) reads a row-major `B` in place, its rows being the
-//! panels' rows already; edges are packed zero-padded. One `B` panel stays in L1 while every strip of the block runs across it. A tile cut by `C`'s edges runs on a copy of its cells. Scratch lives in one
+//! [`NC`] and its rows into blocks of [`MC`]. `B`'s `KC × NC` block is packed into `NR`-wide
+//! panels, and `A` is read in place, `MR` rows at a time (its `MC × KC` block stays in L2) —
+//! except that a short product (a dense layer at a small batch) reads a row-major `B` in place
+//! too, its rows being the panels' rows already, and that `A` is packed into `MR`-tall strips
+//! where its column stride would alias in L1 (see `tile`); edges are packed zero-padded. One
+//! `B` panel stays in L1 while every strip of the block runs across it. A tile cut by `C`'s
+//! edges runs on a copy of its cells. Scratch lives in one
 //! buffer per thread, grown (NaN-filled, so a cell the packing forgot would poison the result)
 //! and never shrunk: no allocation per step.
 
 use std::cell::RefCell;
 
-use super::kernel::MicroKernel;
+use super::kernel::{MicroKernel, Strip};
 
 /// Depth of one block of the product: a packed `KC × NR` panel of `B` is 32 KiB for the AVX-512
 /// kernel (L1).
@@ -19,7 +22,11 @@ const KC: usize = 256;
 const NC: usize = 512;
 /// Products with at most this many rows read a row-major `B` in place instead of packing it.
 const IN_PLACE_MAX_ROWS: usize = 64;
-/// Height of one packed block of `A` (a multiple of every `MR`): `MC × KC` floats are 192 KiB.
+/// A column stride (in floats) whose multiples map to one L1 cache set: 4 KiB.
+const ALIASING_STRIDE: usize = 1024;
+/// Floats in a cache line.
+const LINE: usize = 16;
+/// Height of one block of `A` (a multiple of every `MR`): `MC × KC` floats are 192 KiB.
 const MC: usize = 192;
 
 /// A read-only strided matrix: element `(i, j)` is `data[i · rs + j · cs]`.
@@ -101,10 +108,29 @@ pub(super) unsafe fn tile<K: MicroKernel>(
                     pack_b::<K>(b, pc, kc, c0 + jc, nc, packed);
                     packed
                 };
+                // A is read in place, `MR` rows at a time: packing it (transposes for a row-major
+                // A, short strided copies for a column-major one) is bound by reading A from
+                // memory and cost a conv layer's forward pass and its d_weights a tenth of their
+                // time or more. Only a cut last strip is packed, as strip 0. Except where a
+                // row's consecutive values lie within a cache line of a multiple of 4 KiB
+                // apart: they would crowd into few L1 sets and evict each other between panels
+                // (a dense layer's d_weights lost 15 % in place at 1024 inputs, 3 % at 2046).
+                let off = a.cs % ALIASING_STRIDE;
+                let a_in_place = a.cs == 1 || off.min(ALIASING_STRIDE - off) >= LINE;
                 for ic in (0..mt).step_by(MC) {
                     let mc = MC.min(mt - ic);
-                    let packed_a = at_least(&mut s.a, mc.div_ceil(mr_full) * kc * mr_full);
-                    pack_a::<K>(a, r0 + ic, mc, pc, kc, packed_a);
+                    let packed_a = if a_in_place {
+                        let (full, packed) =
+                            (mc / mr_full * mr_full, at_least(&mut s.a, kc * mr_full));
+                        if full < mc {
+                            pack_a::<K>(a, r0 + ic + full, mc - full, pc, kc, packed);
+                        }
+                        packed
+                    } else {
+                        let packed = at_least(&mut s.a, mc.div_ceil(mr_full) * kc * mr_full);
+                        pack_a::<K>(a, r0 + ic, mc, pc, kc, packed);
+                        packed
+                    };
                     for jp in 0..panels {
                         let j = jc + jp * nr_full;
                         let nr = nr_full.min(nt - j);
@@ -115,9 +141,22 @@ pub(super) unsafe fn tile<K: MicroKernel>(
                             let q = if in_place { 0 } else { jp };
                             (&packed_b[q * kc * nr_full..][..kc * nr_full], nr_full)
                         };
-                        for (ip, ap) in packed_a.chunks_exact(kc * mr_full).enumerate() {
-                            let i = ic + ip * mr_full;
+                        for i in (ic..ic + mc).step_by(mr_full) {
                             let mr = mr_full.min(mt - i);
+                            let ap = if a_in_place && mr == mr_full {
+                                Strip {
+                                    data: &a.data[a.index(r0 + i, pc)..],
+                                    rs: a.rs,
+                                    cs: a.cs,
+                                    kc,
+                                }
+                            } else {
+                                let q = if a_in_place { 0 } else { (i - ic) / mr_full };
+                                Strip::packed(
+                                    &packed_a[q * kc * mr_full..][..kc * mr_full],
+                                    mr_full,
+                                )
+                            };
                             // SAFETY: (r0 + i, c0 + j) is a cell of the tile (the caller's
                             // contract).
                             let cp = unsafe { c.add((r0 + i) * rsc + c0 + j) };
