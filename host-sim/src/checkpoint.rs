@@ -53,7 +53,7 @@ pub const FORMAT_VERSION: u32 = 2;
 /// `true` if `dir` holds a checkpoint in either format (a run directory, its `initial/`, an
 /// import).
 pub fn has_checkpoint(dir: &Path) -> bool {
-    Checkpoint::exists(dir)
+    dir.join(CHECKPOINT_FILE).is_file() || dir.join(v1::FILE).is_file()
 }
 
 /// A named `f32` tensor in C (row-major) order.
@@ -326,11 +326,6 @@ impl Checkpoint {
         })?;
         Self::from_bytes(&bytes).map_err(|source| CheckpointError::Format { path, source })
     }
-
-    /// `true` if `dir` holds a checkpoint file of either version.
-    pub fn exists(dir: &Path) -> bool {
-        dir.join(CHECKPOINT_FILE).is_file() || dir.join(v1::FILE).is_file()
-    }
 }
 
 /// Makes a rename inside `dir` durable (POSIX needs the directory itself flushed).
@@ -408,14 +403,14 @@ mod tests {
             !ckpt.join(TEMP_FILE).exists(),
             "the temporary file is renamed away"
         );
-        assert!(Checkpoint::exists(&ckpt));
+        assert!(has_checkpoint(&ckpt));
         assert_eq!(Checkpoint::load(&ckpt).unwrap(), c);
 
         let missing = Checkpoint::load(&dir.path().join("none"))
             .unwrap_err()
             .to_string();
         assert!(missing.contains(CHECKPOINT_FILE), "{missing}");
-        assert!(!Checkpoint::exists(&dir.path().join("none")));
+        assert!(!has_checkpoint(&dir.path().join("none")));
         std::fs::write(&path, &c.to_bytes().unwrap()[..100]).unwrap();
         // The path, then the cause: anyhow's `{:#}` joins them as `error:` prints them.
         let msg = format!(
@@ -459,7 +454,7 @@ mod tests {
     fn a_version_1_file_is_read_until_a_save_replaces_it() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(v1::FILE), v1::tests::FIXTURE).unwrap();
-        assert!(Checkpoint::exists(dir.path()));
+        assert!(has_checkpoint(dir.path()));
         let old = Checkpoint::load(dir.path()).unwrap();
         assert_eq!(old.step, 2);
         old.save(dir.path()).unwrap();
