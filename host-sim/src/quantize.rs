@@ -374,13 +374,7 @@ fn eval_classes(
     // f32's choices as labels: int8's accuracy against them is the agreement.
     let f32_choice: Vec<u32> = f32_logits
         .chunks_exact(classes)
-        .map(|l| {
-            let best = l
-                .iter()
-                .enumerate()
-                .fold(0, |b, (k, &v)| if v > l[b] { k } else { b });
-            best as u32
-        })
+        .map(|l| metrics::argmax(l) as u32)
         .collect();
     let agreement = metrics::accuracy(int8_logits, classes, &f32_choice);
     let majority = metrics::majority_share(labels);

@@ -112,15 +112,17 @@ pub fn accuracy(logits: &[f32], classes: usize, labels: &[u32]) -> f64 {
     let right = logits
         .chunks_exact(classes)
         .zip(labels)
-        .filter(|(l, &y)| {
-            let best = l
-                .iter()
-                .enumerate()
-                .fold(0, |b, (k, &v)| if v > l[b] { k } else { b });
-            best == y as usize
-        })
+        .filter(|(l, &y)| argmax(l) == y as usize)
         .count();
     right as f64 / labels.len().max(1) as f64
+}
+
+/// The index of the largest of `logits`, the first on ties (as `tf.argmax`); 0 when empty.
+pub fn argmax(logits: &[f32]) -> usize {
+    logits
+        .iter()
+        .enumerate()
+        .fold(0, |b, (k, &v)| if v > logits[b] { k } else { b })
 }
 
 /// The accuracy of the best constant predictor: the most frequent label's share.
