@@ -214,9 +214,12 @@ mod tests {
         };
         let r = bench(&args).unwrap();
         assert!(r.train_fps > 0.0 && r.infer_fps > 0.0, "{r:?}");
-        // Training holds more than inference, and the peak only grows.
+        // The peak only grows. Linux counts a thread's resident pages in batches (it syncs
+        // them to the process every 64 page faults), so a later VmHWM reading may come back a
+        // few pages lower than an earlier one (seen: 8 KiB, with other tests' threads running
+        // in this process); 1 MiB covers that and nothing real.
         if let (Some(i), Some(t)) = (r.infer_peak_rss, r.train_peak_rss) {
-            assert!(i > 0 && t >= i, "{r:?}");
+            assert!(i > 0 && t + (1 << 20) >= i, "{r:?}");
         }
     }
 }

@@ -72,7 +72,7 @@ pub fn mark_alive(alive: &mut [bool], values: &[f32]) {
 /// An [`Observer`] that histograms every probed tensor in place while the network computes it:
 /// the slice the network hands over is read by [`fill`] on the pool's threads, never copied.
 ///
-/// Give it to `Net::train_step` only on summary steps (`&mut ()` otherwise), so ordinary steps
+/// Give it to `Net::train` only on summary steps (`&mut ()` otherwise), so ordinary steps
 /// pay nothing.
 #[derive(Debug)]
 pub struct HistogramObserver<'p> {
