@@ -12,6 +12,7 @@ use safetensors::tensor::Metadata;
 use safetensors::{Dtype, SafeTensorError, View};
 
 use super::{check_length, check_names, Checkpoint, FormatError, NamedTensor, OptimizerKind};
+use crate::checksum::{le_bytes, params_crc32};
 
 /// The `format` metadata value of a Valence checkpoint.
 const FORMAT: &str = "valence-checkpoint";
@@ -110,16 +111,6 @@ pub(super) fn encode(ckpt: &Checkpoint) -> Result<Vec<u8>, FormatError> {
     })
 }
 
-/// The little-endian bytes of `data`: on a little-endian machine its memory itself, no copy (a
-/// FULL checkpoint holds 95 MB of them).
-fn le_bytes(data: &[f32]) -> Cow<'_, [u8]> {
-    if cfg!(target_endian = "little") {
-        Cow::Borrowed(bytemuck::cast_slice(data))
-    } else {
-        Cow::Owned(data.iter().flat_map(|x| x.to_le_bytes()).collect())
-    }
-}
-
 /// The `f32`s whose little-endian bytes are `bytes` (a multiple of 4 long; any alignment).
 fn from_le_bytes(bytes: &[u8]) -> Vec<f32> {
     let mut v: Vec<f32> = bytemuck::pod_collect_to_vec(bytes);
@@ -131,14 +122,9 @@ fn from_le_bytes(bytes: &[u8]) -> Vec<f32> {
     v
 }
 
-/// CRC-32 of the tensors' little-endian bytes, in the order given: the run's checksum
-/// [`params_crc32`](crate::checksum::params_crc32), computed on whole tensors at a time.
+/// CRC-32 of the tensors' little-endian bytes, in the order given: the run's checksum.
 fn crc(tensors: &[NamedTensor]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    for t in tensors {
-        h.update(&le_bytes(&t.data));
-    }
-    h.finalize()
+    params_crc32(tensors.iter().map(|t| t.data.as_slice()))
 }
 
 /// CRC-32 of every metadata entry but [`METADATA_CRC`], sorted by key, as `key NUL value NUL`.
