@@ -113,11 +113,6 @@ impl<'a> Setup<'a> {
         };
         Ok((setup, arena))
     }
-
-    /// The network, as checkpoints record it.
-    pub(super) fn config(&self) -> &str {
-        &self.description
-    }
 }
 
 /// The network `--config` names; without it the resumed checkpoint's (so a run of a network

@@ -62,7 +62,7 @@ impl<'a> Trainer<'a> {
             Some(dir) => {
                 let run = resumable_run_dir(dir)?;
                 let ckpt = Checkpoint::load(&run)?;
-                let config = setup.config();
+                let config = &setup.description;
                 let step = state::restore(&mut net, &ckpt, config, setup.ckpt_opt, &setup.settings)
                     .with_context(|| format!("cannot resume {}", run.display()))?;
                 (run, step)
@@ -91,7 +91,7 @@ impl<'a> Trainer<'a> {
             first_step,
             &specs,
             net.params(),
-            setup.config(),
+            &setup.description,
         )?;
         if !true_start {
             println!(
@@ -303,7 +303,7 @@ impl<'a> Trainer<'a> {
         }
         // A resume from this checkpoint finds every earlier loss in the file.
         self.log.flush()?;
-        state::capture(&self.net, s.config(), done, s.ckpt_opt, &s.settings)?
+        state::capture(&self.net, &s.description, done, s.ckpt_opt, &s.settings)?
             .save(&self.run_dir)?;
         self.last_checkpoint = Some(done);
         Ok(())
