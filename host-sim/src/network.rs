@@ -9,6 +9,7 @@ use anyhow::{ensure, Context, Result};
 use kernels::net::ParamSpec;
 
 use crate::checkpoint::{Checkpoint, NamedTensor};
+use crate::cli::ConfigName;
 
 /// Every parameter of `params` (laid out as `specs` say) as a tensor with its name and its shape
 /// in the network, in `specs` order: what a checkpoint stores.
@@ -51,6 +52,19 @@ pub fn load_params(ckpt: &Checkpoint, specs: &[ParamSpec], params: &mut [f32]) -
         params[s.offset..s.offset + s.len].copy_from_slice(&t.data);
     }
     Ok(())
+}
+
+/// The network `ckpt` records and its parameters, laid out as that network's table says.
+///
+/// # Errors
+/// If the checkpoint's network is neither `full`, `tiny` nor a valid table, or as
+/// [`load_params`].
+pub fn checkpoint_params(ckpt: &Checkpoint) -> Result<(ConfigName, Vec<f32>)> {
+    let name = ConfigName::from_description(&ckpt.config)?;
+    let cfg = name.network();
+    let mut params = vec![0.0f32; cfg.param_len()?];
+    load_params(ckpt, &cfg.params()?, &mut params)?;
+    Ok((name, params))
 }
 
 #[cfg(test)]

@@ -14,9 +14,9 @@ use kernels::quant::QuantizedMultiplier;
 use rayon::prelude::*;
 
 use crate::checkpoint::Checkpoint;
-use crate::cli::{ConfigName, EvalArgs, QuantizeArgs, DEFAULT_HOLDOUT};
+use crate::cli::{EvalArgs, QuantizeArgs, DEFAULT_HOLDOUT};
 use crate::fast_gemm::FastGemm;
-use crate::network::load_params;
+use crate::network::checkpoint_params;
 use crate::train::data::{classes_of, Batch, Source};
 use crate::train::eval as metrics;
 use crate::workers::{pool, threads_or_all_cores};
@@ -80,10 +80,8 @@ struct Loaded {
 
 fn load(dir: &Path) -> Result<Loaded> {
     let ckpt = Checkpoint::load(dir)?;
-    let name = ConfigName::from_description(&ckpt.config)?;
+    let (name, params) = checkpoint_params(&ckpt)?;
     let cfg = name.network();
-    let mut params = vec![0.0f32; cfg.param_len()?];
-    load_params(&ckpt, &cfg.params()?, &mut params)?;
     let attr = |k: &str| {
         ckpt.attrs
             .iter()

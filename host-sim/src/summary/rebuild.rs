@@ -19,8 +19,7 @@ use kernels::net::Activation;
 use prost::Message;
 
 use crate::checkpoint::{has_checkpoint, Checkpoint};
-use crate::cli::ConfigName;
-use crate::network::load_params;
+use crate::network::checkpoint_params;
 use crate::tensorboard::proto::event::What;
 use crate::tensorboard::proto::session_log::SessionStatus;
 use crate::tensorboard::proto::summary::value::Kind;
@@ -155,14 +154,10 @@ pub fn rebuild(run_dir: &Path) -> Result<Finished> {
             run_dir.display()
         );
     }
-    let ckpt = Checkpoint::load(&initial)?;
-    let name = ConfigName::from_description(&ckpt.config)
-        .with_context(|| format!("{}", initial.display()))?;
+    let (name, w0) = checkpoint_params(&Checkpoint::load(&initial)?)
+        .with_context(|| format!("reading W₀ from {}", initial.display()))?;
     let cfg = name.network();
     let specs = cfg.params()?;
-    let mut w0 = vec![0.0f32; cfg.param_len()?];
-    load_params(&ckpt, &specs, &mut w0)
-        .with_context(|| format!("reading W₀ from {}", initial.display()))?;
 
     let files = event_files(run_dir)?;
     if files.is_empty() {
