@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use anyhow::{bail, ensure, Result};
+use kernels::conv2d::normalise_u8;
 use kernels::data::{FrameSpec, Label, Split, Synthetic};
 use kernels::net::{Input, InputKind, Inputs, Loss, Network, Targets};
 use kernels::rng::Rng;
@@ -325,7 +326,7 @@ impl Source {
     fn features(&self, out: &mut Batch) {
         if self.input.kind == InputKind::F32 {
             out.features
-                .extend(out.frames.iter().map(|&x| (f32::from(x) - 128.0) / 255.0));
+                .extend(out.frames.iter().map(|&x| normalise_u8(x)));
         }
     }
 

@@ -22,14 +22,22 @@ impl Sample for f32 {
     }
 }
 
+/// A `u8` frame byte as the network sees it, `(x − 128) / 255`: a subtraction then a division,
+/// each rounded to f32, exactly as TensorFlow evaluates `(tf.cast(x, tf.float32) - 128.0) /
+/// 255.0`. The `u8` convolutions apply it on the fly; a host feeding an `f32` network the same
+/// frames applies it first.
+#[inline]
+pub fn normalise_u8(x: u8) -> f32 {
+    (f32::from(x) - 128.0) / 255.0
+}
+
 impl Sample for u8 {
-    /// `(x − 128) / 255`: a subtraction then a division, each rounded to f32, exactly as
-    /// TensorFlow evaluates `(tf.cast(x, tf.float32) - 128.0) / 255.0`.
+    /// [`normalise_u8`] of every byte.
     #[inline]
     fn load(dst: &mut [f32], src: &[Self]) {
         debug_assert_eq!(dst.len(), src.len());
         for (d, &s) in dst.iter_mut().zip(src) {
-            *d = (f32::from(s) - 128.0) / 255.0;
+            *d = normalise_u8(s);
         }
     }
 }

@@ -16,3 +16,4 @@ pub use backward::{
 };
 pub use forward::{conv2d_f32, conv2d_u8};
 pub use geometry::Conv2d;
+pub use im2col::normalise_u8;
