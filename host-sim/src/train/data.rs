@@ -391,7 +391,8 @@ impl Source {
 }
 
 /// An RGB frame converted to `c` channels as `--data` converts images: luma with the `image`
-/// crate's Rec. 709 weights for 1, opaque alpha added for 4.
+/// crate's Rec. 709 weights for 1 (rounded to nearest, where the crate truncates, so a byte may
+/// be one above the crate's), opaque alpha added for 4.
 fn convert_rgb(rgb: &[u8], c: usize, out: &mut [u8]) {
     for (px, o) in rgb.chunks_exact(3).zip(out.chunks_exact_mut(c)) {
         match c {
