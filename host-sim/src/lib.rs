@@ -30,6 +30,7 @@ pub mod summary;
 pub mod tensorboard;
 pub mod train;
 pub mod weights;
+pub mod winograd;
 pub mod workers;
 
 use anyhow::Result;

@@ -12,7 +12,8 @@ use std::time::Instant;
 
 use kernels::gemm::{RowFill, RowKernel, RowKernel2};
 use kernels::net::{LayerGeometry, ValenceConfig};
-use kernels::{Backend, Exec, Gemm, KernelError, Layout};
+use kernels::conv2d::Conv2d;
+use kernels::{Backend, ConvAlgorithm, Exec, Gemm, KernelError, Layout};
 
 /// Time and work of one kind of call.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -135,6 +136,69 @@ impl Gemm for Timed<'_> {
     }
 }
 
+impl Timed<'_> {
+    /// Runs a convolution offered to the host's own algorithm; when taken, records it under
+    /// the layer and pass with the direct convolution's operation count (so its GFLOP/s are
+    /// comparable with the im2col products'), marked "(Winograd)".
+    fn conv(&self, g: &Conv2d, batch: usize, pass: &str, run: impl FnOnce() -> bool) -> bool {
+        let started = Instant::now();
+        let taken = run();
+        if taken {
+            let shape = (g.patch_len(), g.bias_len());
+            let layer = self.layers.iter().find(|(s, _)| *s == shape);
+            let name = layer.map_or("conv", |(_, name)| name.as_str());
+            let flops = 2.0 * (batch * g.output().pixels() * g.patch_len() * g.bias_len()) as f64;
+            self.record(format!("{name} {pass} (Winograd)"), started, flops);
+        }
+        taken
+    }
+}
+
+impl ConvAlgorithm for Timed<'_> {
+    fn conv_forward(
+        &self,
+        g: &Conv2d,
+        batch: usize,
+        input: &[f32],
+        filter: &[f32],
+        bias: &[f32],
+        output: &mut [f32],
+    ) -> bool {
+        self.conv(g, batch, "forward", || {
+            self.inner
+                .conv_forward(g, batch, input, filter, bias, output)
+        })
+    }
+
+    fn conv_backward_input(
+        &self,
+        g: &Conv2d,
+        batch: usize,
+        d_output: &[f32],
+        filter: &[f32],
+        d_input: &mut [f32],
+    ) -> bool {
+        self.conv(g, batch, "d_input", || {
+            self.inner
+                .conv_backward_input(g, batch, d_output, filter, d_input)
+        })
+    }
+
+    fn conv_backward_filter(
+        &self,
+        g: &Conv2d,
+        batch: usize,
+        input: &[f32],
+        d_output: &[f32],
+        d_filter: &mut [f32],
+    ) -> bool {
+        self.conv(g, batch, "d_weights", || {
+            self.inner
+                .conv_backward_filter(g, batch, input, d_output, d_filter)
+        })
+    }
+}
+
 /// LRN keeps the row width (channels); max-pool shrinks it (one example's map per row).
 fn row_label(input: usize, output: usize, pass: &str) -> String {
     let op = if input == output { "LRN" } else { "max-pool" };
@@ -192,7 +256,7 @@ pub fn report(tallies: &BTreeMap<String, Tally>, wall: f64) -> String {
             String::new()
         };
         out.push_str(&format!(
-            "  {label:<28} {:5.1} %  {:8.2} ms/call  {rate}\n",
+            "  {label:<34} {:5.1} %  {:8.2} ms/call  {rate}\n",
             100.0 * t.secs / wall,
             1e3 * t.secs / t.calls as f64,
         ));

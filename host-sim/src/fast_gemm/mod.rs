@@ -16,8 +16,11 @@ mod tile;
 pub use kernel::Isa;
 
 use kernels::gemm::{RowFill, RowKernel, RowKernel2};
-use kernels::{Exec, Gemm, KernelError, Layout};
+use kernels::conv2d::Conv2d;
+use kernels::{ConvAlgorithm, Exec, Gemm, KernelError, Layout};
 use rayon::prelude::*;
+
+use crate::winograd::Winograd;
 
 /// Row tiles are multiples of this, a multiple of every micro-kernel height (8, 6, 4), so
 /// threads' tiles cut no micro-tile (only `C`'s own edges take the slower edge path). The bits
@@ -34,6 +37,8 @@ const PARALLEL_MIN_WORK: usize = 1 << 16;
 pub struct FastGemm {
     pool: rayon::ThreadPool,
     isa: Isa,
+    /// The 3×3 stride-1 convolutions' algorithm; `None` leaves them to im2col + GEMM.
+    winograd: Option<Winograd>,
 }
 
 impl FastGemm {
@@ -62,7 +67,26 @@ impl FastGemm {
             .num_threads(threads)
             .thread_name(|i| format!("fast-gemm-{i}"))
             .build()?;
-        Ok(Self { pool, isa })
+        Ok(Self {
+            pool,
+            isa,
+            winograd: Some(Winograd::default()),
+        })
+    }
+
+    /// This GEMM without its Winograd convolutions: every convolution runs as im2col + GEMM
+    /// (tests and benches compare the two).
+    #[must_use]
+    pub fn without_winograd(self) -> Self {
+        Self {
+            winograd: None,
+            ..self
+        }
+    }
+
+    /// The worker pool (the Winograd convolutions spread their units over it).
+    pub(crate) fn pool(&self) -> &rayon::ThreadPool {
+        &self.pool
     }
 
     /// The micro-kernel's instruction set.
@@ -208,6 +232,45 @@ impl Gemm for FastGemm {
         b_layout: Layout,
         c: &mut [f32],
     ) {
+        self.product(m, k, n, a, a_layout, b, b_layout, c, true);
+    }
+}
+
+impl FastGemm {
+    /// [`Gemm::gemm_acc`] on the calling thread only, with the same bits (a Winograd unit's
+    /// products, which already run one per pool thread).
+    ///
+    /// # Panics
+    /// If a slice length disagrees with `m`, `k` and `n`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn gemm_acc_here(
+        &self,
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[f32],
+        a_layout: Layout,
+        b: &[f32],
+        b_layout: Layout,
+        c: &mut [f32],
+    ) {
+        self.product(m, k, n, a, a_layout, b, b_layout, c, false);
+    }
+
+    /// `C += A·B`, its tiles over the pool when `parallel` (and the product is big enough).
+    #[allow(clippy::too_many_arguments)]
+    fn product(
+        &self,
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[f32],
+        a_layout: Layout,
+        b: &[f32],
+        b_layout: Layout,
+        c: &mut [f32],
+        parallel: bool,
+    ) {
         kernels::gemm::assert_gemm_lengths(m, k, n, a.len(), b.len(), c.len());
         if m == 0 || n == 0 || k == 0 {
             return; // C += nothing: leave every bit of C as it is.
@@ -237,7 +300,7 @@ impl Gemm for FastGemm {
                 cs: k,
             },
         };
-        let (rows, cols) = self.tiles(m, n);
+        let (rows, cols) = if parallel { self.tiles(m, n) } else { (m, n) };
         let (row_tiles, col_tiles) = (m.div_ceil(rows), n.div_ceil(cols));
         let c_ptr = SharedC(c.as_mut_ptr());
         let isa = self.isa;
@@ -260,12 +323,57 @@ impl Gemm for FastGemm {
         };
         let tiles = row_tiles * col_tiles;
         let work = m.saturating_mul(k).saturating_mul(n);
-        if tiles == 1 || work < PARALLEL_MIN_WORK || self.threads() == 1 {
+        if !parallel || tiles == 1 || work < PARALLEL_MIN_WORK || self.threads() == 1 {
             (0..tiles).for_each(tile);
         } else {
             self.pool
                 .install(|| (0..tiles).into_par_iter().for_each(tile));
         }
+    }
+}
+
+/// 3×3 stride-1 convolutions with enough channels run as Winograd transforms (see
+/// [`crate::winograd`]); the others, and every one after [`FastGemm::without_winograd`], as
+/// im2col + GEMM.
+impl ConvAlgorithm for FastGemm {
+    fn conv_forward(
+        &self,
+        g: &Conv2d,
+        _batch: usize,
+        input: &[f32],
+        filter: &[f32],
+        bias: &[f32],
+        output: &mut [f32],
+    ) -> bool {
+        self.winograd
+            .as_ref()
+            .is_some_and(|w| w.forward(self, g, input, filter, bias, output))
+    }
+
+    fn conv_backward_input(
+        &self,
+        g: &Conv2d,
+        _batch: usize,
+        d_output: &[f32],
+        filter: &[f32],
+        d_input: &mut [f32],
+    ) -> bool {
+        self.winograd
+            .as_ref()
+            .is_some_and(|w| w.backward_input(self, g, d_output, filter, d_input))
+    }
+
+    fn conv_backward_filter(
+        &self,
+        g: &Conv2d,
+        batch: usize,
+        input: &[f32],
+        d_output: &[f32],
+        d_filter: &mut [f32],
+    ) -> bool {
+        self.winograd
+            .as_ref()
+            .is_some_and(|w| w.backward_filter(self, g, batch, input, d_output, d_filter))
     }
 }
 

@@ -39,6 +39,9 @@ pub fn conv2d_backward_input_f32<G: Backend + ?Sized>(
     check_len("filter", g.filter_len(), filter.len())?;
     check_len("scratch", g.scratch_len(), scratch.len())?;
     check_len("d_input", d_input_len, d_input.len())?;
+    if gemm.conv_backward_input(g, batch, d_output, filter, d_input) {
+        return Ok(());
+    }
 
     d_input.fill(0.0);
     let c_out = g.bias_len();
@@ -93,6 +96,10 @@ pub fn conv2d_backward_filter_f32<G: Backend + ?Sized>(
     scratch: &mut [f32],
     d_filter: &mut [f32],
 ) -> Result<(), KernelError> {
+    check_filter_grad(g, batch, input, d_output, scratch, d_filter)?;
+    if gemm.conv_backward_filter(g, batch, input, d_output, d_filter) {
+        return Ok(());
+    }
     backward_filter(g, gemm, batch, input, d_output, scratch, d_filter)
 }
 
@@ -111,9 +118,29 @@ pub fn conv2d_backward_filter_u8<G: Backend + ?Sized>(
     scratch: &mut [f32],
     d_filter: &mut [f32],
 ) -> Result<(), KernelError> {
+    check_filter_grad(g, batch, input, d_output, scratch, d_filter)?;
     backward_filter(g, gemm, batch, input, d_output, scratch, d_filter)
 }
 
+/// The filter gradient's argument checks, in signature order.
+fn check_filter_grad<T>(
+    g: &Conv2d,
+    batch: usize,
+    input: &[T],
+    d_output: &[f32],
+    scratch: &[f32],
+    d_filter: &[f32],
+) -> Result<(), KernelError> {
+    nonzero("batch", batch)?;
+    let input_len = mul("input", batch, g.input_len())?;
+    let d_output_len = mul("d_output", batch, g.output_len())?;
+    check_len("input", input_len, input.len())?;
+    check_len("d_output", d_output_len, d_output.len())?;
+    check_len("scratch", g.scratch_len(), scratch.len())?;
+    check_len("d_filter", g.filter_len(), d_filter.len())
+}
+
+/// Im2col + GEMM over tiles of output pixels, on checked slices.
 fn backward_filter<T: Sample, G: Backend + ?Sized>(
     g: &Conv2d,
     gemm: &G,
@@ -123,14 +150,6 @@ fn backward_filter<T: Sample, G: Backend + ?Sized>(
     scratch: &mut [f32],
     d_filter: &mut [f32],
 ) -> Result<(), KernelError> {
-    nonzero("batch", batch)?;
-    let input_len = mul("input", batch, g.input_len())?;
-    let d_output_len = mul("d_output", batch, g.output_len())?;
-    check_len("input", input_len, input.len())?;
-    check_len("d_output", d_output_len, d_output.len())?;
-    check_len("scratch", g.scratch_len(), scratch.len())?;
-    check_len("d_filter", g.filter_len(), d_filter.len())?;
-
     let c_out = g.bias_len();
     let patch = g.patch_len();
     for (first, rows) in g.tiles(batch) {

@@ -36,6 +36,10 @@ pub fn conv2d_f32<G: Backend + ?Sized>(
     scratch: &mut [f32],
     output: &mut [f32],
 ) -> Result<(), KernelError> {
+    check(g, batch, input, filter, bias, scratch, output)?;
+    if gemm.conv_forward(g, batch, input, filter, bias, output) {
+        return Ok(());
+    }
     forward(g, gemm, batch, input, filter, bias, scratch, output)
 }
 
@@ -59,9 +63,31 @@ pub fn conv2d_u8<G: Backend + ?Sized>(
     scratch: &mut [f32],
     output: &mut [f32],
 ) -> Result<(), KernelError> {
+    check(g, batch, input, filter, bias, scratch, output)?;
     forward(g, gemm, batch, input, filter, bias, scratch, output)
 }
 
+/// The forward pass's argument checks, in signature order.
+fn check<T>(
+    g: &Conv2d,
+    batch: usize,
+    input: &[T],
+    filter: &[f32],
+    bias: &[f32],
+    scratch: &[f32],
+    output: &[f32],
+) -> Result<(), KernelError> {
+    nonzero("batch", batch)?;
+    let input_len = mul("input", batch, g.input_len())?;
+    let output_len = mul("output", batch, g.output_len())?;
+    check_len("input", input_len, input.len())?;
+    check_len("filter", g.filter_len(), filter.len())?;
+    check_len("bias", g.bias_len(), bias.len())?;
+    check_len("scratch", g.scratch_len(), scratch.len())?;
+    check_len("output", output_len, output.len())
+}
+
+/// Im2col + GEMM over tiles of output pixels, on checked slices.
 #[allow(clippy::too_many_arguments)]
 fn forward<T: Sample, G: Backend + ?Sized>(
     g: &Conv2d,
@@ -73,15 +99,6 @@ fn forward<T: Sample, G: Backend + ?Sized>(
     scratch: &mut [f32],
     output: &mut [f32],
 ) -> Result<(), KernelError> {
-    nonzero("batch", batch)?;
-    let input_len = mul("input", batch, g.input_len())?;
-    let output_len = mul("output", batch, g.output_len())?;
-    check_len("input", input_len, input.len())?;
-    check_len("filter", g.filter_len(), filter.len())?;
-    check_len("bias", g.bias_len(), bias.len())?;
-    check_len("scratch", g.scratch_len(), scratch.len())?;
-    check_len("output", output_len, output.len())?;
-
     let c_out = g.bias_len();
     let patch = g.patch_len();
     for (first, rows) in g.tiles(batch) {

@@ -59,10 +59,11 @@ pub trait Exec {
     }
 }
 
-/// What a network pass needs from its host: a GEMM and a way to spread row-independent kernels.
-pub trait Backend: super::Gemm + Exec {}
+/// What a network pass needs from its host: a GEMM, a way to spread row-independent kernels and,
+/// optionally, its own algorithm for some convolutions.
+pub trait Backend: super::Gemm + Exec + super::ConvAlgorithm {}
 
-impl<T: super::Gemm + Exec + ?Sized> Backend for T {}
+impl<T: super::Gemm + Exec + super::ConvAlgorithm + ?Sized> Backend for T {}
 
 /// The portable backend runs every kernel on the calling thread.
 impl Exec for super::Portable {}

@@ -6,6 +6,7 @@
 //! threads) through the same trait; it then only has to meet the TensorFlow golden tolerances.
 
 mod blocking;
+mod conv_algorithm;
 mod exec;
 mod kernel;
 mod pack;
@@ -13,6 +14,7 @@ mod packed_a;
 mod packed_b;
 mod portable;
 
+pub use conv_algorithm::ConvAlgorithm;
 pub use exec::{Backend, Exec, RowFill, RowKernel, RowKernel2};
 pub use portable::Portable;
 

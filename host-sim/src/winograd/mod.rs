@@ -1,0 +1,775 @@
+//! Winograd convolutions for the host's 3×3 stride-1 layers, forward and both backward passes.
+//!
+//! A 3×3 convolution computed as `F(m, 3)` tiles (see [`transform`]) needs `(m + 2)²`
+//! multiplications per output tile and channel pair instead of `9·m²`: 2.25× fewer for
+//! `F(4, 3)` on an 11×11 map once its 12×12 tiling is paid for, 2.25× for `F(3, 3)` on 5×5.
+//! Every pass works in the Winograd domain of `α² = (m + 2)²` points `ξ`, where the
+//! convolution is one matrix product per point:
+//! * forward: `V = Bᵀ d B` per input tile and channel, `U = G g Gᵀ` per filter, then
+//!   `M[ξ] = V[ξ]·U[ξ]` (tiles × c_in times c_in × c_out) and `Y = Aᵀ M A + bias`;
+//! * input gradient, the exact adjoint: `Z = A dY Aᵀ`, `N[ξ] = Z[ξ]·U[ξ]ᵀ`, and each tile's
+//!   `B N Bᵀ` added into the (overlapping) input cells it came from;
+//! * filter gradient: `dU[ξ] = V[ξ]ᵀ·Z[ξ]` summed over tiles, then `dg = Gᵀ dU G`.
+//!
+//! The transforms run in plain Rust over whole channel vectors (the compiler vectorises
+//! them); the products are [`FastGemm`]'s, on one thread each. Work is split into units —
+//! groups of images for the forward pass and the input gradient, groups of input channels for
+//! the filter gradient — that each run alone on a pool thread with per-thread scratch, and
+//! every value is summed in an order fixed by the geometry, so the bits do not depend on the
+//! number of threads. They differ from the im2col path's by rounding (the transforms' own
+//! rounding included), within the TensorFlow golden tests' tolerances.
+
+pub mod transform;
+
+use std::cell::RefCell;
+use std::sync::Mutex;
+
+use kernels::conv2d::Conv2d;
+use kernels::Layout;
+use rayon::prelude::*;
+
+use crate::fast_gemm::FastGemm;
+use transform::{Transform, TILE_SIDES};
+
+/// Below this many channel pairs (`c_in · c_out`) the transforms cost more than the products
+/// they save; such layers keep im2col + GEMM.
+const MIN_CHANNEL_PAIRS: usize = 64;
+/// Tiles per product in the forward pass and the input gradient: their transformed tiles stay
+/// in L2 between the transforms and the products.
+const ROWS_PER_CHUNK: usize = 48;
+/// Tiles per product in the filter gradient, where the products' depth is the tiles: deeper
+/// products amortise loading the `c_in × c_out` gradients.
+const ROWS_PER_FILTER_CHUNK: usize = 96;
+
+/// The host's Winograd algorithm (see the module documentation).
+#[derive(Debug)]
+pub struct Winograd {
+    transforms: Vec<Transform>,
+    /// The transformed filters of the current call (or the filter gradients' blocks); one call
+    /// runs at a time, so one buffer is reused (no allocation per step).
+    shared: Mutex<Vec<f32>>,
+}
+
+impl Default for Winograd {
+    fn default() -> Self {
+        Self {
+            transforms: TILE_SIDES.iter().map(|&m| Transform::new(m)).collect(),
+            shared: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// One layer's tiling: its geometry and the transform chosen for it.
+#[derive(Debug, Clone, Copy)]
+struct Tiling<'t> {
+    t: &'t Transform,
+    /// Input map (h, w, channels).
+    input: (usize, usize, usize),
+    /// Output map (h, w, channels).
+    output: (usize, usize, usize),
+    /// Padding rows and columns before the input.
+    pad: (usize, usize),
+    /// Tiles down and across one output map.
+    tiles: (usize, usize),
+}
+
+impl Tiling<'_> {
+    fn tiles_per_image(&self) -> usize {
+        self.tiles.0 * self.tiles.1
+    }
+    fn points(&self) -> usize {
+        self.t.alpha * self.t.alpha
+    }
+}
+
+/// `out[..] = 0` then `out += Σᵢ w[i]·src(i)` for the non-zero weights, in `i` order.
+#[inline]
+fn combine<'s>(out: &mut [f32], terms: impl Iterator<Item = (f32, &'s [f32])>) {
+    out.fill(0.0);
+    accumulate(out, terms);
+}
+
+/// `out += Σᵢ w[i]·src(i)` for the non-zero weights, in `i` order.
+#[inline]
+fn accumulate<'s>(out: &mut [f32], terms: impl Iterator<Item = (f32, &'s [f32])>) {
+    for (w, src) in terms {
+        if w == 0.0 {
+            continue;
+        }
+        for (o, &s) in out.iter_mut().zip(src) {
+            *o += w * s;
+        }
+    }
+}
+
+thread_local! {
+    /// A pool thread's scratch for one unit (grown, never shrunk).
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's scratch split into pieces of the given lengths.
+fn with_scratch<const N: usize, R>(lens: [usize; N], f: impl FnOnce([&mut [f32]; N]) -> R) -> R {
+    SCRATCH.with_borrow_mut(|s| {
+        let total = lens.iter().sum();
+        if s.len() < total {
+            s.resize(total, 0.0);
+        }
+        let mut rest = &mut s[..total];
+        let parts = lens.map(|len| {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
+            rest = tail;
+            head
+        });
+        f(parts)
+    })
+}
+
+impl Winograd {
+    /// The tiling of `g` if Winograd applies: a 3×3 kernel at stride 1 with enough channel
+    /// pairs. The tile side is the one with the fewest products per image (`tiles · α²`),
+    /// the smaller side on a tie.
+    fn tiling(&self, g: &Conv2d) -> Option<Tiling<'_>> {
+        let (i, o) = (g.input(), g.output());
+        if g.kernel() != [3, 3] || g.stride() != [1, 1] || i.c * o.c < MIN_CHANNEL_PAIRS {
+            return None;
+        }
+        let [pad_h, pad_w] = g.pad_before();
+        let tiles = |t: &Transform| (o.h.div_ceil(t.m), o.w.div_ceil(t.m));
+        let cost = |t: &Transform| {
+            let (th, tw) = tiles(t);
+            th * tw * t.alpha * t.alpha
+        };
+        let t = self.transforms.iter().min_by_key(|t| cost(t))?;
+        Some(Tiling {
+            t,
+            input: (i.h, i.w, i.c),
+            output: (o.h, o.w, o.c),
+            pad: (pad_h, pad_w),
+            tiles: tiles(t),
+        })
+    }
+
+    fn shared(&self) -> std::sync::MutexGuard<'_, Vec<f32>> {
+        // A panic in another call cannot leave the buffer in a state worth refusing: it is
+        // scratch, rewritten before every read.
+        self.shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `output = conv2d(input, filter) + bias` if Winograd applies to `g` (see
+    /// [`kernels::ConvAlgorithm::conv_forward`]); `false` otherwise.
+    pub fn forward(
+        &self,
+        gemm: &FastGemm,
+        g: &Conv2d,
+        input: &[f32],
+        filter: &[f32],
+        bias: &[f32],
+        output: &mut [f32],
+    ) -> bool {
+        let Some(tl) = self.tiling(g) else {
+            return false;
+        };
+        let mut u = self.shared();
+        let u = filter_transform(&tl, filter, false, &mut u);
+        let images = ROWS_PER_CHUNK.div_ceil(tl.tiles_per_image()).max(1);
+        let u = &*u;
+        gemm.pool().install(|| {
+            output
+                .par_chunks_mut(images * g.output_len())
+                .zip(input.par_chunks(images * g.input_len()))
+                .for_each(|(out, inp)| {
+                    forward_unit(gemm, &tl, out.len() / g.output_len(), inp, u, bias, out);
+                });
+        });
+        true
+    }
+
+    /// Overwrites `d_input` with the input gradient if Winograd applies to `g` (see
+    /// [`kernels::ConvAlgorithm::conv_backward_input`]); `false` otherwise.
+    pub fn backward_input(
+        &self,
+        gemm: &FastGemm,
+        g: &Conv2d,
+        d_output: &[f32],
+        filter: &[f32],
+        d_input: &mut [f32],
+    ) -> bool {
+        let Some(tl) = self.tiling(g) else {
+            return false;
+        };
+        let mut ut = self.shared();
+        let ut = filter_transform(&tl, filter, true, &mut ut);
+        let images = ROWS_PER_CHUNK.div_ceil(tl.tiles_per_image()).max(1);
+        let ut = &*ut;
+        gemm.pool().install(|| {
+            d_input
+                .par_chunks_mut(images * g.input_len())
+                .zip(d_output.par_chunks(images * g.output_len()))
+                .for_each(|(d_in, d_out)| {
+                    input_grad_unit(gemm, &tl, d_in.len() / g.input_len(), d_out, ut, d_in);
+                });
+        });
+        true
+    }
+
+    /// Adds the filter gradient to `d_filter` if Winograd applies to `g` (see
+    /// [`kernels::ConvAlgorithm::conv_backward_filter`]); `false` otherwise.
+    pub fn backward_filter(
+        &self,
+        gemm: &FastGemm,
+        g: &Conv2d,
+        batch: usize,
+        input: &[f32],
+        d_output: &[f32],
+        d_filter: &mut [f32],
+    ) -> bool {
+        let Some(tl) = self.tiling(g) else {
+            return false;
+        };
+        let (c_in, c_out) = (tl.input.2, tl.output.2);
+        // One block of input channels per thread: each block's gradient sums over every tile
+        // in tile order, so the split does not change a bit.
+        let block = c_in.div_ceil(gemm.threads().max(1));
+        let mut blocks = self.shared();
+        if blocks.len() < 9 * c_in * c_out {
+            blocks.resize(9 * c_in * c_out, 0.0);
+        }
+        let blocks = &mut blocks[..9 * c_in * c_out];
+        gemm.pool().install(|| {
+            blocks
+                .par_chunks_mut(9 * block * c_out)
+                .enumerate()
+                .for_each(|(b, dg)| {
+                    let channels = (b * block, dg.len() / (9 * c_out));
+                    filter_grad_unit(gemm, &tl, batch, input, d_output, channels, dg);
+                });
+        });
+        // d_filter is HWIO: tap (a, b), input channel, output channel.
+        for (b, dg) in blocks.chunks(9 * block * c_out).enumerate() {
+            let cb = dg.len() / (9 * c_out);
+            for (tap, dg_tap) in dg.chunks(cb * c_out).enumerate() {
+                let dst = &mut d_filter[(tap * c_in + b * block) * c_out..][..cb * c_out];
+                for (d, &s) in dst.iter_mut().zip(dg_tap) {
+                    *d += s;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// `U[ξ] = G g Gᵀ` for every channel pair, as `α²` matrices `c_in × c_out` (or, `transposed`,
+/// `c_out × c_in` for the input gradient), in `buf`.
+fn filter_transform<'b>(
+    tl: &Tiling<'_>,
+    filter: &[f32],
+    transposed: bool,
+    buf: &'b mut Vec<f32>,
+) -> &'b [f32] {
+    let (a, plane) = (tl.t.alpha, tl.input.2 * tl.output.2);
+    let g = &tl.t.g;
+    let need = (3 * a + 2 * a * a) * plane;
+    if buf.len() < need {
+        buf.resize(need, 0.0);
+    }
+    let (u, rest) = buf[..need].split_at_mut(a * a * plane);
+    let (tmp, ut) = rest.split_at_mut(3 * a * plane);
+    // HWIO: plane (kh, kw) is c_in × c_out. tmp[i][kw] = Σ_kh G[i][kh]·f[kh][kw].
+    for i in 0..a {
+        for kw in 0..3 {
+            let out = &mut tmp[(i * 3 + kw) * plane..][..plane];
+            combine(
+                out,
+                (0..3).map(|kh| (g[i * 3 + kh], &filter[(kh * 3 + kw) * plane..][..plane])),
+            );
+        }
+    }
+    // U[i][j] = Σ_kw G[j][kw]·tmp[i][kw].
+    for i in 0..a {
+        for j in 0..a {
+            let out = &mut u[(i * a + j) * plane..][..plane];
+            let tmp = &*tmp;
+            combine(
+                out,
+                (0..3).map(|kw| (g[j * 3 + kw], &tmp[(i * 3 + kw) * plane..][..plane])),
+            );
+        }
+    }
+    if !transposed {
+        return &buf[..a * a * plane];
+    }
+    let (c_in, c_out) = (tl.input.2, tl.output.2);
+    for (src, dst) in u.chunks(plane).zip(ut.chunks_mut(plane)) {
+        for ci in 0..c_in {
+            for co in 0..c_out {
+                dst[co * c_in + ci] = src[ci * c_out + co];
+            }
+        }
+    }
+    &buf[(a * a + 3 * a) * plane..need]
+}
+
+/// Copies the `α × α` input tile at tile `(ty, tx)` of one image's map (`h × w × c`, channels
+/// `c0 .. c0 + cb`), zero outside the map, into `tile` (`α × α × cb`).
+#[allow(clippy::too_many_arguments)]
+fn gather_input(
+    tl: &Tiling<'_>,
+    image: &[f32],
+    (ty, tx): (usize, usize),
+    (c0, cb): (usize, usize),
+    tile: &mut [f32],
+) {
+    let (a, m) = (tl.t.alpha, tl.t.m);
+    let (h, w, c) = tl.input;
+    for u in 0..a {
+        let y = (ty * m + u).wrapping_sub(tl.pad.0);
+        for v in 0..a {
+            let x = (tx * m + v).wrapping_sub(tl.pad.1);
+            let dst = &mut tile[(u * a + v) * cb..][..cb];
+            if y < h && x < w {
+                dst.copy_from_slice(&image[(y * w + x) * c + c0..][..cb]);
+            } else {
+                dst.fill(0.0);
+            }
+        }
+    }
+}
+
+/// `V = Bᵀ d B` of one gathered tile (`α × α × c`) into row `row` of the `α²` matrices of `v`
+/// (`rows × c` each), using `tmp` (`α × α × c`).
+fn input_transform(
+    t: &Transform,
+    tile: &[f32],
+    tmp: &mut [f32],
+    v: &mut [f32],
+    row: usize,
+    rows: usize,
+) {
+    let a = t.alpha;
+    let c = tile.len() / (a * a);
+    let line = a * c;
+    for i in 0..a {
+        let out = &mut tmp[i * line..][..line];
+        combine(out, (0..a).map(|y| (t.bt[i * a + y], &tile[y * line..][..line])));
+    }
+    for i in 0..a {
+        for j in 0..a {
+            let out = &mut v[((i * a + j) * rows + row) * c..][..c];
+            combine(
+                out,
+                (0..a).map(|x| (t.bt[j * a + x], &tmp[(i * a + x) * c..][..c])),
+            );
+        }
+    }
+}
+
+/// `Z = A dY Aᵀ` of the output-gradient tile at `(ty, tx)` of one image (zero outside the map)
+/// into row `row` of the `α²` matrices of `z` (`rows × c_out` each), using `dy` (`m × m × c`)
+/// and `tmp` (`α × m × c`).
+#[allow(clippy::too_many_arguments)]
+fn output_grad_transform(
+    tl: &Tiling<'_>,
+    d_out: &[f32],
+    (ty, tx): (usize, usize),
+    dy: &mut [f32],
+    tmp: &mut [f32],
+    z: &mut [f32],
+    row: usize,
+    rows: usize,
+) {
+    let (a, m, at) = (tl.t.alpha, tl.t.m, &tl.t.at);
+    let (h, w, c) = tl.output;
+    for r in 0..m {
+        let y = ty * m + r;
+        for s in 0..m {
+            let x = tx * m + s;
+            let dst = &mut dy[(r * m + s) * c..][..c];
+            if y < h && x < w {
+                dst.copy_from_slice(&d_out[(y * w + x) * c..][..c]);
+            } else {
+                dst.fill(0.0);
+            }
+        }
+    }
+    let line = m * c;
+    // tmp[i][s] = Σ_r Aᵀ[r][i]·dY[r][s].
+    for i in 0..a {
+        let out = &mut tmp[i * line..][..line];
+        combine(out, (0..m).map(|r| (at[r * a + i], &dy[r * line..][..line])));
+    }
+    // Z[i][j] = Σ_s Aᵀ[s][j]·tmp[i][s].
+    for i in 0..a {
+        for j in 0..a {
+            let out = &mut z[((i * a + j) * rows + row) * c..][..c];
+            combine(
+                out,
+                (0..m).map(|s| (at[s * a + j], &tmp[(i * m + s) * c..][..c])),
+            );
+        }
+    }
+}
+
+/// The `(ty, tx)` tiles of `images` images in row order.
+fn tiles_of(tl: &Tiling<'_>, images: usize) -> impl Iterator<Item = (usize, usize, usize)> {
+    let (th, tw) = tl.tiles;
+    (0..images).flat_map(move |e| (0..th).flat_map(move |ty| (0..tw).map(move |tx| (e, ty, tx))))
+}
+
+/// The forward pass of `images` images (`input`, `output` are theirs) with the transformed
+/// filters `u`.
+fn forward_unit(
+    gemm: &FastGemm,
+    tl: &Tiling<'_>,
+    images: usize,
+    input: &[f32],
+    u: &[f32],
+    bias: &[f32],
+    output: &mut [f32],
+) {
+    let (a, m, at) = (tl.t.alpha, tl.t.m, &tl.t.at);
+    let ((h, w, c_in), (oh, ow, c_out)) = (tl.input, tl.output);
+    let (points, rows) = (tl.points(), images * tl.tiles_per_image());
+    let c_max = c_in.max(c_out);
+    with_scratch(
+        [points * rows * c_in, points * rows * c_out, points * c_max, points * c_max],
+        |[v, mm, tile, tmp]| {
+            for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
+                let tile = &mut tile[..points * c_in];
+                gather_input(tl, &input[e * h * w * c_in..], (ty, tx), (0, c_in), tile);
+                input_transform(tl.t, tile, tmp, v, row, rows);
+            }
+            mm.fill(0.0);
+            let plane = c_in * c_out;
+            for xi in 0..points {
+                gemm.gemm_acc_here(
+                    rows,
+                    c_in,
+                    c_out,
+                    &v[xi * rows * c_in..][..rows * c_in],
+                    Layout::RowMajor,
+                    &u[xi * plane..][..plane],
+                    Layout::RowMajor,
+                    &mut mm[xi * rows * c_out..][..rows * c_out],
+                );
+            }
+            // Y = Aᵀ M A + bias: tmp[r][j] = Σ_i Aᵀ[r][i]·M[i][j], Y[r][s] = Σ_j Aᵀ[s][j]·tmp[r][j].
+            for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
+                let mm = &*mm;
+                let at_row = |k: usize| &mm[(k * rows + row) * c_out..][..c_out];
+                for r in 0..m {
+                    for j in 0..a {
+                        let out = &mut tmp[(r * a + j) * c_out..][..c_out];
+                        combine(out, (0..a).map(|i| (at[r * a + i], at_row(i * a + j))));
+                    }
+                }
+                for r in 0..m {
+                    let y = ty * m + r;
+                    for s in 0..m {
+                        let x = tx * m + s;
+                        if y >= oh || x >= ow {
+                            continue;
+                        }
+                        let out = &mut output[((e * oh + y) * ow + x) * c_out..][..c_out];
+                        out.copy_from_slice(bias);
+                        let tmp = &*tmp;
+                        accumulate(
+                            out,
+                            (0..a).map(|j| (at[s * a + j], &tmp[(r * a + j) * c_out..][..c_out])),
+                        );
+                    }
+                }
+            }
+        },
+    );
+}
+
+/// The input gradient of `images` images (`d_out`, `d_in` are theirs) with the transposed
+/// transformed filters `ut`.
+fn input_grad_unit(
+    gemm: &FastGemm,
+    tl: &Tiling<'_>,
+    images: usize,
+    d_out: &[f32],
+    ut: &[f32],
+    d_in: &mut [f32],
+) {
+    let (a, m, bt) = (tl.t.alpha, tl.t.m, &tl.t.bt);
+    let ((h, w, c_in), (oh, ow, c_out)) = (tl.input, tl.output);
+    let (points, rows) = (tl.points(), images * tl.tiles_per_image());
+    let c_max = c_in.max(c_out);
+    with_scratch(
+        [points * rows * c_out, points * rows * c_in, points * c_max, points * c_max],
+        |[z, nn, dy, tmp]| {
+            for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
+                let image = &d_out[e * oh * ow * c_out..][..oh * ow * c_out];
+                output_grad_transform(tl, image, (ty, tx), dy, tmp, z, row, rows);
+            }
+            nn.fill(0.0);
+            let plane = c_in * c_out;
+            for xi in 0..points {
+                gemm.gemm_acc_here(
+                    rows,
+                    c_out,
+                    c_in,
+                    &z[xi * rows * c_out..][..rows * c_out],
+                    Layout::RowMajor,
+                    &ut[xi * plane..][..plane],
+                    Layout::RowMajor,
+                    &mut nn[xi * rows * c_in..][..rows * c_in],
+                );
+            }
+            d_in.fill(0.0);
+            // dd = B N Bᵀ: tmp[i][x] = Σ_j Bᵀ[j][x]·N[i][j], dd[y][x] = Σ_i Bᵀ[i][y]·tmp[i][x],
+            // added into the input cells the tile was read from (tiles in row order).
+            for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
+                let nn = &*nn;
+                let n_at = |k: usize| &nn[(k * rows + row) * c_in..][..c_in];
+                for i in 0..a {
+                    for x in 0..a {
+                        let out = &mut tmp[(i * a + x) * c_in..][..c_in];
+                        combine(out, (0..a).map(|j| (bt[j * a + x], n_at(i * a + j))));
+                    }
+                }
+                for yy in 0..a {
+                    let y = (ty * m + yy).wrapping_sub(tl.pad.0);
+                    if y >= h {
+                        continue;
+                    }
+                    for xx in 0..a {
+                        let x = (tx * m + xx).wrapping_sub(tl.pad.1);
+                        if x >= w {
+                            continue;
+                        }
+                        let out = &mut d_in[((e * h + y) * w + x) * c_in..][..c_in];
+                        let tmp = &*tmp;
+                        accumulate(
+                            out,
+                            (0..a).map(|i| (bt[i * a + yy], &tmp[(i * a + xx) * c_in..][..c_in])),
+                        );
+                    }
+                }
+            }
+        },
+    );
+}
+
+/// The filter gradient of input channels `c0 .. c0 + cb` over the whole batch, written (not
+/// added) to `dg` (`3 × 3 × cb × c_out`).
+#[allow(clippy::too_many_arguments)]
+fn filter_grad_unit(
+    gemm: &FastGemm,
+    tl: &Tiling<'_>,
+    batch: usize,
+    input: &[f32],
+    d_output: &[f32],
+    (c0, cb): (usize, usize),
+    dg: &mut [f32],
+) {
+    let (a, g) = (tl.t.alpha, &tl.t.g);
+    let ((h, w, c_in), (oh, ow, c_out)) = (tl.input, tl.output);
+    let points = tl.points();
+    let images = ROWS_PER_FILTER_CHUNK
+        .div_ceil(tl.tiles_per_image())
+        .max(1)
+        .min(batch);
+    let max_rows = images * tl.tiles_per_image();
+    let c_max = cb.max(c_out);
+    let plane = cb * c_out;
+    with_scratch(
+        [
+            points * max_rows * cb,
+            points * max_rows * c_out,
+            points * c_max,
+            points * c_max,
+            points * plane,
+            3 * a * plane,
+        ],
+        |[v, z, tile, tmp, du, dtmp]| {
+            du.fill(0.0);
+            for first in (0..batch).step_by(images) {
+                let n = images.min(batch - first);
+                let rows = n * tl.tiles_per_image();
+                for (row, (e, ty, tx)) in tiles_of(tl, n).enumerate() {
+                    let e = first + e;
+                    let input_tile = &mut tile[..points * cb];
+                    gather_input(tl, &input[e * h * w * c_in..], (ty, tx), (c0, cb), input_tile);
+                    input_transform(tl.t, input_tile, tmp, v, row, rows);
+                    let image = &d_output[e * oh * ow * c_out..][..oh * ow * c_out];
+                    output_grad_transform(tl, image, (ty, tx), tile, tmp, z, row, rows);
+                }
+                // dU[ξ] += V[ξ]ᵀ·Z[ξ]: V[ξ] is rows × cb row-major, i.e. cb × rows column-major.
+                for xi in 0..points {
+                    gemm.gemm_acc_here(
+                        cb,
+                        rows,
+                        c_out,
+                        &v[xi * rows * cb..][..rows * cb],
+                        Layout::ColMajor,
+                        &z[xi * rows * c_out..][..rows * c_out],
+                        Layout::RowMajor,
+                        &mut du[xi * plane..][..plane],
+                    );
+                }
+            }
+            // dg = Gᵀ dU G: dtmp[kh][j] = Σ_i G[i][kh]·dU[i][j], dg[kh][kw] = Σ_j G[j][kw]·dtmp[kh][j].
+            for kh in 0..3 {
+                for j in 0..a {
+                    let out = &mut dtmp[(kh * a + j) * plane..][..plane];
+                    let du = &*du;
+                    combine(
+                        out,
+                        (0..a).map(|i| (g[i * 3 + kh], &du[(i * a + j) * plane..][..plane])),
+                    );
+                }
+            }
+            for kh in 0..3 {
+                for kw in 0..3 {
+                    let out = &mut dg[(kh * 3 + kw) * plane..][..plane];
+                    let dtmp = &*dtmp;
+                    combine(
+                        out,
+                        (0..a).map(|j| (g[j * 3 + kw], &dtmp[(kh * a + j) * plane..][..plane])),
+                    );
+                }
+            }
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use kernels::conv2d::{
+        conv2d_backward_filter_f32, conv2d_backward_input_f32, conv2d_f32, Conv2d,
+    };
+    use kernels::rng::Rng;
+    use kernels::{Hwc, Padding};
+
+    use crate::fast_gemm::FastGemm;
+
+    fn values(n: usize, seed: u64, scale: f32) -> Vec<f32> {
+        let mut rng = Rng::new(seed, 0);
+        (0..n).map(|_| scale * (2.0 * rng.next_f32() - 1.0)).collect()
+    }
+
+    /// One case's three passes in f64, by the definition of a SAME/VALID correlation.
+    struct Reference {
+        y: Vec<f64>,
+        d_input: Vec<f64>,
+        d_filter: Vec<f64>,
+    }
+
+    fn reference(g: &Conv2d, n: usize, x: &[f32], f: &[f32], b: &[f32], dy: &[f32]) -> Reference {
+        let (i, o) = (g.input(), g.output());
+        let [ph, pw] = g.pad_before();
+        let mut r = Reference {
+            y: vec![0.0; n * g.output_len()],
+            d_input: vec![0.0; n * g.input_len()],
+            d_filter: vec![0.0; g.filter_len()],
+        };
+        for e in 0..n {
+            for oy in 0..o.h {
+                for ox in 0..o.w {
+                    let out = ((e * o.h + oy) * o.w + ox) * o.c;
+                    for co in 0..o.c {
+                        r.y[out + co] = f64::from(b[co]);
+                    }
+                    for kh in 0..3 {
+                        for kw in 0..3 {
+                            let (y, xx) = ((oy + kh).wrapping_sub(ph), (ox + kw).wrapping_sub(pw));
+                            if y >= i.h || xx >= i.w {
+                                continue;
+                            }
+                            let inp = ((e * i.h + y) * i.w + xx) * i.c;
+                            for ci in 0..i.c {
+                                for co in 0..o.c {
+                                    let fi = ((kh * 3 + kw) * i.c + ci) * o.c + co;
+                                    let (xv, fv) = (f64::from(x[inp + ci]), f64::from(f[fi]));
+                                    let dyv = f64::from(dy[out + co]);
+                                    r.y[out + co] += xv * fv;
+                                    r.d_input[inp + ci] += dyv * fv;
+                                    r.d_filter[fi] += dyv * xv;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        r
+    }
+
+    /// `|got − want| ≤ tol·(1 + |want|)`.
+    fn assert_close(what: &str, got: &[f32], want: &[f64], tol: f64) {
+        assert_eq!(got.len(), want.len(), "{what}");
+        let worst = got
+            .iter()
+            .zip(want)
+            .map(|(&g, &w)| (f64::from(g) - w).abs() / (1.0 + w.abs()))
+            .fold(0.0, f64::max);
+        assert!(worst <= tol, "{what}: worst relative error {worst:.2e} > {tol:.0e}");
+    }
+
+    #[test]
+    fn every_pass_matches_the_direct_convolution() {
+        // Reference: the f64 direct correlation above. Values O(1) (filters scaled by
+        // 1/√(9·c_in)); the transforms add rounding of the tile's partial sums, ~1e-6 here.
+        let gemm = FastGemm::new(2).unwrap();
+        let cases = [
+            (2, (11, 11, 32), 32, Padding::Same),
+            (3, (5, 5, 64), 48, Padding::Same),
+            (1, (6, 7, 16), 24, Padding::Same),
+            (2, (13, 9, 8), 8, Padding::Valid),
+            (1, (2, 3, 16), 8, Padding::Same),
+        ];
+        for (seed, &(n, (h, w, c), k, padding)) in cases.iter().enumerate() {
+            let g = Conv2d::new(Hwc::new(h, w, c), [3, 3], k, [1, 1], padding, 64).unwrap();
+            let seed = seed as u64 * 10;
+            let x = values(n * g.input_len(), seed, 1.0);
+            let f = values(g.filter_len(), seed + 1, 1.0 / (9.0 * c as f32).sqrt());
+            let b = values(k, seed + 2, 1.0);
+            let dy = values(n * g.output_len(), seed + 3, 1.0);
+            let want = reference(&g, n, &x, &f, &b, &dy);
+            let mut scratch = vec![0.0; g.scratch_len()];
+            let mut y = vec![f32::NAN; n * g.output_len()];
+            conv2d_f32(&g, &gemm, n, &x, &f, &b, &mut scratch, &mut y).unwrap();
+            assert_close(&format!("forward {h}x{w}x{c}→{k}"), &y, &want.y, 1e-5);
+            let mut dx = vec![f32::NAN; n * g.input_len()];
+            conv2d_backward_input_f32(&g, &gemm, n, &dy, &f, &mut scratch, &mut dx).unwrap();
+            assert_close(&format!("d_input {h}x{w}x{c}→{k}"), &dx, &want.d_input, 1e-5);
+            // The filter gradient accumulates: start from 1.0 and take it off the reference.
+            let mut df = vec![1.0; g.filter_len()];
+            conv2d_backward_filter_f32(&g, &gemm, n, &x, &dy, &mut scratch, &mut df).unwrap();
+            let want_df: Vec<f64> = want.d_filter.iter().map(|d| d + 1.0).collect();
+            // d_filter sums batch·h·w products of O(1) values: scale the tolerance with it.
+            let terms = (n * h * w) as f64;
+            assert_close(&format!("d_filter {h}x{w}x{c}→{k}"), &df, &want_df, 1e-6 * terms.sqrt() * 4.0);
+        }
+    }
+
+    #[test]
+    fn bits_do_not_depend_on_the_thread_count() {
+        let g = Conv2d::new(Hwc::new(11, 11, 24), [3, 3], 40, [1, 1], Padding::Same, 64).unwrap();
+        let n = 7;
+        let x = values(n * g.input_len(), 1, 1.0);
+        let f = values(g.filter_len(), 2, 0.1);
+        let b = values(40, 3, 1.0);
+        let dy = values(n * g.output_len(), 4, 1.0);
+        let run = |threads: usize| {
+            let gemm = FastGemm::new(threads).unwrap();
+            let mut scratch = vec![0.0; g.scratch_len()];
+            let mut y = vec![0.0; n * g.output_len()];
+            conv2d_f32(&g, &gemm, n, &x, &f, &b, &mut scratch, &mut y).unwrap();
+            let mut dx = vec![0.0; n * g.input_len()];
+            conv2d_backward_input_f32(&g, &gemm, n, &dy, &f, &mut scratch, &mut dx).unwrap();
+            let mut df = vec![0.0; g.filter_len()];
+            conv2d_backward_filter_f32(&g, &gemm, n, &x, &dy, &mut scratch, &mut df).unwrap();
+            [y, dx, df].map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>())
+        };
+        let one = run(1);
+        for threads in [2, 3, 5] {
+            assert!(run(threads) == one, "{threads} threads");
+        }
+    }
+}

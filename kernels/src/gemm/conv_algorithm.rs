@@ -1,0 +1,60 @@
+//! The third part of the host seam: a host's own algorithm for the convolutions it knows a
+//! faster way to compute (the host's Winograd transforms for 3×3 stride-1 layers, say).
+//!
+//! The convolution kernels validate every slice first and then offer the call here; only when
+//! the host declines (the default, and what a board does) do they run their own im2col + GEMM.
+//! A host that computes a convolution its own way must give TensorFlow's result within the
+//! golden tests' tolerances, and the same bits for any number of threads.
+
+use crate::conv2d::Conv2d;
+
+/// Optional host algorithms for f32 convolutions; see the module documentation. Each method
+/// returns `true` when it computed the result, `false` (the default) when the kernel should.
+///
+/// The slices have been checked against `g` and `batch` (`batch ≥ 1`): `input` and `d_input`
+/// are `batch × g.input_len()`, `output` and `d_output` `batch × g.output_len()`, `filter` and
+/// `d_filter` `g.filter_len()`, `bias` `g.bias_len()`.
+pub trait ConvAlgorithm {
+    /// `output = conv2d(input, filter) + bias` (overwrites `output`), as
+    /// [`conv2d_f32`](crate::conv2d::conv2d_f32).
+    fn conv_forward(
+        &self,
+        _g: &Conv2d,
+        _batch: usize,
+        _input: &[f32],
+        _filter: &[f32],
+        _bias: &[f32],
+        _output: &mut [f32],
+    ) -> bool {
+        false
+    }
+
+    /// Overwrites `d_input` with the input gradient, as
+    /// [`conv2d_backward_input_f32`](crate::conv2d::conv2d_backward_input_f32).
+    fn conv_backward_input(
+        &self,
+        _g: &Conv2d,
+        _batch: usize,
+        _d_output: &[f32],
+        _filter: &[f32],
+        _d_input: &mut [f32],
+    ) -> bool {
+        false
+    }
+
+    /// Adds the filter gradient to `d_filter`, as
+    /// [`conv2d_backward_filter_f32`](crate::conv2d::conv2d_backward_filter_f32).
+    fn conv_backward_filter(
+        &self,
+        _g: &Conv2d,
+        _batch: usize,
+        _input: &[f32],
+        _d_output: &[f32],
+        _d_filter: &mut [f32],
+    ) -> bool {
+        false
+    }
+}
+
+/// The portable backend computes every convolution with the kernels' im2col + GEMM.
+impl ConvAlgorithm for super::Portable {}
