@@ -85,6 +85,8 @@ pub struct MatrixMultiply;
 
 /// Row kernels, im2col and fills run on the calling thread (the default methods).
 impl kernels::Exec for MatrixMultiply {}
+/// Every convolution as the kernels' im2col + GEMM.
+impl kernels::ConvAlgorithm for MatrixMultiply {}
 
 impl kernels::Gemm for MatrixMultiply {
     fn gemm_acc(

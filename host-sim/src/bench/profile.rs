@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use kernels::conv2d::Conv2d;
 use kernels::gemm::{RowFill, RowKernel, RowKernel2};
 use kernels::net::{LayerGeometry, ValenceConfig};
-use kernels::conv2d::Conv2d;
 use kernels::{Backend, ConvAlgorithm, Exec, Gemm, KernelError, Layout};
 
 /// Time and work of one kind of call.

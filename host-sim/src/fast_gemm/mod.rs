@@ -15,8 +15,8 @@ mod tile;
 
 pub use kernel::Isa;
 
-use kernels::gemm::{RowFill, RowKernel, RowKernel2};
 use kernels::conv2d::Conv2d;
+use kernels::gemm::{RowFill, RowKernel, RowKernel2};
 use kernels::{ConvAlgorithm, Exec, Gemm, KernelError, Layout};
 use rayon::prelude::*;
 

@@ -1,8 +1,8 @@
 //! Winograd convolutions for the host's 3×3 stride-1 layers, forward and both backward passes.
 //!
 //! A 3×3 convolution computed as `F(m, 3)` tiles (see [`transform`]) needs `(m + 2)²`
-//! multiplications per output tile and channel pair instead of `9·m²`: 2.25× fewer for
-//! `F(4, 3)` on an 11×11 map once its 12×12 tiling is paid for, 2.25× for `F(3, 3)` on 5×5.
+//! multiplications per output tile and channel pair instead of `9·m²`: with `F(3, 3)`, 2.72×
+//! fewer on an 11×11 map once its 12×12 tiling is paid for, 2.25× on a 5×5 one.
 //! Every pass works in the Winograd domain of `α² = (m + 2)²` points `ξ`, where the
 //! convolution is one matrix product per point:
 //! * forward: `V = Bᵀ d B` per input tile and channel, `U = G g Gᵀ` per filter, then
@@ -19,6 +19,7 @@
 //! number of threads. They differ from the im2col path's by rounding (the transforms' own
 //! rounding included), within the TensorFlow golden tests' tolerances.
 
+mod block;
 pub mod transform;
 
 use std::cell::RefCell;
@@ -29,7 +30,8 @@ use kernels::Layout;
 use rayon::prelude::*;
 
 use crate::fast_gemm::FastGemm;
-use transform::{Transform, TILE_SIDES};
+use block::{load, sandwich, store, Lanes, Matrices, LANES};
+use transform::{Transform, R, TILE_SIDES};
 
 /// Below this many channel pairs (`c_in · c_out`) the transforms cost more than the products
 /// they save; such layers keep im2col + GEMM.
@@ -77,28 +79,11 @@ impl Tiling<'_> {
     fn tiles_per_image(&self) -> usize {
         self.tiles.0 * self.tiles.1
     }
-    fn points(&self) -> usize {
-        self.t.alpha * self.t.alpha
+    fn input_len(&self) -> usize {
+        self.input.0 * self.input.1 * self.input.2
     }
-}
-
-/// `out[..] = 0` then `out += Σᵢ w[i]·src(i)` for the non-zero weights, in `i` order.
-#[inline]
-fn combine<'s>(out: &mut [f32], terms: impl Iterator<Item = (f32, &'s [f32])>) {
-    out.fill(0.0);
-    accumulate(out, terms);
-}
-
-/// `out += Σᵢ w[i]·src(i)` for the non-zero weights, in `i` order.
-#[inline]
-fn accumulate<'s>(out: &mut [f32], terms: impl Iterator<Item = (f32, &'s [f32])>) {
-    for (w, src) in terms {
-        if w == 0.0 {
-            continue;
-        }
-        for (o, &s) in out.iter_mut().zip(src) {
-            *o += w * s;
-        }
+    fn output_len(&self) -> usize {
+        self.output.0 * self.output.1 * self.output.2
     }
 }
 
@@ -171,19 +156,37 @@ impl Winograd {
         let Some(tl) = self.tiling(g) else {
             return false;
         };
-        let mut u = self.shared();
-        let u = filter_transform(&tl, filter, false, &mut u);
+        match tl.t.m {
+            2 => self.forward_with::<4, 2>(gemm, &tl, input, filter, bias, output),
+            _ => self.forward_with::<5, 3>(gemm, &tl, input, filter, bias, output),
+        }
+        true
+    }
+
+    fn forward_with<const A: usize, const M: usize>(
+        &self,
+        gemm: &FastGemm,
+        tl: &Tiling<'_>,
+        input: &[f32],
+        filter: &[f32],
+        bias: &[f32],
+        output: &mut [f32],
+    ) {
+        let mats = Matrices::<A, M>::new(tl.t);
+        let mut shared = self.shared();
+        let channels = (tl.input.2, tl.output.2);
+        let u = &*filter_transform(&mats, channels, filter, false, &mut shared);
         let images = ROWS_PER_CHUNK.div_ceil(tl.tiles_per_image()).max(1);
-        let u = &*u;
+        let (in_len, out_len) = (tl.input_len(), tl.output_len());
         gemm.pool().install(|| {
             output
-                .par_chunks_mut(images * g.output_len())
-                .zip(input.par_chunks(images * g.input_len()))
+                .par_chunks_mut(images * out_len)
+                .zip(input.par_chunks(images * in_len))
                 .for_each(|(out, inp)| {
-                    forward_unit(gemm, &tl, out.len() / g.output_len(), inp, u, bias, out);
+                    let n = out.len() / out_len;
+                    forward_unit(gemm, &mats, tl, n, inp, u, bias, out);
                 });
         });
-        true
     }
 
     /// Overwrites `d_input` with the input gradient if Winograd applies to `g` (see
@@ -199,19 +202,36 @@ impl Winograd {
         let Some(tl) = self.tiling(g) else {
             return false;
         };
-        let mut ut = self.shared();
-        let ut = filter_transform(&tl, filter, true, &mut ut);
+        match tl.t.m {
+            2 => self.backward_input_with::<4, 2>(gemm, &tl, d_output, filter, d_input),
+            _ => self.backward_input_with::<5, 3>(gemm, &tl, d_output, filter, d_input),
+        }
+        true
+    }
+
+    fn backward_input_with<const A: usize, const M: usize>(
+        &self,
+        gemm: &FastGemm,
+        tl: &Tiling<'_>,
+        d_output: &[f32],
+        filter: &[f32],
+        d_input: &mut [f32],
+    ) {
+        let mats = Matrices::<A, M>::new(tl.t);
+        let mut shared = self.shared();
+        let channels = (tl.input.2, tl.output.2);
+        let ut = &*filter_transform(&mats, channels, filter, true, &mut shared);
         let images = ROWS_PER_CHUNK.div_ceil(tl.tiles_per_image()).max(1);
-        let ut = &*ut;
+        let (in_len, out_len) = (tl.input_len(), tl.output_len());
         gemm.pool().install(|| {
             d_input
-                .par_chunks_mut(images * g.input_len())
-                .zip(d_output.par_chunks(images * g.output_len()))
+                .par_chunks_mut(images * in_len)
+                .zip(d_output.par_chunks(images * out_len))
                 .for_each(|(d_in, d_out)| {
-                    input_grad_unit(gemm, &tl, d_in.len() / g.input_len(), d_out, ut, d_in);
+                    let n = d_in.len() / in_len;
+                    input_grad_unit(gemm, &mats, tl, n, d_out, ut, d_in);
                 });
         });
-        true
     }
 
     /// Adds the filter gradient to `d_filter` if Winograd applies to `g` (see
@@ -228,26 +248,43 @@ impl Winograd {
         let Some(tl) = self.tiling(g) else {
             return false;
         };
+        match tl.t.m {
+            2 => self.backward_filter_with::<4, 2>(gemm, &tl, batch, input, d_output, d_filter),
+            _ => self.backward_filter_with::<5, 3>(gemm, &tl, batch, input, d_output, d_filter),
+        }
+        true
+    }
+
+    fn backward_filter_with<const A: usize, const M: usize>(
+        &self,
+        gemm: &FastGemm,
+        tl: &Tiling<'_>,
+        batch: usize,
+        input: &[f32],
+        d_output: &[f32],
+        d_filter: &mut [f32],
+    ) {
+        let mats = Matrices::<A, M>::new(tl.t);
         let (c_in, c_out) = (tl.input.2, tl.output.2);
         // One block of input channels per thread: each block's gradient sums over every tile
         // in tile order, so the split does not change a bit.
         let block = c_in.div_ceil(gemm.threads().max(1));
-        let mut blocks = self.shared();
-        if blocks.len() < 9 * c_in * c_out {
-            blocks.resize(9 * c_in * c_out, 0.0);
+        let mut shared = self.shared();
+        if shared.len() < 9 * c_in * c_out {
+            shared.resize(9 * c_in * c_out, 0.0);
         }
-        let blocks = &mut blocks[..9 * c_in * c_out];
+        let grads = &mut shared[..9 * c_in * c_out];
         gemm.pool().install(|| {
-            blocks
+            grads
                 .par_chunks_mut(9 * block * c_out)
                 .enumerate()
                 .for_each(|(b, dg)| {
                     let channels = (b * block, dg.len() / (9 * c_out));
-                    filter_grad_unit(gemm, &tl, batch, input, d_output, channels, dg);
+                    filter_grad_unit(gemm, &mats, tl, batch, input, d_output, channels, dg);
                 });
         });
-        // d_filter is HWIO: tap (a, b), input channel, output channel.
-        for (b, dg) in blocks.chunks(9 * block * c_out).enumerate() {
+        // d_filter is HWIO: tap, input channel, output channel.
+        for (b, dg) in grads.chunks(9 * block * c_out).enumerate() {
             let cb = dg.len() / (9 * c_out);
             for (tap, dg_tap) in dg.chunks(cb * c_out).enumerate() {
                 let dst = &mut d_filter[(tap * c_in + b * block) * c_out..][..cb * c_out];
@@ -256,171 +293,157 @@ impl Winograd {
                 }
             }
         }
-        true
     }
 }
 
-/// `U[ξ] = G g Gᵀ` for every channel pair, as `α²` matrices `c_in × c_out` (or, `transposed`,
-/// `c_out × c_in` for the input gradient), in `buf`.
-fn filter_transform<'b>(
-    tl: &Tiling<'_>,
-    filter: &[f32],
-    transposed: bool,
-    buf: &'b mut Vec<f32>,
-) -> &'b [f32] {
-    let (a, plane) = (tl.t.alpha, tl.input.2 * tl.output.2);
-    let g = &tl.t.g;
-    let need = (3 * a + 2 * a * a) * plane;
-    if buf.len() < need {
-        buf.resize(need, 0.0);
-    }
-    let (u, rest) = buf[..need].split_at_mut(a * a * plane);
-    let (tmp, ut) = rest.split_at_mut(3 * a * plane);
-    // HWIO: plane (kh, kw) is c_in × c_out. tmp[i][kw] = Σ_kh G[i][kh]·f[kh][kw].
-    for i in 0..a {
-        for kw in 0..3 {
-            let out = &mut tmp[(i * 3 + kw) * plane..][..plane];
-            combine(
-                out,
-                (0..3).map(|kh| (g[i * 3 + kh], &filter[(kh * 3 + kw) * plane..][..plane])),
-            );
-        }
-    }
-    // U[i][j] = Σ_kw G[j][kw]·tmp[i][kw].
-    for i in 0..a {
-        for j in 0..a {
-            let out = &mut u[(i * a + j) * plane..][..plane];
-            let tmp = &*tmp;
-            combine(
-                out,
-                (0..3).map(|kw| (g[j * 3 + kw], &tmp[(i * 3 + kw) * plane..][..plane])),
-            );
-        }
-    }
-    if !transposed {
-        return &buf[..a * a * plane];
-    }
-    let (c_in, c_out) = (tl.input.2, tl.output.2);
-    for (src, dst) in u.chunks(plane).zip(ut.chunks_mut(plane)) {
-        for ci in 0..c_in {
-            for co in 0..c_out {
-                dst[co * c_in + ci] = src[ci * c_out + co];
-            }
-        }
-    }
-    &buf[(a * a + 3 * a) * plane..need]
-}
-
-/// Copies the `α × α` input tile at tile `(ty, tx)` of one image's map (`h × w × c`, channels
-/// `c0 .. c0 + cb`), zero outside the map, into `tile` (`α × α × cb`).
-#[allow(clippy::too_many_arguments)]
-fn gather_input(
-    tl: &Tiling<'_>,
-    image: &[f32],
-    (ty, tx): (usize, usize),
-    (c0, cb): (usize, usize),
-    tile: &mut [f32],
-) {
-    let (a, m) = (tl.t.alpha, tl.t.m);
-    let (h, w, c) = tl.input;
-    for u in 0..a {
-        let y = (ty * m + u).wrapping_sub(tl.pad.0);
-        for v in 0..a {
-            let x = (tx * m + v).wrapping_sub(tl.pad.1);
-            let dst = &mut tile[(u * a + v) * cb..][..cb];
-            if y < h && x < w {
-                dst.copy_from_slice(&image[(y * w + x) * c + c0..][..cb]);
-            } else {
-                dst.fill(0.0);
-            }
-        }
-    }
-}
-
-/// `V = Bᵀ d B` of one gathered tile (`α × α × c`) into row `row` of the `α²` matrices of `v`
-/// (`rows × c` each), using `tmp` (`α × α × c`).
-fn input_transform(
-    t: &Transform,
-    tile: &[f32],
-    tmp: &mut [f32],
-    v: &mut [f32],
-    row: usize,
-    rows: usize,
-) {
-    let a = t.alpha;
-    let c = tile.len() / (a * a);
-    let line = a * c;
-    for i in 0..a {
-        let out = &mut tmp[i * line..][..line];
-        combine(out, (0..a).map(|y| (t.bt[i * a + y], &tile[y * line..][..line])));
-    }
-    for i in 0..a {
-        for j in 0..a {
-            let out = &mut v[((i * a + j) * rows + row) * c..][..c];
-            combine(
-                out,
-                (0..a).map(|x| (t.bt[j * a + x], &tmp[(i * a + x) * c..][..c])),
-            );
-        }
-    }
-}
-
-/// `Z = A dY Aᵀ` of the output-gradient tile at `(ty, tx)` of one image (zero outside the map)
-/// into row `row` of the `α²` matrices of `z` (`rows × c_out` each), using `dy` (`m × m × c`)
-/// and `tmp` (`α × m × c`).
-#[allow(clippy::too_many_arguments)]
-fn output_grad_transform(
-    tl: &Tiling<'_>,
-    d_out: &[f32],
-    (ty, tx): (usize, usize),
-    dy: &mut [f32],
-    tmp: &mut [f32],
-    z: &mut [f32],
-    row: usize,
-    rows: usize,
-) {
-    let (a, m, at) = (tl.t.alpha, tl.t.m, &tl.t.at);
-    let (h, w, c) = tl.output;
-    for r in 0..m {
-        let y = ty * m + r;
-        for s in 0..m {
-            let x = tx * m + s;
-            let dst = &mut dy[(r * m + s) * c..][..c];
-            if y < h && x < w {
-                dst.copy_from_slice(&d_out[(y * w + x) * c..][..c]);
-            } else {
-                dst.fill(0.0);
-            }
-        }
-    }
-    let line = m * c;
-    // tmp[i][s] = Σ_r Aᵀ[r][i]·dY[r][s].
-    for i in 0..a {
-        let out = &mut tmp[i * line..][..line];
-        combine(out, (0..m).map(|r| (at[r * a + i], &dy[r * line..][..line])));
-    }
-    // Z[i][j] = Σ_s Aᵀ[s][j]·tmp[i][s].
-    for i in 0..a {
-        for j in 0..a {
-            let out = &mut z[((i * a + j) * rows + row) * c..][..c];
-            combine(
-                out,
-                (0..m).map(|s| (at[s * a + j], &tmp[(i * m + s) * c..][..c])),
-            );
-        }
-    }
-}
-
-/// The `(ty, tx)` tiles of `images` images in row order.
+/// The tiles `(image, ty, tx)` of `images` images in row order.
 fn tiles_of(tl: &Tiling<'_>, images: usize) -> impl Iterator<Item = (usize, usize, usize)> {
     let (th, tw) = tl.tiles;
     (0..images).flat_map(move |e| (0..th).flat_map(move |ty| (0..tw).map(move |tx| (e, ty, tx))))
 }
 
+/// The blocks of channels `(first, lanes)` of a `c`-channel vector.
+fn blocks(c: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..c).step_by(LANES).map(move |c0| (c0, LANES.min(c - c0)))
+}
+
+/// `U[ξ] = G g Gᵀ` for every channel pair, as `α²` matrices `c_in × c_out` — or, `transposed`,
+/// `c_out × c_in` (the input gradient's) — in `buf`.
+fn filter_transform<'b, const A: usize, const M: usize>(
+    mats: &Matrices<A, M>,
+    (c_in, c_out): (usize, usize),
+    filter: &[f32],
+    transposed: bool,
+    buf: &'b mut Vec<f32>,
+) -> &'b [f32] {
+    let plane = c_in * c_out;
+    let need = A * A * plane + if transposed { 9 * plane } else { 0 };
+    if buf.len() < need {
+        buf.resize(need, 0.0);
+    }
+    let (u, flipped) = buf[..need].split_at_mut(A * A * plane);
+    // The filter is HWIO: tap (kh, kw) is a c_in × c_out plane. The transposed U is the
+    // transform of the planes transposed first (9 of them rather than α²).
+    let planes = if transposed {
+        // In 16 × 16 squares, so that both sides stay in cache lines already loaded (a plain
+        // strided transpose of conv4's planes was a sixth of its input gradient's time).
+        const SQUARE: usize = 16;
+        for (src, dst) in filter.chunks(plane).zip(flipped.chunks_mut(plane)) {
+            for ci0 in (0..c_in).step_by(SQUARE) {
+                for co0 in (0..c_out).step_by(SQUARE) {
+                    for ci in ci0..c_in.min(ci0 + SQUARE) {
+                        for co in co0..c_out.min(co0 + SQUARE) {
+                            dst[co * c_in + ci] = src[ci * c_out + co];
+                        }
+                    }
+                }
+            }
+        }
+        &*flipped
+    } else {
+        filter
+    };
+    let (mut g, mut t) = ([[[0.0; LANES]; R]; R], [[[0.0; LANES]; A]; A]);
+    for (p, lanes) in blocks(plane) {
+        for (kh, row) in g.iter_mut().enumerate() {
+            for (kw, cell) in row.iter_mut().enumerate() {
+                load(cell, &planes[(kh * R + kw) * plane + p..], lanes);
+            }
+        }
+        sandwich(&mats.g, &g, &mut t);
+        for (xi, cell) in t.iter().flatten().enumerate() {
+            store(&mut u[xi * plane + p..], cell, lanes);
+        }
+    }
+    &buf[..A * A * plane]
+}
+
+/// `V = Bᵀ d B` of the input tile `(ty, tx)` of one image (channels `c0 .. c0 + cb`, zero
+/// outside the map) into row `row` of the `α²` matrices of `v` (`rows × cb` each).
+#[allow(clippy::too_many_arguments)]
+fn input_transform<const A: usize, const M: usize>(
+    mats: &Matrices<A, M>,
+    tl: &Tiling<'_>,
+    image: &[f32],
+    (ty, tx): (usize, usize),
+    (c0, cb): (usize, usize),
+    v: &mut [f32],
+    (row, rows): (usize, usize),
+) {
+    let (h, w, c) = tl.input;
+    // Every cell is written below (padding with zeros), so the tiles need no zero fill.
+    let (mut d, mut t) = ([[[0.0; LANES]; A]; A], [[[0.0; LANES]; A]; A]);
+    for (b0, lanes) in blocks(cb) {
+        for (u, d_row) in d.iter_mut().enumerate() {
+            let y = (ty * M + u).wrapping_sub(tl.pad.0);
+            for (t, cell) in d_row.iter_mut().enumerate() {
+                let x = (tx * M + t).wrapping_sub(tl.pad.1);
+                if y < h && x < w {
+                    load(cell, &image[(y * w + x) * c + c0 + b0..], lanes);
+                } else {
+                    *cell = [0.0; LANES];
+                }
+            }
+        }
+        sandwich(&mats.bt, &d, &mut t);
+        for (xi, cell) in t.iter().flatten().enumerate() {
+            store(&mut v[(xi * rows + row) * cb + b0..], cell, lanes);
+        }
+    }
+}
+
+/// `Z = A dY Aᵀ` of the output-gradient tile `(ty, tx)` of one image (zero outside the map)
+/// into row `row` of the `α²` matrices of `z` (`rows × c_out` each).
+fn output_grad_transform<const A: usize, const M: usize>(
+    mats: &Matrices<A, M>,
+    tl: &Tiling<'_>,
+    image: &[f32],
+    (ty, tx): (usize, usize),
+    z: &mut [f32],
+    (row, rows): (usize, usize),
+) {
+    let (h, w, c) = tl.output;
+    // Every cell is written below (outside the map with zeros): no zero fill per tile.
+    let (mut dy, mut t) = ([[[0.0; LANES]; M]; M], [[[0.0; LANES]; A]; A]);
+    for (c0, lanes) in blocks(c) {
+        for (r, dy_row) in dy.iter_mut().enumerate() {
+            let y = ty * M + r;
+            for (s, cell) in dy_row.iter_mut().enumerate() {
+                let x = tx * M + s;
+                if y < h && x < w {
+                    load(cell, &image[(y * w + x) * c + c0..], lanes);
+                } else {
+                    *cell = [0.0; LANES];
+                }
+            }
+        }
+        sandwich(&mats.a, &dy, &mut t);
+        for (xi, cell) in t.iter().flatten().enumerate() {
+            store(&mut z[(xi * rows + row) * c + c0..], cell, lanes);
+        }
+    }
+}
+
+/// Row `row` of the `α²` matrices of `src` (`rows × c` each), channels `c0 .. c0 + lanes`,
+/// as a tile.
+fn point_tile<const A: usize>(
+    src: &[f32],
+    (row, rows): (usize, usize),
+    c: usize,
+    (c0, lanes): (usize, usize),
+    t: &mut [[Lanes; A]; A],
+) {
+    for (xi, cell) in t.iter_mut().flatten().enumerate() {
+        load(cell, &src[(xi * rows + row) * c + c0..], lanes);
+    }
+}
+
 /// The forward pass of `images` images (`input`, `output` are theirs) with the transformed
 /// filters `u`.
-fn forward_unit(
+#[allow(clippy::too_many_arguments)]
+fn forward_unit<const A: usize, const M: usize>(
     gemm: &FastGemm,
+    mats: &Matrices<A, M>,
     tl: &Tiling<'_>,
     images: usize,
     input: &[f32],
@@ -428,138 +451,120 @@ fn forward_unit(
     bias: &[f32],
     output: &mut [f32],
 ) {
-    let (a, m, at) = (tl.t.alpha, tl.t.m, &tl.t.at);
     let ((h, w, c_in), (oh, ow, c_out)) = (tl.input, tl.output);
-    let (points, rows) = (tl.points(), images * tl.tiles_per_image());
-    let c_max = c_in.max(c_out);
-    with_scratch(
-        [points * rows * c_in, points * rows * c_out, points * c_max, points * c_max],
-        |[v, mm, tile, tmp]| {
-            for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
-                let tile = &mut tile[..points * c_in];
-                gather_input(tl, &input[e * h * w * c_in..], (ty, tx), (0, c_in), tile);
-                input_transform(tl.t, tile, tmp, v, row, rows);
-            }
-            mm.fill(0.0);
-            let plane = c_in * c_out;
-            for xi in 0..points {
-                gemm.gemm_acc_here(
-                    rows,
-                    c_in,
-                    c_out,
-                    &v[xi * rows * c_in..][..rows * c_in],
-                    Layout::RowMajor,
-                    &u[xi * plane..][..plane],
-                    Layout::RowMajor,
-                    &mut mm[xi * rows * c_out..][..rows * c_out],
-                );
-            }
-            // Y = Aᵀ M A + bias: tmp[r][j] = Σ_i Aᵀ[r][i]·M[i][j], Y[r][s] = Σ_j Aᵀ[s][j]·tmp[r][j].
-            for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
-                let mm = &*mm;
-                let at_row = |k: usize| &mm[(k * rows + row) * c_out..][..c_out];
-                for r in 0..m {
-                    for j in 0..a {
-                        let out = &mut tmp[(r * a + j) * c_out..][..c_out];
-                        combine(out, (0..a).map(|i| (at[r * a + i], at_row(i * a + j))));
-                    }
-                }
-                for r in 0..m {
-                    let y = ty * m + r;
-                    for s in 0..m {
-                        let x = tx * m + s;
-                        if y >= oh || x >= ow {
+    let rows = images * tl.tiles_per_image();
+    let points = A * A;
+    with_scratch([points * rows * c_in, points * rows * c_out], |[v, mm]| {
+        for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
+            let image = &input[e * h * w * c_in..][..h * w * c_in];
+            input_transform(mats, tl, image, (ty, tx), (0, c_in), v, (row, rows));
+        }
+        mm.fill(0.0);
+        let plane = c_in * c_out;
+        for xi in 0..points {
+            gemm.gemm_acc_here(
+                rows,
+                c_in,
+                c_out,
+                &v[xi * rows * c_in..][..rows * c_in],
+                Layout::RowMajor,
+                &u[xi * plane..][..plane],
+                Layout::RowMajor,
+                &mut mm[xi * rows * c_out..][..rows * c_out],
+            );
+        }
+        // Y = Aᵀ M A, plus the bias.
+        let (mut t, mut y) = ([[[0.0; LANES]; A]; A], [[[0.0; LANES]; M]; M]);
+        for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
+            for (c0, lanes) in blocks(c_out) {
+                point_tile::<A>(mm, (row, rows), c_out, (c0, lanes), &mut t);
+                sandwich(&mats.at, &t, &mut y);
+                for (r, y_row) in y.iter().enumerate() {
+                    let oy = ty * M + r;
+                    for (s, cell) in y_row.iter().enumerate() {
+                        let ox = tx * M + s;
+                        if oy >= oh || ox >= ow {
                             continue;
                         }
-                        let out = &mut output[((e * oh + y) * ow + x) * c_out..][..c_out];
-                        out.copy_from_slice(bias);
-                        let tmp = &*tmp;
-                        accumulate(
-                            out,
-                            (0..a).map(|j| (at[s * a + j], &tmp[(r * a + j) * c_out..][..c_out])),
-                        );
+                        let out = &mut output[((e * oh + oy) * ow + ox) * c_out + c0..][..lanes];
+                        for ((o, &v), &b) in out.iter_mut().zip(cell).zip(&bias[c0..]) {
+                            *o = v + b;
+                        }
                     }
                 }
             }
-        },
-    );
+        }
+    });
 }
 
 /// The input gradient of `images` images (`d_out`, `d_in` are theirs) with the transposed
 /// transformed filters `ut`.
-fn input_grad_unit(
+fn input_grad_unit<const A: usize, const M: usize>(
     gemm: &FastGemm,
+    mats: &Matrices<A, M>,
     tl: &Tiling<'_>,
     images: usize,
     d_out: &[f32],
     ut: &[f32],
     d_in: &mut [f32],
 ) {
-    let (a, m, bt) = (tl.t.alpha, tl.t.m, &tl.t.bt);
     let ((h, w, c_in), (oh, ow, c_out)) = (tl.input, tl.output);
-    let (points, rows) = (tl.points(), images * tl.tiles_per_image());
-    let c_max = c_in.max(c_out);
-    with_scratch(
-        [points * rows * c_out, points * rows * c_in, points * c_max, points * c_max],
-        |[z, nn, dy, tmp]| {
-            for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
-                let image = &d_out[e * oh * ow * c_out..][..oh * ow * c_out];
-                output_grad_transform(tl, image, (ty, tx), dy, tmp, z, row, rows);
-            }
-            nn.fill(0.0);
-            let plane = c_in * c_out;
-            for xi in 0..points {
-                gemm.gemm_acc_here(
-                    rows,
-                    c_out,
-                    c_in,
-                    &z[xi * rows * c_out..][..rows * c_out],
-                    Layout::RowMajor,
-                    &ut[xi * plane..][..plane],
-                    Layout::RowMajor,
-                    &mut nn[xi * rows * c_in..][..rows * c_in],
-                );
-            }
-            d_in.fill(0.0);
-            // dd = B N Bᵀ: tmp[i][x] = Σ_j Bᵀ[j][x]·N[i][j], dd[y][x] = Σ_i Bᵀ[i][y]·tmp[i][x],
-            // added into the input cells the tile was read from (tiles in row order).
-            for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
-                let nn = &*nn;
-                let n_at = |k: usize| &nn[(k * rows + row) * c_in..][..c_in];
-                for i in 0..a {
-                    for x in 0..a {
-                        let out = &mut tmp[(i * a + x) * c_in..][..c_in];
-                        combine(out, (0..a).map(|j| (bt[j * a + x], n_at(i * a + j))));
-                    }
-                }
-                for yy in 0..a {
-                    let y = (ty * m + yy).wrapping_sub(tl.pad.0);
+    let rows = images * tl.tiles_per_image();
+    let points = A * A;
+    with_scratch([points * rows * c_out, points * rows * c_in], |[z, nn]| {
+        for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
+            let image = &d_out[e * oh * ow * c_out..][..oh * ow * c_out];
+            output_grad_transform(mats, tl, image, (ty, tx), z, (row, rows));
+        }
+        nn.fill(0.0);
+        let plane = c_in * c_out;
+        for xi in 0..points {
+            gemm.gemm_acc_here(
+                rows,
+                c_out,
+                c_in,
+                &z[xi * rows * c_out..][..rows * c_out],
+                Layout::RowMajor,
+                &ut[xi * plane..][..plane],
+                Layout::RowMajor,
+                &mut nn[xi * rows * c_in..][..rows * c_in],
+            );
+        }
+        // Each tile's B N Bᵀ is added into the input cells it was read from, tiles in row
+        // order (they overlap by two cells).
+        d_in.fill(0.0);
+        let (mut t, mut dd) = ([[[0.0; LANES]; A]; A], [[[0.0; LANES]; A]; A]);
+        for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
+            for (c0, lanes) in blocks(c_in) {
+                point_tile::<A>(nn, (row, rows), c_in, (c0, lanes), &mut t);
+                sandwich(&mats.b, &t, &mut dd);
+                for (u, dd_row) in dd.iter().enumerate() {
+                    let y = (ty * M + u).wrapping_sub(tl.pad.0);
                     if y >= h {
                         continue;
                     }
-                    for xx in 0..a {
-                        let x = (tx * m + xx).wrapping_sub(tl.pad.1);
+                    for (t, cell) in dd_row.iter().enumerate() {
+                        let x = (tx * M + t).wrapping_sub(tl.pad.1);
                         if x >= w {
                             continue;
                         }
-                        let out = &mut d_in[((e * h + y) * w + x) * c_in..][..c_in];
-                        let tmp = &*tmp;
-                        accumulate(
-                            out,
-                            (0..a).map(|i| (bt[i * a + yy], &tmp[(i * a + xx) * c_in..][..c_in])),
-                        );
+                        let out = &mut d_in[((e * h + y) * w + x) * c_in + c0..][..lanes];
+                        for (o, &v) in out.iter_mut().zip(cell) {
+                            *o += v;
+                        }
                     }
                 }
             }
-        },
-    );
+        }
+    });
 }
 
 /// The filter gradient of input channels `c0 .. c0 + cb` over the whole batch, written (not
 /// added) to `dg` (`3 × 3 × cb × c_out`).
 #[allow(clippy::too_many_arguments)]
-fn filter_grad_unit(
+fn filter_grad_unit<const A: usize, const M: usize>(
     gemm: &FastGemm,
+    mats: &Matrices<A, M>,
     tl: &Tiling<'_>,
     batch: usize,
     input: &[f32],
@@ -567,37 +572,30 @@ fn filter_grad_unit(
     (c0, cb): (usize, usize),
     dg: &mut [f32],
 ) {
-    let (a, g) = (tl.t.alpha, &tl.t.g);
     let ((h, w, c_in), (oh, ow, c_out)) = (tl.input, tl.output);
-    let points = tl.points();
+    let points = A * A;
     let images = ROWS_PER_FILTER_CHUNK
         .div_ceil(tl.tiles_per_image())
-        .max(1)
-        .min(batch);
+        .clamp(1, batch);
     let max_rows = images * tl.tiles_per_image();
-    let c_max = cb.max(c_out);
     let plane = cb * c_out;
     with_scratch(
         [
             points * max_rows * cb,
             points * max_rows * c_out,
-            points * c_max,
-            points * c_max,
             points * plane,
-            3 * a * plane,
         ],
-        |[v, z, tile, tmp, du, dtmp]| {
+        |[v, z, du]| {
             du.fill(0.0);
             for first in (0..batch).step_by(images) {
                 let n = images.min(batch - first);
                 let rows = n * tl.tiles_per_image();
                 for (row, (e, ty, tx)) in tiles_of(tl, n).enumerate() {
                     let e = first + e;
-                    let input_tile = &mut tile[..points * cb];
-                    gather_input(tl, &input[e * h * w * c_in..], (ty, tx), (c0, cb), input_tile);
-                    input_transform(tl.t, input_tile, tmp, v, row, rows);
+                    let image = &input[e * h * w * c_in..][..h * w * c_in];
+                    input_transform(mats, tl, image, (ty, tx), (c0, cb), v, (row, rows));
                     let image = &d_output[e * oh * ow * c_out..][..oh * ow * c_out];
-                    output_grad_transform(tl, image, (ty, tx), tile, tmp, z, row, rows);
+                    output_grad_transform(mats, tl, image, (ty, tx), z, (row, rows));
                 }
                 // dU[ξ] += V[ξ]ᵀ·Z[ξ]: V[ξ] is rows × cb row-major, i.e. cb × rows column-major.
                 for xi in 0..points {
@@ -613,25 +611,13 @@ fn filter_grad_unit(
                     );
                 }
             }
-            // dg = Gᵀ dU G: dtmp[kh][j] = Σ_i G[i][kh]·dU[i][j], dg[kh][kw] = Σ_j G[j][kw]·dtmp[kh][j].
-            for kh in 0..3 {
-                for j in 0..a {
-                    let out = &mut dtmp[(kh * a + j) * plane..][..plane];
-                    let du = &*du;
-                    combine(
-                        out,
-                        (0..a).map(|i| (g[i * 3 + kh], &du[(i * a + j) * plane..][..plane])),
-                    );
-                }
-            }
-            for kh in 0..3 {
-                for kw in 0..3 {
-                    let out = &mut dg[(kh * 3 + kw) * plane..][..plane];
-                    let dtmp = &*dtmp;
-                    combine(
-                        out,
-                        (0..a).map(|j| (g[j * 3 + kw], &dtmp[(kh * a + j) * plane..][..plane])),
-                    );
+            // dg = Gᵀ dU G, plane by plane (dU[ξ] and dg[tap] are cb × c_out each).
+            let (mut t, mut g) = ([[[0.0; LANES]; A]; A], [[[0.0; LANES]; R]; R]);
+            for (p, lanes) in blocks(plane) {
+                point_tile::<A>(du, (0, 1), plane, (p, lanes), &mut t);
+                sandwich(&mats.gt, &t, &mut g);
+                for (tap, cell) in g.iter().flatten().enumerate() {
+                    store(&mut dg[tap * plane + p..], cell, lanes);
                 }
             }
         },
@@ -650,7 +636,9 @@ mod tests {
 
     fn values(n: usize, seed: u64, scale: f32) -> Vec<f32> {
         let mut rng = Rng::new(seed, 0);
-        (0..n).map(|_| scale * (2.0 * rng.next_f32() - 1.0)).collect()
+        (0..n)
+            .map(|_| scale * (2.0 * rng.next_f32() - 1.0))
+            .collect()
     }
 
     /// One case's three passes in f64, by the definition of a SAME/VALID correlation.
@@ -708,7 +696,10 @@ mod tests {
             .zip(want)
             .map(|(&g, &w)| (f64::from(g) - w).abs() / (1.0 + w.abs()))
             .fold(0.0, f64::max);
-        assert!(worst <= tol, "{what}: worst relative error {worst:.2e} > {tol:.0e}");
+        assert!(
+            worst <= tol,
+            "{what}: worst relative error {worst:.2e} > {tol:.0e}"
+        );
     }
 
     #[test]
@@ -737,14 +728,24 @@ mod tests {
             assert_close(&format!("forward {h}x{w}x{c}→{k}"), &y, &want.y, 1e-5);
             let mut dx = vec![f32::NAN; n * g.input_len()];
             conv2d_backward_input_f32(&g, &gemm, n, &dy, &f, &mut scratch, &mut dx).unwrap();
-            assert_close(&format!("d_input {h}x{w}x{c}→{k}"), &dx, &want.d_input, 1e-5);
+            assert_close(
+                &format!("d_input {h}x{w}x{c}→{k}"),
+                &dx,
+                &want.d_input,
+                1e-5,
+            );
             // The filter gradient accumulates: start from 1.0 and take it off the reference.
             let mut df = vec![1.0; g.filter_len()];
             conv2d_backward_filter_f32(&g, &gemm, n, &x, &dy, &mut scratch, &mut df).unwrap();
             let want_df: Vec<f64> = want.d_filter.iter().map(|d| d + 1.0).collect();
             // d_filter sums batch·h·w products of O(1) values: scale the tolerance with it.
             let terms = (n * h * w) as f64;
-            assert_close(&format!("d_filter {h}x{w}x{c}→{k}"), &df, &want_df, 1e-6 * terms.sqrt() * 4.0);
+            assert_close(
+                &format!("d_filter {h}x{w}x{c}→{k}"),
+                &df,
+                &want_df,
+                1e-6 * terms.sqrt() * 4.0,
+            );
         }
     }
 

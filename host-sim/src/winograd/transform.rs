@@ -28,18 +28,19 @@ pub struct Transform {
 pub const R: usize = 3;
 
 /// The finite interpolation points of `F(m, 3)` for the tile sides used (∞ is the last point
-/// of each): 0, ±1 and then ±2 or ½ — the usual low-error choices.
+/// of each). `F(3, 3)` takes −½ as its fourth point: against the TensorFlow golden vectors at
+/// 11×11×32 and 5×5×64 its worst error was 0.29–0.46 of the tolerance, against 0.39–0.51 with
+/// ½ or 2; `F(4, 3)` (0, ±1, ±2) reached 0.89, too close to the tolerance to be used.
 fn points(m: usize) -> &'static [f64] {
     match m {
         2 => &[0.0, 1.0, -1.0],
-        3 => &[0.0, 1.0, -1.0, 0.5],
-        4 => &[0.0, 1.0, -1.0, 2.0, -2.0],
+        3 => &[0.0, 1.0, -1.0, -0.5],
         _ => panic!("F({m}, 3) has no points here"),
     }
 }
 
 /// The output tile sides this module provides.
-pub const TILE_SIDES: [usize; 3] = [2, 3, 4];
+pub const TILE_SIDES: [usize; 2] = [2, 3];
 
 /// Coefficients (lowest power first) of `Π (x − rootᵢ)`.
 fn poly_from_roots(roots: impl Iterator<Item = f64>) -> Vec<f64> {
@@ -70,7 +71,12 @@ impl Transform {
         for (i, &pi) in p.iter().enumerate() {
             // Row i of Cᵀ is the Lagrange basis polynomial Lᵢ = Πⱼ≠ᵢ (x − pⱼ) / Πⱼ≠ᵢ (pᵢ − pⱼ):
             // its numerator goes to Bᵀ, its denominator to G.
-            let others = || p.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, &pj)| pj);
+            let others = || {
+                p.iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != i)
+                    .map(|(_, &pj)| pj)
+            };
             let numerator = poly_from_roots(others());
             let denominator: f64 = others().map(|pj| pi - pj).product();
             bt[i * alpha..][..numerator.len()].copy_from_slice(&numerator);
@@ -112,7 +118,11 @@ mod tests {
             .map(|i| (0..a).map(|k| f64::from(t.bt[i * a + k]) * d[k]).sum())
             .collect();
         (0..t.m)
-            .map(|r| (0..a).map(|i| f64::from(t.at[r * a + i]) * gg[i] * bd[i]).sum())
+            .map(|r| {
+                (0..a)
+                    .map(|i| f64::from(t.at[r * a + i]) * gg[i] * bd[i])
+                    .sum()
+            })
             .collect()
     }
 
@@ -124,12 +134,17 @@ mod tests {
         for m in TILE_SIDES {
             let t = Transform::new(m);
             for _ in 0..20 {
-                let d: Vec<f64> = (0..t.alpha).map(|_| f64::from(rng.next_f32()) - 0.5).collect();
+                let d: Vec<f64> = (0..t.alpha)
+                    .map(|_| f64::from(rng.next_f32()) - 0.5)
+                    .collect();
                 let g: Vec<f64> = (0..R).map(|_| f64::from(rng.next_f32()) - 0.5).collect();
                 let y = winograd_1d(&t, &d, &g);
                 for (i, &yi) in y.iter().enumerate() {
                     let want: f64 = (0..R).map(|k| d[i + k] * g[k]).sum();
-                    assert!((yi - want).abs() <= 1e-6, "F({m},3) y[{i}] = {yi}, want {want}");
+                    assert!(
+                        (yi - want).abs() <= 1e-6,
+                        "F({m},3) y[{i}] = {yi}, want {want}"
+                    );
                 }
             }
         }
