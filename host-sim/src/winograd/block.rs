@@ -2,7 +2,7 @@
 //! compiler keeps in vector registers: every transform of the three passes is the same
 //! "sandwich" `W·D·Wᵀ` of a small matrix `W` around a square tile `D` of channel vectors.
 
-use super::transform::{Transform, R};
+use super::transform::R;
 
 /// Channels per block: one AVX-512 register of `f32`.
 pub const LANES: usize = 16;
@@ -17,17 +17,20 @@ pub fn sandwich<const RO: usize, const RI: usize>(
     d: &[[Lanes; RI]; RI],
     out: &mut [[Lanes; RO]; RO],
 ) {
-    // Each sum starts from its first term (no zero-filled arrays: they became memset calls).
+    // Each sum starts from −0.0, the identity of addition (−0 + x = x for every x, +0
+    // included): the first term then costs no extra rounding and the arrays need no memset.
+    // Zero weights are skipped; with the constant tables the test folds away.
     let mut tmp = [[[0.0f32; LANES]; RI]; RO];
     for i in 0..RO {
         for x in 0..RI {
-            let mut acc = [0.0f32; LANES];
-            for l in 0..LANES {
-                acc[l] = w[i][0] * d[0][x][l];
-            }
-            for y in 1..RI {
+            let mut acc = [-0.0f32; LANES];
+            for y in 0..RI {
+                let wv = w[i][y];
+                if wv == 0.0 {
+                    continue;
+                }
                 for l in 0..LANES {
-                    acc[l] += w[i][y] * d[y][x][l];
+                    acc[l] += wv * d[y][x][l];
                 }
             }
             tmp[i][x] = acc;
@@ -35,13 +38,14 @@ pub fn sandwich<const RO: usize, const RI: usize>(
     }
     for i in 0..RO {
         for j in 0..RO {
-            let mut acc = [0.0f32; LANES];
-            for l in 0..LANES {
-                acc[l] = w[j][0] * tmp[i][0][l];
-            }
-            for x in 1..RI {
+            let mut acc = [-0.0f32; LANES];
+            for x in 0..RI {
+                let wv = w[j][x];
+                if wv == 0.0 {
+                    continue;
+                }
                 for l in 0..LANES {
-                    acc[l] += w[j][x] * tmp[i][x][l];
+                    acc[l] += wv * tmp[i][x][l];
                 }
             }
             out[i][j] = acc;
@@ -69,53 +73,104 @@ pub fn store(dst: &mut [f32], src: &Lanes, lanes: usize) {
     }
 }
 
-/// One `F(M, 3)` (`A = M + 2`) as fixed-size matrices, each oriented as the sandwich that
-/// uses it wants it.
-#[derive(Debug, Clone, Copy)]
-pub struct Matrices<const A: usize, const M: usize> {
-    /// `Bᵀ`: input tile → `V`.
-    pub bt: [[f32; A]; A],
-    /// `B`: `N` → input-gradient tile.
-    pub b: [[f32; A]; A],
-    /// `Aᵀ`: `M` → output tile.
-    pub at: [[f32; A]; M],
-    /// `A`: output-gradient tile → `Z`.
-    pub a: [[f32; M]; A],
-    /// `G`: filter → `U`.
-    pub g: [[f32; R]; A],
-    /// `Gᵀ`: `dU` → filter gradient.
-    pub gt: [[f32; A]; R],
+/// `M × N` transposed, at compile time.
+const fn transpose<const M: usize, const N: usize>(m: [[f32; N]; M]) -> [[f32; M]; N] {
+    let mut t = [[0.0; M]; N];
+    let mut i = 0;
+    while i < M {
+        let mut j = 0;
+        while j < N {
+            t[j][i] = m[i][j];
+            j += 1;
+        }
+        i += 1;
+    }
+    t
 }
 
-impl<const A: usize, const M: usize> Matrices<A, M> {
-    /// The matrices of `t`.
-    ///
-    /// # Panics
-    /// If `t` is not an `F(M, 3)` (a programming error: the caller dispatches on `t.m`).
-    pub fn new(t: &Transform) -> Self {
-        assert!(t.m == M && t.alpha == A, "F({}, 3) is not F({M}, 3)", t.m);
-        let mut s = Self {
-            bt: [[0.0; A]; A],
-            b: [[0.0; A]; A],
-            at: [[0.0; A]; M],
-            a: [[0.0; M]; A],
-            g: [[0.0; R]; A],
-            gt: [[0.0; A]; R],
-        };
-        for i in 0..A {
-            for j in 0..A {
-                s.bt[i][j] = t.bt[i * A + j];
-                s.b[j][i] = t.bt[i * A + j];
-            }
-            for r in 0..M {
-                s.at[r][i] = t.at[r * A + i];
-                s.a[i][r] = t.at[r * A + i];
-            }
-            for k in 0..R {
-                s.g[i][k] = t.g[i * R + k];
-                s.gt[k][i] = t.g[i * R + k];
-            }
-        }
-        s
+/// One `F(M, 3)` (`A = M + 2`) as compile-time matrices, each oriented as the sandwich that uses
+/// it wants it. Being constants, their zero entries cost nothing: [`sandwich`] skips them
+/// (the `F(3, 3)` data transform has 16 non-zero entries of 25). The values are
+/// [`Transform::new`](super::transform::Transform::new)'s derivation, typed in and checked
+/// against it.
+pub trait Tables<const A: usize, const M: usize> {
+    /// `Bᵀ`: input tile → `V`.
+    const BT: [[f32; A]; A];
+    /// `Aᵀ`: `M` → output tile.
+    const AT: [[f32; A]; M];
+    /// `G`: filter → `U`.
+    const G: [[f32; R]; A];
+    /// `B`: `N` → input-gradient tile.
+    const B: [[f32; A]; A] = transpose(Self::BT);
+    /// `A`: output-gradient tile → `Z`.
+    const A: [[f32; M]; A] = transpose(Self::AT);
+    /// `Gᵀ`: `dU` → filter gradient.
+    const GT: [[f32; A]; R] = transpose(Self::G);
+}
+
+/// `F(2, 3)`: points 0, 1, −1, ∞.
+pub struct F2;
+
+impl Tables<4, 2> for F2 {
+    const BT: [[f32; 4]; 4] = [
+        [-1.0, 0.0, 1.0, 0.0],
+        [0.0, 1.0, 1.0, 0.0],
+        [0.0, -1.0, 1.0, 0.0],
+        [0.0, -1.0, 0.0, 1.0],
+    ];
+    const AT: [[f32; 4]; 2] = [[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, 1.0]];
+    const G: [[f32; 3]; 4] = [
+        [-1.0, 0.0, 0.0],
+        [0.5, 0.5, 0.5],
+        [0.5, -0.5, 0.5],
+        [0.0, 0.0, 1.0],
+    ];
+}
+
+/// `F(3, 3)`: points 0, 1, −1, −½, ∞.
+pub struct F3;
+
+impl Tables<5, 3> for F3 {
+    const BT: [[f32; 5]; 5] = [
+        [-0.5, -1.0, 0.5, 1.0, 0.0],
+        [0.0, 0.5, 1.5, 1.0, 0.0],
+        [0.0, -0.5, -0.5, 1.0, 0.0],
+        [0.0, -1.0, 0.0, 1.0, 0.0],
+        [0.0, -0.5, -1.0, 0.5, 1.0],
+    ];
+    const AT: [[f32; 5]; 3] = [
+        [1.0, 1.0, 1.0, 1.0, 0.0],
+        [0.0, 1.0, -1.0, -0.5, 0.0],
+        [0.0, 1.0, 1.0, 0.25, 1.0],
+    ];
+    const G: [[f32; 3]; 5] = [
+        [-2.0, 0.0, 0.0],
+        [1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0],
+        [-1.0, 1.0, -1.0],
+        [8.0 / 3.0, -4.0 / 3.0, 2.0 / 3.0],
+        [0.0, 0.0, 1.0],
+    ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::winograd::transform::Transform;
+
+    /// The typed-in tables against the derivation (bit for bit, as f32).
+    fn check<const A: usize, const M: usize, T: Tables<A, M>>() {
+        let t = Transform::new(M);
+        assert_eq!(T::BT.concat(), t.bt, "F({M}, 3) Bᵀ");
+        assert_eq!(T::AT.concat(), t.at, "F({M}, 3) Aᵀ");
+        assert_eq!(T::G.concat(), t.g, "F({M}, 3) G");
+        assert_eq!(transpose(T::B), T::BT);
+        assert_eq!(transpose(T::A), T::AT);
+        assert_eq!(transpose(T::GT), T::G);
+    }
+
+    #[test]
+    fn the_tables_are_the_derived_transforms() {
+        check::<4, 2, F2>();
+        check::<5, 3, F3>();
     }
 }

@@ -30,7 +30,7 @@ use kernels::Layout;
 use rayon::prelude::*;
 
 use crate::fast_gemm::FastGemm;
-use block::{load, sandwich, store, Lanes, Matrices, LANES};
+use block::{load, sandwich, store, Lanes, Tables, F2, F3, LANES};
 use transform::{Transform, R, TILE_SIDES};
 
 /// Below this many channel pairs (`c_in · c_out`) the transforms cost more than the products
@@ -157,13 +157,13 @@ impl Winograd {
             return false;
         };
         match tl.t.m {
-            2 => self.forward_with::<4, 2>(gemm, &tl, input, filter, bias, output),
-            _ => self.forward_with::<5, 3>(gemm, &tl, input, filter, bias, output),
+            2 => self.forward_with::<4, 2, F2>(gemm, &tl, input, filter, bias, output),
+            _ => self.forward_with::<5, 3, F3>(gemm, &tl, input, filter, bias, output),
         }
         true
     }
 
-    fn forward_with<const A: usize, const M: usize>(
+    fn forward_with<const A: usize, const M: usize, T: Tables<A, M>>(
         &self,
         gemm: &FastGemm,
         tl: &Tiling<'_>,
@@ -172,10 +172,9 @@ impl Winograd {
         bias: &[f32],
         output: &mut [f32],
     ) {
-        let mats = Matrices::<A, M>::new(tl.t);
         let mut shared = self.shared();
         let channels = (tl.input.2, tl.output.2);
-        let u = &*filter_transform(&mats, channels, filter, false, &mut shared);
+        let u = &*filter_transform::<A, M, T>(channels, filter, false, &mut shared);
         let images = ROWS_PER_CHUNK.div_ceil(tl.tiles_per_image()).max(1);
         let (in_len, out_len) = (tl.input_len(), tl.output_len());
         gemm.pool().install(|| {
@@ -184,7 +183,7 @@ impl Winograd {
                 .zip(input.par_chunks(images * in_len))
                 .for_each(|(out, inp)| {
                     let n = out.len() / out_len;
-                    forward_unit(gemm, &mats, tl, n, inp, u, bias, out);
+                    forward_unit::<A, M, T>(gemm, tl, n, inp, u, bias, out);
                 });
         });
     }
@@ -203,13 +202,13 @@ impl Winograd {
             return false;
         };
         match tl.t.m {
-            2 => self.backward_input_with::<4, 2>(gemm, &tl, d_output, filter, d_input),
-            _ => self.backward_input_with::<5, 3>(gemm, &tl, d_output, filter, d_input),
+            2 => self.backward_input_with::<4, 2, F2>(gemm, &tl, d_output, filter, d_input),
+            _ => self.backward_input_with::<5, 3, F3>(gemm, &tl, d_output, filter, d_input),
         }
         true
     }
 
-    fn backward_input_with<const A: usize, const M: usize>(
+    fn backward_input_with<const A: usize, const M: usize, T: Tables<A, M>>(
         &self,
         gemm: &FastGemm,
         tl: &Tiling<'_>,
@@ -217,10 +216,9 @@ impl Winograd {
         filter: &[f32],
         d_input: &mut [f32],
     ) {
-        let mats = Matrices::<A, M>::new(tl.t);
         let mut shared = self.shared();
         let channels = (tl.input.2, tl.output.2);
-        let ut = &*filter_transform(&mats, channels, filter, true, &mut shared);
+        let ut = &*filter_transform::<A, M, T>(channels, filter, true, &mut shared);
         let images = ROWS_PER_CHUNK.div_ceil(tl.tiles_per_image()).max(1);
         let (in_len, out_len) = (tl.input_len(), tl.output_len());
         gemm.pool().install(|| {
@@ -229,7 +227,7 @@ impl Winograd {
                 .zip(d_output.par_chunks(images * out_len))
                 .for_each(|(d_in, d_out)| {
                     let n = d_in.len() / in_len;
-                    input_grad_unit(gemm, &mats, tl, n, d_out, ut, d_in);
+                    input_grad_unit::<A, M, T>(gemm, tl, n, d_out, ut, d_in);
                 });
         });
     }
@@ -249,13 +247,13 @@ impl Winograd {
             return false;
         };
         match tl.t.m {
-            2 => self.backward_filter_with::<4, 2>(gemm, &tl, batch, input, d_output, d_filter),
-            _ => self.backward_filter_with::<5, 3>(gemm, &tl, batch, input, d_output, d_filter),
+            2 => self.backward_filter_with::<4, 2, F2>(gemm, &tl, batch, input, d_output, d_filter),
+            _ => self.backward_filter_with::<5, 3, F3>(gemm, &tl, batch, input, d_output, d_filter),
         }
         true
     }
 
-    fn backward_filter_with<const A: usize, const M: usize>(
+    fn backward_filter_with<const A: usize, const M: usize, T: Tables<A, M>>(
         &self,
         gemm: &FastGemm,
         tl: &Tiling<'_>,
@@ -264,7 +262,6 @@ impl Winograd {
         d_output: &[f32],
         d_filter: &mut [f32],
     ) {
-        let mats = Matrices::<A, M>::new(tl.t);
         let (c_in, c_out) = (tl.input.2, tl.output.2);
         // One block of input channels per thread: each block's gradient sums over every tile
         // in tile order, so the split does not change a bit.
@@ -280,7 +277,7 @@ impl Winograd {
                 .enumerate()
                 .for_each(|(b, dg)| {
                     let channels = (b * block, dg.len() / (9 * c_out));
-                    filter_grad_unit(gemm, &mats, tl, batch, input, d_output, channels, dg);
+                    filter_grad_unit::<A, M, T>(gemm, tl, batch, input, d_output, channels, dg);
                 });
         });
         // d_filter is HWIO: tap, input channel, output channel.
@@ -309,8 +306,7 @@ fn blocks(c: usize) -> impl Iterator<Item = (usize, usize)> {
 
 /// `U[ξ] = G g Gᵀ` for every channel pair, as `α²` matrices `c_in × c_out` — or, `transposed`,
 /// `c_out × c_in` (the input gradient's) — in `buf`.
-fn filter_transform<'b, const A: usize, const M: usize>(
-    mats: &Matrices<A, M>,
+fn filter_transform<'b, const A: usize, const M: usize, T: Tables<A, M>>(
     (c_in, c_out): (usize, usize),
     filter: &[f32],
     transposed: bool,
@@ -350,7 +346,7 @@ fn filter_transform<'b, const A: usize, const M: usize>(
                 load(cell, &planes[(kh * R + kw) * plane + p..], lanes);
             }
         }
-        sandwich(&mats.g, &g, &mut t);
+        sandwich(&T::G, &g, &mut t);
         for (xi, cell) in t.iter().flatten().enumerate() {
             store(&mut u[xi * plane + p..], cell, lanes);
         }
@@ -361,8 +357,7 @@ fn filter_transform<'b, const A: usize, const M: usize>(
 /// `V = Bᵀ d B` of the input tile `(ty, tx)` of one image (channels `c0 .. c0 + cb`, zero
 /// outside the map) into row `row` of the `α²` matrices of `v` (`rows × cb` each).
 #[allow(clippy::too_many_arguments)]
-fn input_transform<const A: usize, const M: usize>(
-    mats: &Matrices<A, M>,
+fn input_transform<const A: usize, const M: usize, T: Tables<A, M>>(
     tl: &Tiling<'_>,
     image: &[f32],
     (ty, tx): (usize, usize),
@@ -385,7 +380,7 @@ fn input_transform<const A: usize, const M: usize>(
                 }
             }
         }
-        sandwich(&mats.bt, &d, &mut t);
+        sandwich(&T::BT, &d, &mut t);
         for (xi, cell) in t.iter().flatten().enumerate() {
             store(&mut v[(xi * rows + row) * cb + b0..], cell, lanes);
         }
@@ -394,8 +389,7 @@ fn input_transform<const A: usize, const M: usize>(
 
 /// `Z = A dY Aᵀ` of the output-gradient tile `(ty, tx)` of one image (zero outside the map)
 /// into row `row` of the `α²` matrices of `z` (`rows × c_out` each).
-fn output_grad_transform<const A: usize, const M: usize>(
-    mats: &Matrices<A, M>,
+fn output_grad_transform<const A: usize, const M: usize, T: Tables<A, M>>(
     tl: &Tiling<'_>,
     image: &[f32],
     (ty, tx): (usize, usize),
@@ -417,7 +411,7 @@ fn output_grad_transform<const A: usize, const M: usize>(
                 }
             }
         }
-        sandwich(&mats.a, &dy, &mut t);
+        sandwich(&T::A, &dy, &mut t);
         for (xi, cell) in t.iter().flatten().enumerate() {
             store(&mut z[(xi * rows + row) * c + c0..], cell, lanes);
         }
@@ -441,9 +435,8 @@ fn point_tile<const A: usize>(
 /// The forward pass of `images` images (`input`, `output` are theirs) with the transformed
 /// filters `u`.
 #[allow(clippy::too_many_arguments)]
-fn forward_unit<const A: usize, const M: usize>(
+fn forward_unit<const A: usize, const M: usize, T: Tables<A, M>>(
     gemm: &FastGemm,
-    mats: &Matrices<A, M>,
     tl: &Tiling<'_>,
     images: usize,
     input: &[f32],
@@ -457,7 +450,7 @@ fn forward_unit<const A: usize, const M: usize>(
     with_scratch([points * rows * c_in, points * rows * c_out], |[v, mm]| {
         for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
             let image = &input[e * h * w * c_in..][..h * w * c_in];
-            input_transform(mats, tl, image, (ty, tx), (0, c_in), v, (row, rows));
+            input_transform::<A, M, T>(tl, image, (ty, tx), (0, c_in), v, (row, rows));
         }
         mm.fill(0.0);
         let plane = c_in * c_out;
@@ -478,7 +471,7 @@ fn forward_unit<const A: usize, const M: usize>(
         for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
             for (c0, lanes) in blocks(c_out) {
                 point_tile::<A>(mm, (row, rows), c_out, (c0, lanes), &mut t);
-                sandwich(&mats.at, &t, &mut y);
+                sandwich(&T::AT, &t, &mut y);
                 for (r, y_row) in y.iter().enumerate() {
                     let oy = ty * M + r;
                     for (s, cell) in y_row.iter().enumerate() {
@@ -499,9 +492,8 @@ fn forward_unit<const A: usize, const M: usize>(
 
 /// The input gradient of `images` images (`d_out`, `d_in` are theirs) with the transposed
 /// transformed filters `ut`.
-fn input_grad_unit<const A: usize, const M: usize>(
+fn input_grad_unit<const A: usize, const M: usize, T: Tables<A, M>>(
     gemm: &FastGemm,
-    mats: &Matrices<A, M>,
     tl: &Tiling<'_>,
     images: usize,
     d_out: &[f32],
@@ -514,7 +506,7 @@ fn input_grad_unit<const A: usize, const M: usize>(
     with_scratch([points * rows * c_out, points * rows * c_in], |[z, nn]| {
         for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
             let image = &d_out[e * oh * ow * c_out..][..oh * ow * c_out];
-            output_grad_transform(mats, tl, image, (ty, tx), z, (row, rows));
+            output_grad_transform::<A, M, T>(tl, image, (ty, tx), z, (row, rows));
         }
         nn.fill(0.0);
         let plane = c_in * c_out;
@@ -537,7 +529,7 @@ fn input_grad_unit<const A: usize, const M: usize>(
         for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
             for (c0, lanes) in blocks(c_in) {
                 point_tile::<A>(nn, (row, rows), c_in, (c0, lanes), &mut t);
-                sandwich(&mats.b, &t, &mut dd);
+                sandwich(&T::B, &t, &mut dd);
                 for (u, dd_row) in dd.iter().enumerate() {
                     let y = (ty * M + u).wrapping_sub(tl.pad.0);
                     if y >= h {
@@ -562,9 +554,8 @@ fn input_grad_unit<const A: usize, const M: usize>(
 /// The filter gradient of input channels `c0 .. c0 + cb` over the whole batch, written (not
 /// added) to `dg` (`3 × 3 × cb × c_out`).
 #[allow(clippy::too_many_arguments)]
-fn filter_grad_unit<const A: usize, const M: usize>(
+fn filter_grad_unit<const A: usize, const M: usize, T: Tables<A, M>>(
     gemm: &FastGemm,
-    mats: &Matrices<A, M>,
     tl: &Tiling<'_>,
     batch: usize,
     input: &[f32],
@@ -593,9 +584,9 @@ fn filter_grad_unit<const A: usize, const M: usize>(
                 for (row, (e, ty, tx)) in tiles_of(tl, n).enumerate() {
                     let e = first + e;
                     let image = &input[e * h * w * c_in..][..h * w * c_in];
-                    input_transform(mats, tl, image, (ty, tx), (c0, cb), v, (row, rows));
+                    input_transform::<A, M, T>(tl, image, (ty, tx), (c0, cb), v, (row, rows));
                     let image = &d_output[e * oh * ow * c_out..][..oh * ow * c_out];
-                    output_grad_transform(mats, tl, image, (ty, tx), z, (row, rows));
+                    output_grad_transform::<A, M, T>(tl, image, (ty, tx), z, (row, rows));
                 }
                 // dU[ξ] += V[ξ]ᵀ·Z[ξ]: V[ξ] is rows × cb row-major, i.e. cb × rows column-major.
                 for xi in 0..points {
@@ -615,7 +606,7 @@ fn filter_grad_unit<const A: usize, const M: usize>(
             let (mut t, mut g) = ([[[0.0; LANES]; A]; A], [[[0.0; LANES]; R]; R]);
             for (p, lanes) in blocks(plane) {
                 point_tile::<A>(du, (0, 1), plane, (p, lanes), &mut t);
-                sandwich(&mats.gt, &t, &mut g);
+                sandwich(&T::GT, &t, &mut g);
                 for (tap, cell) in g.iter().flatten().enumerate() {
                     store(&mut dg[tap * plane + p..], cell, lanes);
                 }
