@@ -2,7 +2,8 @@
 //!
 //! [`Timed`] wraps a backend and clocks each matrix product and each row-kernel call (LRN,
 //! max-pool by layer and pass; im2col, the convolutions' fills and ReLU together), so the report gives GFLOP/s per layer forward and backward and,
-//! against the step's wall time, the share spent outside the GEMMs. Only the timed steps are
+//! against the step's wall time, the share spent outside the GEMMs. The element-wise passes
+//! ([`Exec::map_lanes`]: the optimiser's step, zeroing the gradients) are clocked apart. Only the timed steps are
 //! recorded ([`Timed::reset`] after warm-up). The clock reads cost about 50 ns a call, which
 //! the FULL network's few dozen calls a step do not feel.
 
@@ -10,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use kernels::gemm::{RowFill, RowKernel, RowKernel2};
+use kernels::gemm::{LaneKernel, RowFill, RowKernel, RowKernel2};
 use kernels::net::{LayerGeometry, ValenceConfig};
 use kernels::{Backend, Exec, Gemm, KernelError, Layout};
 
@@ -28,6 +29,10 @@ pub struct Tally {
 /// The one label of every [`Exec::fill_rows`] call: the convolutions' im2col, their bias and
 /// zero fills, and ReLU forward and backward.
 const FILLS: &str = "im2col, fills and ReLU";
+/// The label of an [`Exec::map_lanes`] call that reads gradients: an optimiser's step.
+const OPTIMIZER: &str = "optimizer step";
+/// The label of an [`Exec::map_lanes`] call that reads nothing: zeroing the gradients.
+const ZEROING: &str = "zero gradients";
 
 /// A backend that clocks every call of `inner` (see the module documentation).
 pub struct Timed<'a> {
@@ -176,19 +181,30 @@ impl Exec for Timed<'_> {
         self.inner.fill_rows(rows, output, f);
         self.record(FILLS.to_owned(), started, 0.0);
     }
+
+    fn map_lanes(&self, read: &[&[f32]], write: &mut [&mut [f32]], f: &LaneKernel<'_>) {
+        let label = if read.is_empty() { ZEROING } else { OPTIMIZER };
+        let started = Instant::now();
+        self.inner.map_lanes(read, write, f);
+        self.record(label.to_owned(), started, 0.0);
+    }
 }
 
 /// The report: one line per label (share of `wall` seconds, GFLOP/s), then the share outside
 /// the GEMMs and outside every clocked call.
 pub fn report(tallies: &BTreeMap<String, Tally>, wall: f64) -> String {
     let mut out = String::new();
-    let (mut gemm, mut rows) = (0.0, 0.0);
+    let (mut gemm, mut rows, mut lanes) = (0.0, 0.0, 0.0);
     for (label, t) in tallies {
         let rate = if t.flops > 0.0 {
             gemm += t.secs;
             format!("{:7.1} GFLOP/s", t.flops / t.secs / 1e9)
         } else {
-            rows += t.secs;
+            if label == OPTIMIZER || label == ZEROING {
+                lanes += t.secs;
+            } else {
+                rows += t.secs;
+            }
             String::new()
         };
         out.push_str(&format!(
@@ -198,11 +214,12 @@ pub fn report(tallies: &BTreeMap<String, Tally>, wall: f64) -> String {
         ));
     }
     out.push_str(&format!(
-        "  outside the GEMMs: {:.1} % (LRN, max-pool, im2col, fills and ReLU {:.1} %, the \
-         rest unclocked {:.1} %)\n",
+        "  outside the GEMMs: {:.1} % (LRN, max-pool, im2col, fills and ReLU {:.1} %, optimizer \
+         step and zeroing {:.1} %, the rest unclocked {:.1} %)\n",
         100.0 * (wall - gemm) / wall,
         100.0 * rows / wall,
-        100.0 * (wall - gemm - rows) / wall
+        100.0 * lanes / wall,
+        100.0 * (wall - gemm - rows - lanes) / wall
     ));
     out
 }

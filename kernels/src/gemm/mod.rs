@@ -13,7 +13,7 @@ mod packed_a;
 mod packed_b;
 mod portable;
 
-pub use exec::{Backend, Exec, RowFill, RowKernel, RowKernel2};
+pub use exec::{Backend, Exec, LaneKernel, RowFill, RowKernel, RowKernel2};
 pub use portable::Portable;
 
 /// How a matrix is stored in its slice. Both layouts are dense (no padding between rows).
