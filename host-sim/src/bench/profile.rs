@@ -223,3 +223,61 @@ pub fn report(tallies: &BTreeMap<String, Tally>, wall: f64) -> String {
     ));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fast_gemm::FastGemm;
+    use kernels::net::Network;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn element_wise_passes_keep_the_inner_backends_threads_and_are_clocked_by_kind() {
+        let two = FastGemm::new(2).unwrap();
+        let timed = Timed::new(&two, &Network::TINY).unwrap();
+        let calls = AtomicUsize::new(0);
+        let count = |_: &[&[f32]], _: &mut [&mut [f32]]| {
+            calls.fetch_add(1, Ordering::Relaxed);
+        };
+        let (g, mut w) = (vec![1.0f32; 1 << 20], vec![0.0f32; 1 << 20]);
+        timed.map_lanes(&[&g], &mut [&mut w], &count);
+        assert_eq!(calls.load(Ordering::Relaxed), 2, "one chunk per thread");
+        timed.map_lanes(&[], &mut [&mut w], &count);
+        let t = timed.tallies();
+        assert_eq!((t[OPTIMIZER].calls, t[ZEROING].calls), (1, 1), "{t:?}");
+    }
+
+    #[test]
+    fn optimizer_and_zeroing_have_their_own_share_and_leave_the_unclocked_rest() {
+        let tally = |secs: f64, flops: f64| Tally {
+            calls: 2,
+            secs,
+            flops,
+        };
+        let tallies: BTreeMap<String, Tally> = [
+            ("conv2 forward".to_owned(), tally(0.5, 1e9)),
+            ("LRN 128 forward".to_owned(), tally(0.2, 0.0)),
+            (OPTIMIZER.to_owned(), tally(0.075, 0.0)),
+            (ZEROING.to_owned(), tally(0.025, 0.0)),
+        ]
+        .into();
+        let out = report(&tallies, 1.0);
+        // Hand-computed: 1 s of wall time, 0.5 s in GEMMs, 0.2 s in row kernels, 0.1 s in the
+        // element-wise passes, 0.2 s in none of them.
+        assert!(
+            out.contains(
+                "outside the GEMMs: 50.0 % (LRN, max-pool, im2col, fills and ReLU 20.0 %, \
+                 optimizer step and zeroing 10.0 %, the rest unclocked 20.0 %)"
+            ),
+            "{out}"
+        );
+        let line = out
+            .lines()
+            .find(|l| l.contains(OPTIMIZER))
+            .unwrap_or_default();
+        assert!(
+            line.contains(" 7.5 %") && line.contains(" 37.50 ms/call"),
+            "{out}"
+        );
+    }
+}
