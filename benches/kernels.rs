@@ -31,7 +31,9 @@ use kernels::net::{
     ArenaLayout, Net, OptimizerKind, Plan, ValenceConfig, LRN_ALPHA, LRN_BETA, LRN_BIAS,
     LRN_DEPTH_RADIUS,
 };
-use kernels::optim::{adam_step_f32, momentum_step_f32, Adam, BetaPowers, Momentum};
+use kernels::optim::{
+    adam_step_f32, adam_step_f32_with, momentum_step_f32, Adam, BetaPowers, Momentum,
+};
 use kernels::pool::{max_pool_backward_f32, max_pool_f32, Pool2d};
 use kernels::rng::Rng;
 use kernels::{Backend, Gemm, Layout, Portable};
@@ -404,8 +406,11 @@ fn relu(crit: &mut Criterion) {
     group.finish();
 }
 
+/// The optimisers on one thread; `adam_fast` is Adam spread over `FastGemm`'s two threads
+/// (`Exec::map_lanes`: the same bits; TINY's 7.6 k parameters stay in one call).
 fn optim(crit: &mut Criterion) {
     let mut group = crit.benchmark_group("optim");
+    let two = FastGemm::new(2).expect("two worker threads start");
     for (label, cfg, _) in shapes() {
         // Every parameter of the network: 7.9 M for FULL.
         let len = cfg.param_len().expect("parameter count");
@@ -427,6 +432,12 @@ fn optim(crit: &mut Criterion) {
                     &mut v,
                 )
                 .unwrap()
+            })
+        });
+        group.bench_function(BenchmarkId::new("adam_fast", label), |b| {
+            b.iter(|| {
+                let (p, g) = (&mut params, black_box(&grads));
+                adam_step_f32_with(&two, &adam, &mut powers, p, g, &mut m, &mut v).unwrap()
             })
         });
         let momentum = Momentum {

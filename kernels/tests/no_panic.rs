@@ -19,6 +19,7 @@ use kernels::conv2d::{
 };
 use kernels::data::{synthetic_frame_u8, FrameSpec, Split};
 use kernels::dense::{dense_backward_input_f32, dense_backward_weights_f32, dense_f32, Dense};
+use kernels::gemm::LaneKernel;
 use kernels::histogram::{percentiles, percentiles_of_rows, Histogram};
 use kernels::init::{conv_fans, truncated_normal_f32, xavier_normal_f32, xavier_stddev};
 use kernels::loss::{mse_f32, softmax_cross_entropy_f32, weighted_abs_error_f32};
@@ -27,8 +28,9 @@ use kernels::net::{
     ArenaLayout, Layer, Net, Network, Observer, Op, OptimizerKind, ValenceConfig, KWS,
 };
 use kernels::optim::{
-    adam_keras_step_f32, adam_step_f32, clip_by_global_norm_f32, momentum_step_f32, sgd_step_f32,
-    Adam, AdamKeras, BetaPowers, Momentum,
+    adam_keras_step_f32, adam_keras_step_f32_with, adam_step_f32, adam_step_f32_with,
+    clip_by_global_norm_f32, momentum_step_f32, momentum_step_f32_with, sgd_step_f32,
+    sgd_step_f32_with, Adam, AdamKeras, BetaPowers, Momentum,
 };
 use kernels::pool::{max_pool_backward_f32, max_pool_f32, Pool2d};
 use kernels::quant::net::{
@@ -43,7 +45,7 @@ use kernels::quant::{
     QuantParams, QuantizedMultiplier,
 };
 use kernels::rng::Rng;
-use kernels::{Axis, Hwc, Padding, Portable};
+use kernels::{Axis, Exec, Hwc, Padding, Portable};
 
 /// Iterations; each makes one constructor call and, mostly, one or more kernel calls.
 const ITERATIONS: u64 = 200_000;
@@ -410,6 +412,29 @@ fn elementwise(g: &mut Gen) -> u64 {
     10
 }
 
+/// An [`Exec`] that cuts element-wise passes in two at element `.0` (clamped), as a host's
+/// threads cut them; one call when the lanes' lengths differ, as [`Exec::map_lanes`] allows.
+struct Halves(usize);
+
+impl Exec for Halves {
+    fn map_lanes(&self, read: &[&[f32]], write: &mut [&mut [f32]], f: &LaneKernel<'_>) {
+        let len = write.first().map_or(0, |l| l.len());
+        let mut lens = read
+            .iter()
+            .map(|l| l.len())
+            .chain(write.iter().map(|l| l.len()));
+        if lens.any(|l| l != len) {
+            return f(read, write);
+        }
+        let at = self.0.min(len);
+        let (r0, r1): (Vec<&[f32]>, Vec<&[f32]>) = read.iter().map(|l| l.split_at(at)).unzip();
+        let (mut w0, mut w1): (Vec<&mut [f32]>, Vec<&mut [f32]>) =
+            write.iter_mut().map(|l| l.split_at_mut(at)).unzip();
+        f(&r0, &mut w0);
+        f(&r1, &mut w1);
+    }
+}
+
 fn optimisers(g: &mut Gen) -> u64 {
     let n = g.small(32);
     let mut w = g.f32s(n);
@@ -451,7 +476,20 @@ fn optimisers(g: &mut Gen) -> u64 {
     let _ = sgd_step_f32(g.param(), &mut w, &grads);
     let mut gr = g.f32s(n);
     let _ = clip_by_global_norm_f32(&mut gr, g.param());
-    5
+
+    // The same through an `Exec` that splits them, with lengths that may not match.
+    let halves = Halves(g.small(33));
+    let [grads, mut m, mut v] = [(); 3].map(|()| {
+        let len = g.len(n);
+        g.f32s(len)
+    });
+    let p = &mut powers;
+    let _ = adam_step_f32_with(&halves, &adam, p, &mut w, &grads, &mut m, &mut v);
+    let step = g.0.next_u32() >> g.below(32);
+    let _ = adam_keras_step_f32_with(&halves, &keras, step, &mut w, &grads, &mut m, &mut v);
+    let _ = momentum_step_f32_with(&halves, &mom, &mut w, &grads, &mut m);
+    let _ = sgd_step_f32_with(&halves, g.param(), &mut w, &grads);
+    9
 }
 
 fn init(g: &mut Gen) -> u64 {

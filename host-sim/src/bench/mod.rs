@@ -88,10 +88,10 @@ pub fn bench(args: &BenchArgs) -> Result<BenchReport> {
         let mut t = 0u32;
         frames_per_second(args, &timed, || {
             t += 1;
-            net.zero_grads();
+            net.zero_grads_with(backend);
             let y = batch.targets(0..args.batch, cfg.loss);
             net.train(backend, x, y, args.batch, &mut ())?;
-            net.adam_step(&adam, t)?;
+            net.adam_step_with(backend, &adam, t)?;
             Ok(())
         })?
     };

@@ -16,7 +16,7 @@ mod tile;
 pub use kernel::Isa;
 
 use kernels::conv2d::Conv2d;
-use kernels::gemm::{RowFill, RowKernel, RowKernel2};
+use kernels::gemm::{LaneKernel, RowFill, RowKernel, RowKernel2};
 use kernels::{ConvAlgorithm, Exec, Gemm, KernelError, Layout};
 use rayon::prelude::*;
 
@@ -28,6 +28,9 @@ use crate::winograd::Winograd;
 pub const ROW_ALIGN: usize = 24;
 /// Column tiles are multiples of this, a multiple of every micro-kernel width (32, 16, 8).
 pub const COL_ALIGN: usize = 96;
+/// Element-wise chunks ([`Exec::map_lanes`]) are multiples of this many `f32`s (a 64-byte cache
+/// line), so every chunk but the last runs its vector loop without a scalar tail.
+const LANE_ALIGN: usize = 16;
 /// Below this many multiply-adds the tiles run on the calling thread: waking the pool would
 /// cost more than the product. (The tiling, hence the bits, is unchanged.)
 const PARALLEL_MIN_WORK: usize = 1 << 16;
@@ -205,6 +208,44 @@ impl Exec for FastGemm {
             out.par_chunks_mut(chunk * row)
                 .enumerate()
                 .for_each(|(i, part)| f(i * chunk, part));
+        });
+    }
+
+    fn map_lanes(&self, read: &[&[f32]], write: &mut [&mut [f32]], f: &LaneKernel<'_>) {
+        let Some(len) = write.first().map(|lane| lane.len()) else {
+            return f(read, write);
+        };
+        let chunk = len
+            .div_ceil(self.threads().max(1))
+            .next_multiple_of(LANE_ALIGN);
+        let mut lens = read
+            .iter()
+            .map(|l| l.len())
+            .chain(write.iter().map(|l| l.len()));
+        // Small passes (and lanes that break the contract) stay on the calling thread.
+        if chunk >= len || len < PARALLEL_MIN_WORK || lens.any(|l| l != len) {
+            return f(read, write);
+        }
+        // Chunk `c` of every lane, gathered: a few small vectors a call, against millions of
+        // elements.
+        let chunks = len.div_ceil(chunk);
+        let mut reads: Vec<Vec<&[f32]>> = (0..chunks).map(|_| Vec::new()).collect();
+        let mut writes: Vec<Vec<&mut [f32]>> = (0..chunks).map(|_| Vec::new()).collect();
+        for lane in read {
+            for (c, part) in reads.iter_mut().zip(lane.chunks(chunk)) {
+                c.push(part);
+            }
+        }
+        for lane in write.iter_mut() {
+            for (c, part) in writes.iter_mut().zip(lane.chunks_mut(chunk)) {
+                c.push(part);
+            }
+        }
+        self.pool.install(|| {
+            reads
+                .into_par_iter()
+                .zip(writes)
+                .for_each(|(read, mut write)| f(&read, &mut write));
         });
     }
 }

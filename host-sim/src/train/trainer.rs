@@ -175,7 +175,7 @@ impl<'a> Trainer<'a> {
     ) -> Result<ControlFlow<()>> {
         let s = self.setup;
         let (gemm, batch, micro) = (&*s.gemm, s.args.batch, s.micro);
-        self.net.zero_grads();
+        self.net.zero_grads_with(gemm);
         // Each micro-batch returns its share of the batch's loss; the shares are added in
         // micro-batch order, the order a board adds them in (one share: the loss itself).
         let mut loss = 0.0;
@@ -223,10 +223,14 @@ impl<'a> Trainer<'a> {
         let lr = self.learning_rate(step);
         // t = step + 1: TF1's Adam counts from 1; `steps ≤ u32::MAX` was checked at the start.
         let t = (step + 1) as u32;
+        let exec = &*self.setup.gemm;
         match self.setup.args.optimizer {
-            OptimizerName::Adam => self.net.adam_step(&Adam::tf1(lr), t)?,
-            OptimizerName::AdamKeras => self.net.adam_keras_step(&AdamKeras::keras(lr), t)?,
-            OptimizerName::Sgd => self.net.sgd_step(lr)?,
+            OptimizerName::Adam => self.net.adam_step_with(exec, &Adam::tf1(lr), t)?,
+            OptimizerName::AdamKeras => {
+                self.net
+                    .adam_keras_step_with(exec, &AdamKeras::keras(lr), t)?
+            }
+            OptimizerName::Sgd => self.net.sgd_step_with(exec, lr)?,
         }
         Ok(())
     }

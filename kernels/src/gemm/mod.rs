@@ -15,7 +15,7 @@ mod packed_b;
 mod portable;
 
 pub use conv_algorithm::ConvAlgorithm;
-pub use exec::{Backend, Exec, RowFill, RowKernel, RowKernel2};
+pub use exec::{Backend, Exec, LaneKernel, RowFill, RowKernel, RowKernel2};
 pub use portable::Portable;
 
 /// How a matrix is stored in its slice. Both layouts are dense (no padding between rows).

@@ -17,12 +17,12 @@ use crate::init::{constant_f32, truncated_normal_f32, xavier_normal_f32};
 use crate::loss::{mse_f32, softmax_cross_entropy_f32, weighted_abs_error_f32};
 use crate::lrn::{lrn_backward_f32, lrn_f32, Lrn};
 use crate::optim::{
-    adam_keras_step_f32, adam_step_f32, momentum_step_f32, sgd_step_f32, Adam, AdamKeras,
-    BetaPowers, Momentum,
+    adam_keras_step_f32_with, adam_step_f32_with, momentum_step_f32_with, sgd_step_f32_with, Adam,
+    AdamKeras, BetaPowers, Momentum,
 };
 use crate::pool::{max_pool_backward_f32, max_pool_f32, Pool2d};
 use crate::rng::Rng;
-use crate::{Backend, Gemm, KernelError};
+use crate::{Backend, Exec, Gemm, KernelError, Portable};
 
 /// A batch of examples for [`Net::forward_inputs`] and [`Net::train`]: `n` inputs of the
 /// table's [`Input`](super::Input) shape back to back, NHWC.
@@ -453,8 +453,21 @@ impl<'a> Net<'a> {
 
     /// Sets every gradient to zero (start of a batch).
     pub fn zero_grads(&mut self) {
+        self.zero_grads_with(&Portable);
+    }
+
+    /// [`Net::zero_grads`] spread by `exec` ([`Exec::map_lanes`]).
+    pub fn zero_grads_with<E: Exec + ?Sized>(&mut self, exec: &E) {
         let r = self.layout.grads;
-        self.arena[r.offset..r.end()].fill(0.0);
+        exec.map_lanes(
+            &[],
+            &mut [&mut self.arena[r.offset..r.end()]],
+            &|_, grads| {
+                for g in grads {
+                    g.fill(0.0);
+                }
+            },
+        );
     }
 
     fn parts(&mut self) -> Parts<'_> {
@@ -669,6 +682,20 @@ impl<'a> Net<'a> {
     /// [`KernelError::Zero`] (`step`) for step 0; the optimiser's own parameter errors (a
     /// stored power outside `[0, 1)` included). Nothing is written then.
     pub fn adam_step(&mut self, adam: &Adam, step: u32) -> Result<(), KernelError> {
+        self.adam_step_with(&Portable, adam, step)
+    }
+
+    /// [`Net::adam_step`] with the parameters spread by `exec` ([`Exec::map_lanes`]): the same
+    /// bits for any split.
+    ///
+    /// # Errors
+    /// As [`Net::adam_step`]; nothing is written then.
+    pub fn adam_step_with<E: Exec + ?Sized>(
+        &mut self,
+        exec: &E,
+        adam: &Adam,
+        step: u32,
+    ) -> Result<(), KernelError> {
         if self.opt != Some(OptimizerKind::Adam) {
             return Err(KernelError::InvalidParam { arg: "optimizer" });
         }
@@ -695,7 +722,7 @@ impl<'a> Net<'a> {
                 beta2_power: *beta2_power,
             }
         };
-        adam_step_f32(adam, &mut powers, parts.params, parts.grads, m, v)?;
+        adam_step_f32_with(exec, adam, &mut powers, parts.params, parts.grads, m, v)?;
         (*beta1_power, *beta2_power) = (powers.beta1_power, powers.beta2_power);
         Ok(())
     }
@@ -706,8 +733,22 @@ impl<'a> Net<'a> {
     ///
     /// # Errors
     /// [`KernelError::InvalidParam`] (`optimizer`) if the arena holds no Adam state; the
-    /// optimiser's own errors ([`adam_keras_step_f32`]). Nothing is written then.
+    /// optimiser's own errors ([`crate::optim::adam_keras_step_f32`]). Nothing is written then.
     pub fn adam_keras_step(&mut self, adam: &AdamKeras, step: u32) -> Result<(), KernelError> {
+        self.adam_keras_step_with(&Portable, adam, step)
+    }
+
+    /// [`Net::adam_keras_step`] with the parameters spread by `exec` ([`Exec::map_lanes`]): the
+    /// same bits for any split.
+    ///
+    /// # Errors
+    /// As [`Net::adam_keras_step`]; nothing is written then.
+    pub fn adam_keras_step_with<E: Exec + ?Sized>(
+        &mut self,
+        exec: &E,
+        adam: &AdamKeras,
+        step: u32,
+    ) -> Result<(), KernelError> {
         if self.opt != Some(OptimizerKind::Adam) {
             return Err(KernelError::InvalidParam { arg: "optimizer" });
         }
@@ -715,7 +756,7 @@ impl<'a> Net<'a> {
         let p = parts.params.len();
         let (m, rest) = parts.opt_state.split_at_mut(p);
         let (v, _powers) = rest.split_at_mut(p);
-        adam_keras_step_f32(adam, step, parts.params, parts.grads, m, v)
+        adam_keras_step_f32_with(exec, adam, step, parts.params, parts.grads, m, v)
     }
 
     /// One momentum step on all parameters with the accumulated gradients.
@@ -724,11 +765,24 @@ impl<'a> Net<'a> {
     /// [`KernelError::InvalidParam`] (`optimizer`) if the arena holds no momentum state; the
     /// optimiser's own parameter errors.
     pub fn momentum_step(&mut self, momentum: &Momentum) -> Result<(), KernelError> {
+        self.momentum_step_with(&Portable, momentum)
+    }
+
+    /// [`Net::momentum_step`] with the parameters spread by `exec` ([`Exec::map_lanes`]): the
+    /// same bits for any split.
+    ///
+    /// # Errors
+    /// As [`Net::momentum_step`].
+    pub fn momentum_step_with<E: Exec + ?Sized>(
+        &mut self,
+        exec: &E,
+        momentum: &Momentum,
+    ) -> Result<(), KernelError> {
         if self.opt != Some(OptimizerKind::Momentum) {
             return Err(KernelError::InvalidParam { arg: "optimizer" });
         }
         let parts = self.parts();
-        momentum_step_f32(momentum, parts.params, parts.grads, parts.opt_state)
+        momentum_step_f32_with(exec, momentum, parts.params, parts.grads, parts.opt_state)
     }
 
     /// One plain SGD step on all parameters with the accumulated gradients.
@@ -736,11 +790,24 @@ impl<'a> Net<'a> {
     /// # Errors
     /// [`KernelError::InvalidParam`] (`optimizer`) on an inference network; `lr` errors.
     pub fn sgd_step(&mut self, lr: f32) -> Result<(), KernelError> {
+        self.sgd_step_with(&Portable, lr)
+    }
+
+    /// [`Net::sgd_step`] with the parameters spread by `exec` ([`Exec::map_lanes`]): the same
+    /// bits for any split.
+    ///
+    /// # Errors
+    /// As [`Net::sgd_step`].
+    pub fn sgd_step_with<E: Exec + ?Sized>(
+        &mut self,
+        exec: &E,
+        lr: f32,
+    ) -> Result<(), KernelError> {
         if self.opt.is_none() {
             return Err(KernelError::InvalidParam { arg: "optimizer" });
         }
         let parts = self.parts();
-        sgd_step_f32(lr, parts.params, parts.grads)
+        sgd_step_f32_with(exec, lr, parts.params, parts.grads)
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::{non_negative, positive, unit_interval};
 use crate::error::{check_len, KernelError};
+use crate::{Exec, Portable};
 
 /// Adam's hyper-parameters.
 ///
@@ -130,6 +131,23 @@ pub fn adam_step_f32(
     m: &mut [f32],
     v: &mut [f32],
 ) -> Result<(), KernelError> {
+    adam_step_f32_with(&Portable, cfg, powers, params, grads, m, v)
+}
+
+/// [`adam_step_f32`] with the elements spread by `exec` ([`Exec::map_lanes`]): every element
+/// is updated alone, so any split gives the same bits.
+///
+/// # Errors
+/// As [`adam_step_f32`]; nothing is written then.
+pub fn adam_step_f32_with<E: Exec + ?Sized>(
+    exec: &E,
+    cfg: &Adam,
+    powers: &mut BetaPowers,
+    params: &mut [f32],
+    grads: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+) -> Result<(), KernelError> {
     cfg.check()?;
     powers.check()?;
     let n = params.len();
@@ -144,7 +162,7 @@ pub fn adam_step_f32(
         epsilon: cfg.epsilon,
         decay: cfg.weight_decay,
     };
-    update.apply(params, grads, m, v);
+    update.apply(exec, params, grads, m, v);
     powers.beta1_power *= cfg.beta1;
     powers.beta2_power *= cfg.beta2;
     Ok(())
@@ -162,9 +180,27 @@ pub(super) struct Update {
 }
 
 impl Update {
-    /// `params`, `m` and `v` in place, as [`adam_step_f32`]'s formula; the caller has checked
-    /// that the four slices have one length.
-    pub(super) fn apply(&self, params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32]) {
+    /// `params`, `m` and `v` in place, as [`adam_step_f32`]'s formula, spread by `exec`; the
+    /// caller has checked that the four slices have one length.
+    pub(super) fn apply<E: Exec + ?Sized>(
+        &self,
+        exec: &E,
+        params: &mut [f32],
+        grads: &[f32],
+        m: &mut [f32],
+        v: &mut [f32],
+    ) {
+        exec.map_lanes(&[grads], &mut [params, m, v], &|read, write| {
+            // `map_lanes` hands back the lanes it was given, so this always matches.
+            let ([g], [w, m, v]) = (read, write) else {
+                return;
+            };
+            self.apply_chunk(w, g, m, v);
+        });
+    }
+
+    /// [`Update::apply`] on one chunk, on the calling thread.
+    fn apply_chunk(&self, params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32]) {
         debug_assert!(grads.len() == params.len() && m.len() == params.len());
         debug_assert!(v.len() == params.len());
         for (((w, &g), m), v) in params

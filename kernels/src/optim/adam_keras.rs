@@ -4,6 +4,7 @@
 use super::adam::Update;
 use super::{positive, unit_interval};
 use crate::error::{check_len, KernelError};
+use crate::{Exec, Portable};
 
 /// Keras 3 Adam's hyper-parameters, held as Keras holds them.
 ///
@@ -90,6 +91,23 @@ pub fn adam_keras_step_f32(
     m: &mut [f32],
     v: &mut [f32],
 ) -> Result<(), KernelError> {
+    adam_keras_step_f32_with(&Portable, cfg, step, params, grads, m, v)
+}
+
+/// [`adam_keras_step_f32`] with the elements spread by `exec` ([`Exec::map_lanes`]): every
+/// element is updated alone, so any split gives the same bits.
+///
+/// # Errors
+/// As [`adam_keras_step_f32`]; nothing is written then.
+pub fn adam_keras_step_f32_with<E: Exec + ?Sized>(
+    exec: &E,
+    cfg: &AdamKeras,
+    step: u32,
+    params: &mut [f32],
+    grads: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+) -> Result<(), KernelError> {
     cfg.check()?;
     if step == 0 {
         return Err(KernelError::Zero { arg: "step" });
@@ -107,7 +125,7 @@ pub fn adam_keras_step_f32(
         epsilon: cfg.epsilon as f32,
         decay: 0.0,
     }
-    .apply(params, grads, m, v);
+    .apply(exec, params, grads, m, v);
     Ok(())
 }
 

@@ -4,18 +4,22 @@
 //! (`tensorflow/core/kernels/training_ops.cc`) operation by operation, in `f32`, without fused
 //! multiply-adds, so a step reproduces TensorFlow's bits wherever TensorFlow itself does not
 //! fuse. Every element is independent: there is no reduction, so the result does not depend on
-//! how the caller splits a parameter set into slices. Configurations are plain structs with
-//! public fields, checked on every call before anything is written.
+//! how the caller splits a parameter set into slices, and each `…_with` variant lets a host
+//! spread the elements over its threads ([`crate::Exec::map_lanes`]) for the same bits.
+//! Configurations are plain structs with public fields, checked on every call before anything
+//! is written.
 
 mod adam;
 mod adam_keras;
 mod clip;
 mod momentum;
 
-pub use adam::{adam_step_f32, Adam, BetaPowers};
-pub use adam_keras::{adam_keras_step_f32, AdamKeras};
+pub use adam::{adam_step_f32, adam_step_f32_with, Adam, BetaPowers};
+pub use adam_keras::{adam_keras_step_f32, adam_keras_step_f32_with, AdamKeras};
 pub use clip::clip_by_global_norm_f32;
-pub use momentum::{momentum_step_f32, sgd_step_f32, Momentum};
+pub use momentum::{
+    momentum_step_f32, momentum_step_f32_with, sgd_step_f32, sgd_step_f32_with, Momentum,
+};
 
 use crate::error::KernelError;
 

@@ -4,6 +4,7 @@
 
 use super::{non_negative, unit_interval};
 use crate::error::{check_len, KernelError};
+use crate::{Exec, Portable};
 
 /// Momentum's hyper-parameters.
 ///
@@ -64,23 +65,44 @@ pub fn momentum_step_f32(
     grads: &[f32],
     accum: &mut [f32],
 ) -> Result<(), KernelError> {
+    momentum_step_f32_with(&Portable, cfg, params, grads, accum)
+}
+
+/// [`momentum_step_f32`] with the elements spread by `exec` ([`Exec::map_lanes`]): every
+/// element is updated alone, so any split gives the same bits.
+///
+/// # Errors
+/// As [`momentum_step_f32`]; nothing is written then.
+pub fn momentum_step_f32_with<E: Exec + ?Sized>(
+    exec: &E,
+    cfg: &Momentum,
+    params: &mut [f32],
+    grads: &[f32],
+    accum: &mut [f32],
+) -> Result<(), KernelError> {
     cfg.check()?;
     let n = params.len();
     check_len("grads", n, grads.len())?;
     check_len("accum", n, accum.len())?;
 
     let (lr, mu, decay) = (cfg.lr, cfg.momentum, cfg.weight_decay);
-    for ((w, &g), a) in params.iter_mut().zip(grads).zip(accum.iter_mut()) {
-        if decay != 0.0 {
-            *w -= decay * *w;
+    exec.map_lanes(&[grads], &mut [params, accum], &|read, write| {
+        // `map_lanes` hands back the lanes it was given, so this always matches.
+        let ([grads], [params, accum]) = (read, write) else {
+            return;
+        };
+        for ((w, &g), a) in params.iter_mut().zip(*grads).zip(accum.iter_mut()) {
+            if decay != 0.0 {
+                *w -= decay * *w;
+            }
+            *a = *a * mu + g;
+            if cfg.nesterov {
+                *w -= g * lr + *a * mu * lr;
+            } else {
+                *w -= *a * lr;
+            }
         }
-        *a = *a * mu + g;
-        if cfg.nesterov {
-            *w -= g * lr + *a * mu * lr;
-        } else {
-            *w -= *a * lr;
-        }
-    }
+    });
     Ok(())
 }
 
@@ -92,11 +114,31 @@ pub fn momentum_step_f32(
 /// * [`KernelError::InvalidParam`] (`lr`) unless `lr` is finite and `>= 0`.
 /// * [`KernelError::Length`] (`grads`) if `grads.len() != params.len()`.
 pub fn sgd_step_f32(lr: f32, params: &mut [f32], grads: &[f32]) -> Result<(), KernelError> {
+    sgd_step_f32_with(&Portable, lr, params, grads)
+}
+
+/// [`sgd_step_f32`] with the elements spread by `exec` ([`Exec::map_lanes`]): every element is
+/// updated alone, so any split gives the same bits.
+///
+/// # Errors
+/// As [`sgd_step_f32`]; nothing is written then.
+pub fn sgd_step_f32_with<E: Exec + ?Sized>(
+    exec: &E,
+    lr: f32,
+    params: &mut [f32],
+    grads: &[f32],
+) -> Result<(), KernelError> {
     non_negative("lr", lr)?;
     check_len("grads", params.len(), grads.len())?;
-    for (w, &g) in params.iter_mut().zip(grads) {
-        *w -= g * lr;
-    }
+    exec.map_lanes(&[grads], &mut [params], &|read, write| {
+        // `map_lanes` hands back the lanes it was given, so this always matches.
+        let ([grads], [params]) = (read, write) else {
+            return;
+        };
+        for (w, &g) in params.iter_mut().zip(*grads) {
+            *w -= g * lr;
+        }
+    });
     Ok(())
 }
 
