@@ -174,8 +174,8 @@ impl Winograd {
     ) {
         let mut shared = self.shared();
         let channels = (tl.input.2, tl.output.2);
-        let u = &*filter_transform::<A, M, T>(channels, filter, false, &mut shared);
-        let images = ROWS_PER_CHUNK.div_ceil(tl.tiles_per_image()).max(1);
+        let u = &*filter_transform::<A, M, T>(gemm, channels, filter, false, &mut shared);
+        let images = images_per_unit(tl, input.len() / tl.input_len(), gemm.threads());
         let (in_len, out_len) = (tl.input_len(), tl.output_len());
         gemm.pool().install(|| {
             output
@@ -218,8 +218,8 @@ impl Winograd {
     ) {
         let mut shared = self.shared();
         let channels = (tl.input.2, tl.output.2);
-        let ut = &*filter_transform::<A, M, T>(channels, filter, true, &mut shared);
-        let images = ROWS_PER_CHUNK.div_ceil(tl.tiles_per_image()).max(1);
+        let ut = &*filter_transform::<A, M, T>(gemm, channels, filter, true, &mut shared);
+        let images = images_per_unit(tl, d_input.len() / tl.input_len(), gemm.threads());
         let (in_len, out_len) = (tl.input_len(), tl.output_len());
         gemm.pool().install(|| {
             d_input
@@ -305,8 +305,10 @@ fn blocks(c: usize) -> impl Iterator<Item = (usize, usize)> {
 }
 
 /// `U[ξ] = G g Gᵀ` for every channel pair, as `α²` matrices `c_in × c_out` — or, `transposed`,
-/// `c_out × c_in` (the input gradient's) — in `buf`.
+/// `c_out × c_in` (the input gradient's) — in `buf`, spread over `gemm`'s pool (every value is
+/// computed alone).
 fn filter_transform<'b, const A: usize, const M: usize, T: Tables<A, M>>(
+    gemm: &FastGemm,
     (c_in, c_out): (usize, usize),
     filter: &[f32],
     transposed: bool,
@@ -324,34 +326,63 @@ fn filter_transform<'b, const A: usize, const M: usize, T: Tables<A, M>>(
         // In 16 × 16 squares, so that both sides stay in cache lines already loaded (a plain
         // strided transpose of conv4's planes was a sixth of its input gradient's time).
         const SQUARE: usize = 16;
-        for (src, dst) in filter.chunks(plane).zip(flipped.chunks_mut(plane)) {
-            for ci0 in (0..c_in).step_by(SQUARE) {
-                for co0 in (0..c_out).step_by(SQUARE) {
-                    for ci in ci0..c_in.min(ci0 + SQUARE) {
-                        for co in co0..c_out.min(co0 + SQUARE) {
-                            dst[co * c_in + ci] = src[ci * c_out + co];
+        gemm.pool().install(|| {
+            flipped
+                .par_chunks_mut(plane)
+                .zip(filter.par_chunks(plane))
+                .for_each(|(dst, src)| {
+                    for ci0 in (0..c_in).step_by(SQUARE) {
+                        for co0 in (0..c_out).step_by(SQUARE) {
+                            for ci in ci0..c_in.min(ci0 + SQUARE) {
+                                for co in co0..c_out.min(co0 + SQUARE) {
+                                    dst[co * c_in + ci] = src[ci * c_out + co];
+                                }
+                            }
                         }
                     }
-                }
-            }
-        }
+                });
+        });
         &*flipped
     } else {
         filter
     };
-    let (mut g, mut t) = ([[[0.0; LANES]; R]; R], [[[0.0; LANES]; A]; A]);
-    for (p, lanes) in blocks(plane) {
-        for (kh, row) in g.iter_mut().enumerate() {
-            for (kw, cell) in row.iter_mut().enumerate() {
-                load(cell, &planes[(kh * R + kw) * plane + p..], lanes);
+    // One range of every plane per thread: its slices of the α² matrices.
+    let piece = plane.div_ceil(gemm.threads().max(1)).div_ceil(LANES) * LANES;
+    let mut parts: Vec<Vec<&mut [f32]>> = Vec::new();
+    for u_plane in u.chunks_mut(plane) {
+        for (k, slice) in u_plane.chunks_mut(piece).enumerate() {
+            match parts.get_mut(k) {
+                Some(part) => part.push(slice),
+                None => parts.push(vec![slice]),
             }
         }
-        sandwich(&T::G, &g, &mut t);
-        for (xi, cell) in t.iter().flatten().enumerate() {
-            store(&mut u[xi * plane + p..], cell, lanes);
-        }
     }
+    gemm.pool().install(|| {
+        parts.into_par_iter().enumerate().for_each(|(k, mut outs)| {
+            let (mut g, mut t) = ([[[0.0; LANES]; R]; R], [[[0.0; LANES]; A]; A]);
+            for (p, lanes) in blocks(outs[0].len()) {
+                let at = k * piece + p;
+                for (kh, row) in g.iter_mut().enumerate() {
+                    for (kw, cell) in row.iter_mut().enumerate() {
+                        load(cell, &planes[(kh * R + kw) * plane + at..], lanes);
+                    }
+                }
+                sandwich(&T::G, &g, &mut t);
+                for (out, cell) in outs.iter_mut().zip(t.iter().flatten()) {
+                    store(&mut out[p..], cell, lanes);
+                }
+            }
+        });
+    });
     &buf[..A * A * plane]
+}
+
+/// Images per unit of the forward pass and the input gradient: about [`ROWS_PER_CHUNK`] tiles,
+/// and a number of units that the threads share evenly.
+fn images_per_unit(tl: &Tiling<'_>, batch: usize, threads: usize) -> usize {
+    let threads = threads.max(1);
+    let units = (batch * tl.tiles_per_image()).div_ceil(ROWS_PER_CHUNK);
+    batch.div_ceil(units.div_ceil(threads) * threads).max(1)
 }
 
 /// `V = Bᵀ d B` of the input tile `(ty, tx)` of one image (channels `c0 .. c0 + cb`, zero
