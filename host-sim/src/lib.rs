@@ -20,6 +20,7 @@ pub mod checksum;
 pub mod cli;
 pub mod dataset;
 pub mod fast_gemm;
+pub mod im2col_conv;
 pub mod ingest;
 pub mod memory;
 pub mod network;

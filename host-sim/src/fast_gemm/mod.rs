@@ -20,6 +20,7 @@ use kernels::gemm::{LaneKernel, RowFill, RowKernel, RowKernel2};
 use kernels::{ConvAlgorithm, Exec, Gemm, KernelError, Layout};
 use rayon::prelude::*;
 
+use crate::im2col_conv::{self, Frames};
 use crate::winograd::Winograd;
 
 /// Row tiles are multiples of this, a multiple of every micro-kernel height (8, 6, 4), so
@@ -119,6 +120,20 @@ impl FastGemm {
             (m.max(1), n.max(1))
         }
     }
+}
+
+/// Images per unit of work when a layer's batch is split into units of whole images that each
+/// run on one pool thread: about `target_rows` rows (`rows_per_image` each), and a number of
+/// units the `threads` share evenly.
+pub(crate) fn images_per_unit(
+    batch: usize,
+    rows_per_image: usize,
+    target_rows: usize,
+    threads: usize,
+) -> usize {
+    let threads = threads.max(1);
+    let units = (batch * rows_per_image).div_ceil(target_rows.max(1));
+    batch.div_ceil(units.div_ceil(threads) * threads).max(1)
 }
 
 /// `C`'s base pointer, shared by the tiles. Each tile writes only its own disjoint cells.
@@ -298,6 +313,20 @@ impl FastGemm {
         self.product(m, k, n, a, a_layout, b, b_layout, c, false);
     }
 
+    /// A forward convolution as units of whole images (see [`crate::im2col_conv`]), unless
+    /// [`FastGemm::without_winograd`] asked for the kernels' own loops; `false` when not taken.
+    fn units_forward(
+        &self,
+        g: &Conv2d,
+        batch: usize,
+        input: Frames<'_>,
+        (filter, bias, relu): (&[f32], &[f32], bool),
+        output: &mut [f32],
+    ) -> bool {
+        self.winograd.is_some()
+            && im2col_conv::forward(self, g, batch, input, filter, bias, relu, output).is_ok()
+    }
+
     /// `C += A·B`, its tiles over the pool when `parallel` (and the product is big enough).
     #[allow(clippy::too_many_arguments)]
     fn product(
@@ -380,15 +409,29 @@ impl ConvAlgorithm for FastGemm {
     fn conv_forward(
         &self,
         g: &Conv2d,
-        _batch: usize,
+        batch: usize,
         input: &[f32],
         filter: &[f32],
         bias: &[f32],
+        relu: bool,
         output: &mut [f32],
     ) -> bool {
-        self.winograd
-            .as_ref()
-            .is_some_and(|w| w.forward(self, g, input, filter, bias, output))
+        let by_winograd = self.winograd.as_ref();
+        by_winograd.is_some_and(|w| w.forward(self, g, input, filter, bias, relu, output))
+            || self.units_forward(g, batch, Frames::F32(input), (filter, bias, relu), output)
+    }
+
+    fn conv_forward_u8(
+        &self,
+        g: &Conv2d,
+        batch: usize,
+        input: &[u8],
+        filter: &[f32],
+        bias: &[f32],
+        relu: bool,
+        output: &mut [f32],
+    ) -> bool {
+        self.units_forward(g, batch, Frames::U8(input), (filter, bias, relu), output)
     }
 
     fn conv_backward_input(

@@ -29,7 +29,7 @@ use kernels::conv2d::Conv2d;
 use kernels::Layout;
 use rayon::prelude::*;
 
-use crate::fast_gemm::FastGemm;
+use crate::fast_gemm::{images_per_unit, FastGemm};
 use block::{load, sandwich, store, Lanes, Tables, F2, F3, LANES};
 use transform::{Transform, R, TILE_SIDES};
 
@@ -142,8 +142,8 @@ impl Winograd {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// `output = conv2d(input, filter) + bias` if Winograd applies to `g` (see
-    /// [`kernels::ConvAlgorithm::conv_forward`]); `false` otherwise.
+    /// `output = conv2d(input, filter) + bias`, then ReLU if `relu`, if Winograd applies to `g`
+    /// (see [`kernels::ConvAlgorithm::conv_forward`]); `false` otherwise.
     pub fn forward(
         &self,
         gemm: &FastGemm,
@@ -151,31 +151,37 @@ impl Winograd {
         input: &[f32],
         filter: &[f32],
         bias: &[f32],
+        relu: bool,
         output: &mut [f32],
     ) -> bool {
         let Some(tl) = self.tiling(g) else {
             return false;
         };
+        let conv = (input, filter, bias, relu);
         match tl.t.m {
-            2 => self.forward_with::<4, 2, F2>(gemm, &tl, input, filter, bias, output),
-            _ => self.forward_with::<5, 3, F3>(gemm, &tl, input, filter, bias, output),
+            2 => self.forward_with::<4, 2, F2>(gemm, &tl, conv, output),
+            _ => self.forward_with::<5, 3, F3>(gemm, &tl, conv, output),
         }
         true
     }
 
+    /// The forward pass of `(input, filter, bias, relu)`.
     fn forward_with<const A: usize, const M: usize, T: Tables<A, M>>(
         &self,
         gemm: &FastGemm,
         tl: &Tiling<'_>,
-        input: &[f32],
-        filter: &[f32],
-        bias: &[f32],
+        (input, filter, bias, relu): (&[f32], &[f32], &[f32], bool),
         output: &mut [f32],
     ) {
         let mut shared = self.shared();
         let channels = (tl.input.2, tl.output.2);
         let u = &*filter_transform::<A, M, T>(gemm, channels, filter, false, &mut shared);
-        let images = images_per_unit(tl, input.len() / tl.input_len(), gemm.threads());
+        let images = images_per_unit(
+            input.len() / tl.input_len(),
+            tl.tiles_per_image(),
+            ROWS_PER_CHUNK,
+            gemm.threads(),
+        );
         let (in_len, out_len) = (tl.input_len(), tl.output_len());
         gemm.pool().install(|| {
             output
@@ -183,7 +189,7 @@ impl Winograd {
                 .zip(input.par_chunks(images * in_len))
                 .for_each(|(out, inp)| {
                     let n = out.len() / out_len;
-                    forward_unit::<A, M, T>(gemm, tl, n, inp, u, bias, out);
+                    forward_unit::<A, M, T>(gemm, tl, n, inp, u, (bias, relu), out);
                 });
         });
     }
@@ -219,7 +225,12 @@ impl Winograd {
         let mut shared = self.shared();
         let channels = (tl.input.2, tl.output.2);
         let ut = &*filter_transform::<A, M, T>(gemm, channels, filter, true, &mut shared);
-        let images = images_per_unit(tl, d_input.len() / tl.input_len(), gemm.threads());
+        let images = images_per_unit(
+            d_input.len() / tl.input_len(),
+            tl.tiles_per_image(),
+            ROWS_PER_CHUNK,
+            gemm.threads(),
+        );
         let (in_len, out_len) = (tl.input_len(), tl.output_len());
         gemm.pool().install(|| {
             d_input
@@ -377,14 +388,6 @@ fn filter_transform<'b, const A: usize, const M: usize, T: Tables<A, M>>(
     &buf[..A * A * plane]
 }
 
-/// Images per unit of the forward pass and the input gradient: about [`ROWS_PER_CHUNK`] tiles,
-/// and a number of units that the threads share evenly.
-fn images_per_unit(tl: &Tiling<'_>, batch: usize, threads: usize) -> usize {
-    let threads = threads.max(1);
-    let units = (batch * tl.tiles_per_image()).div_ceil(ROWS_PER_CHUNK);
-    batch.div_ceil(units.div_ceil(threads) * threads).max(1)
-}
-
 /// `V = Bᵀ d B` of the input tile `(ty, tx)` of one image (channels `c0 .. c0 + cb`, zero
 /// outside the map) into row `row` of the `α²` matrices of `v` (`rows × cb` each).
 #[allow(clippy::too_many_arguments)]
@@ -472,7 +475,7 @@ fn forward_unit<const A: usize, const M: usize, T: Tables<A, M>>(
     images: usize,
     input: &[f32],
     u: &[f32],
-    bias: &[f32],
+    (bias, relu): (&[f32], bool),
     output: &mut [f32],
 ) {
     let ((h, w, c_in), (oh, ow, c_out)) = (tl.input, tl.output);
@@ -512,7 +515,9 @@ fn forward_unit<const A: usize, const M: usize, T: Tables<A, M>>(
                         }
                         let out = &mut output[((e * oh + oy) * ow + ox) * c_out + c0..][..lanes];
                         for ((o, &v), &b) in out.iter_mut().zip(cell).zip(&bias[c0..]) {
-                            *o = v + b;
+                            let y = v + b;
+                            // ReLU as `kernels::activation::relu_f32` (NaN and −0.0 pass).
+                            *o = if relu && y < 0.0 { 0.0 } else { y };
                         }
                     }
                 }
@@ -769,6 +774,27 @@ mod tests {
                 1e-6 * terms.sqrt() * 4.0,
             );
         }
+    }
+
+    #[test]
+    fn fused_relu_equals_the_forward_pass_then_relu() {
+        use kernels::activation::relu_f32;
+        use kernels::conv2d::conv2d_relu_f32;
+        let gemm = FastGemm::new(2).unwrap();
+        let g = Conv2d::new(Hwc::new(5, 5, 32), [3, 3], 24, [1, 1], Padding::Same, 64).unwrap();
+        let n = 3;
+        let x = values(n * g.input_len(), 5, 1.0);
+        let f = values(g.filter_len(), 6, 0.1);
+        let b = values(24, 7, 0.5);
+        let mut scratch = vec![0.0; g.scratch_len()];
+        let mut want = vec![0.0; n * g.output_len()];
+        conv2d_f32(&g, &gemm, n, &x, &f, &b, &mut scratch, &mut want).unwrap();
+        assert!(want.iter().any(|&v| v < 0.0), "some outputs are negative");
+        relu_f32(&mut want);
+        let mut got = vec![f32::NAN; want.len()];
+        conv2d_relu_f32(&g, &gemm, n, &x, &f, &b, &mut scratch, &mut got).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Forward convolution: per tile of output pixels, im2col then one GEMM onto the bias.
 use super::im2col::{fill_spread, im2col_spread, Sample};
 use super::Conv2d;
+use crate::activation::relu_f32;
 use crate::error::{check_len, mul, nonzero};
 use crate::{Backend, KernelError, Layout};
 
@@ -37,10 +38,56 @@ pub fn conv2d_f32<G: Backend + ?Sized>(
     output: &mut [f32],
 ) -> Result<(), KernelError> {
     check(g, batch, input, filter, bias, scratch, output)?;
-    if gemm.conv_forward(g, batch, input, filter, bias, output) {
+    if gemm.conv_forward(g, batch, input, filter, bias, false, output) {
         return Ok(());
     }
-    forward(g, gemm, batch, input, filter, bias, scratch, output)
+    forward(g, gemm, batch, input, filter, bias, false, scratch, output)
+}
+
+/// [`conv2d_f32`] then ReLU ([`relu_f32`]), applied to each tile of output pixels as soon as
+/// its product is done (while it is still in cache): the same bits as the two calls, one pass
+/// over `output` fewer.
+///
+/// # Errors
+/// As [`conv2d_f32`]; nothing is written when an error is returned.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_relu_f32<G: Backend + ?Sized>(
+    g: &Conv2d,
+    gemm: &G,
+    batch: usize,
+    input: &[f32],
+    filter: &[f32],
+    bias: &[f32],
+    scratch: &mut [f32],
+    output: &mut [f32],
+) -> Result<(), KernelError> {
+    check(g, batch, input, filter, bias, scratch, output)?;
+    if gemm.conv_forward(g, batch, input, filter, bias, true, output) {
+        return Ok(());
+    }
+    forward(g, gemm, batch, input, filter, bias, true, scratch, output)
+}
+
+/// [`conv2d_u8`] then ReLU, fused as in [`conv2d_relu_f32`].
+///
+/// # Errors
+/// As [`conv2d_f32`]; nothing is written when an error is returned.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_relu_u8<G: Backend + ?Sized>(
+    g: &Conv2d,
+    gemm: &G,
+    batch: usize,
+    input: &[u8],
+    filter: &[f32],
+    bias: &[f32],
+    scratch: &mut [f32],
+    output: &mut [f32],
+) -> Result<(), KernelError> {
+    check(g, batch, input, filter, bias, scratch, output)?;
+    if gemm.conv_forward_u8(g, batch, input, filter, bias, true, output) {
+        return Ok(());
+    }
+    forward(g, gemm, batch, input, filter, bias, true, scratch, output)
 }
 
 /// As [`conv2d_f32`] but the input is `u8` frames normalised on the fly as `(x − 128) / 255`
@@ -64,7 +111,10 @@ pub fn conv2d_u8<G: Backend + ?Sized>(
     output: &mut [f32],
 ) -> Result<(), KernelError> {
     check(g, batch, input, filter, bias, scratch, output)?;
-    forward(g, gemm, batch, input, filter, bias, scratch, output)
+    if gemm.conv_forward_u8(g, batch, input, filter, bias, false, output) {
+        return Ok(());
+    }
+    forward(g, gemm, batch, input, filter, bias, false, scratch, output)
 }
 
 /// The forward pass's argument checks, in signature order.
@@ -87,7 +137,7 @@ fn check<T>(
     check_len("output", output_len, output.len())
 }
 
-/// Im2col + GEMM over tiles of output pixels, on checked slices.
+/// Im2col + GEMM over tiles of output pixels, on checked slices; ReLU on each tile if `relu`.
 #[allow(clippy::too_many_arguments)]
 fn forward<T: Sample, G: Backend + ?Sized>(
     g: &Conv2d,
@@ -96,6 +146,7 @@ fn forward<T: Sample, G: Backend + ?Sized>(
     input: &[T],
     filter: &[f32],
     bias: &[f32],
+    relu: bool,
     scratch: &mut [f32],
     output: &mut [f32],
 ) -> Result<(), KernelError> {
@@ -116,6 +167,9 @@ fn forward<T: Sample, G: Backend + ?Sized>(
             Layout::RowMajor,
             out_tile,
         );
+        if relu {
+            gemm.fill_rows(rows, (out_tile, c_out), &|_, chunk| relu_f32(chunk));
+        }
     }
     Ok(())
 }
@@ -204,6 +258,51 @@ mod tests {
                 "{tile}"
             );
         }
+    }
+
+    #[test]
+    fn fused_relu_equals_conv_then_relu_bit_for_bit() {
+        // Reference: conv2d_f32 / conv2d_u8 then relu_f32 over the whole output, several tiles.
+        let s = Shape {
+            batch: 2,
+            h: 9,
+            w: 7,
+            c_in: 3,
+            kh: 3,
+            kw: 3,
+            c_out: 5,
+            sh: 1,
+            sw: 2,
+            same: true,
+        };
+        let mut rng = test_data::rng(4);
+        let x = draw_f32(&mut rng, s.in_len(), -1.0, 1.0);
+        let frames = draw_u8(&mut rng, s.in_len());
+        let f = draw_f32(&mut rng, s.filter_len(), -1.0, 1.0);
+        let bias = draw_f32(&mut rng, 5, -1.0, 1.0);
+        let g = s.conv2d(7);
+        let mut scratch = vec![f32::NAN; g.scratch_len()];
+        let mut want = run(&g, 2, &x, &f, &bias);
+        assert!(want.iter().any(|&v| v < 0.0), "some outputs are negative");
+        relu_f32(&mut want);
+        let mut got = vec![f32::NAN; want.len()];
+        conv2d_relu_f32(&g, &Portable, 2, &x, &f, &bias, &mut scratch, &mut got).unwrap();
+        assert_eq!(bits(&got), bits(&want));
+        let mut want = vec![f32::NAN; want.len()];
+        conv2d_u8(
+            &g,
+            &Portable,
+            2,
+            &frames,
+            &f,
+            &bias,
+            &mut scratch,
+            &mut want,
+        )
+        .unwrap();
+        relu_f32(&mut want);
+        conv2d_relu_u8(&g, &Portable, 2, &frames, &f, &bias, &mut scratch, &mut got).unwrap();
+        assert_eq!(bits(&got), bits(&want));
     }
 
     #[test]

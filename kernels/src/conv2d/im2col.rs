@@ -7,7 +7,8 @@
 //! scalar loads with bounds tests.
 
 use super::Conv2d;
-use crate::Exec;
+use crate::error::{check_len, mul, nonzero};
+use crate::{Exec, KernelError};
 
 /// A sample type the convolution can read its input as.
 pub(super) trait Sample: Copy + Sync {
@@ -137,6 +138,68 @@ pub(super) fn fill_spread<E: Exec + ?Sized>(exec: &E, row: &[f32], rows: &mut [f
             r.copy_from_slice(row);
         }
     });
+}
+
+/// Writes the patches of output pixels `first .. first + rows` of a `batch`-example input
+/// (`rows = cols.len() / g.patch_len()`) into `cols`, row-major, padding cells 0.0: the matrix
+/// the convolutions multiply by the filter, for a host that runs its own products.
+///
+/// # Errors
+/// Nothing is written when an error is returned.
+/// * [`KernelError::Zero`] (`batch`) if `batch == 0`;
+/// * [`KernelError::Overflow`] (`input`) if `batch` times an example's length overflows;
+/// * [`KernelError::Length`] (`input`) if `input` is not `batch` examples long;
+/// * [`KernelError::Length`] (`cols`) if `cols` is not a whole number of patches, or holds more
+///   patches than the batch has output pixels from `first` on (`expected` is that maximum).
+pub fn im2col_f32(
+    g: &Conv2d,
+    batch: usize,
+    input: &[f32],
+    first: usize,
+    cols: &mut [f32],
+) -> Result<(), KernelError> {
+    check_im2col(g, batch, input.len(), first, cols.len())?;
+    im2col(g, input, first, cols);
+    Ok(())
+}
+
+/// [`im2col_f32`] of `u8` frames, each byte [`normalise_u8`]d (padding 0.0 in normalised space).
+///
+/// # Errors
+/// As [`im2col_f32`]; nothing is written when an error is returned.
+pub fn im2col_u8(
+    g: &Conv2d,
+    batch: usize,
+    input: &[u8],
+    first: usize,
+    cols: &mut [f32],
+) -> Result<(), KernelError> {
+    check_im2col(g, batch, input.len(), first, cols.len())?;
+    im2col(g, input, first, cols);
+    Ok(())
+}
+
+/// The public im2col's argument checks.
+fn check_im2col(
+    g: &Conv2d,
+    batch: usize,
+    input_len: usize,
+    first: usize,
+    cols_len: usize,
+) -> Result<(), KernelError> {
+    nonzero("batch", batch)?;
+    check_len("input", mul("input", batch, g.input_len())?, input_len)?;
+    let pixels = mul("input", batch, g.output().pixels())?;
+    let patch = g.patch_len();
+    let max = pixels.saturating_sub(first).saturating_mul(patch);
+    if cols_len % patch != 0 || cols_len > max {
+        return Err(KernelError::Length {
+            arg: "cols",
+            expected: max,
+            got: cols_len,
+        });
+    }
+    Ok(())
 }
 
 /// Fills `scratch` (`rows × patch_len`, row-major) with the patches of output pixels

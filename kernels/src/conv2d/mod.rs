@@ -14,6 +14,6 @@ mod reference;
 pub use backward::{
     conv2d_backward_filter_f32, conv2d_backward_filter_u8, conv2d_backward_input_f32,
 };
-pub use forward::{conv2d_f32, conv2d_u8};
+pub use forward::{conv2d_f32, conv2d_relu_f32, conv2d_relu_u8, conv2d_u8};
 pub use geometry::Conv2d;
-pub use im2col::normalise_u8;
+pub use im2col::{im2col_f32, im2col_u8, normalise_u8};

@@ -16,7 +16,9 @@ use crate::conv2d::Conv2d;
 /// `d_filter` `g.filter_len()`, `bias` `g.bias_len()`.
 pub trait ConvAlgorithm {
     /// `output = conv2d(input, filter) + bias` (overwrites `output`), as
-    /// [`conv2d_f32`](crate::conv2d::conv2d_f32).
+    /// [`conv2d_f32`](crate::conv2d::conv2d_f32); then, if `relu`, ReLU as
+    /// [`relu_f32`](crate::activation::relu_f32) (as [`conv2d_relu_f32`](crate::conv2d::conv2d_relu_f32)).
+    #[allow(clippy::too_many_arguments)]
     fn conv_forward(
         &self,
         _g: &Conv2d,
@@ -24,6 +26,24 @@ pub trait ConvAlgorithm {
         _input: &[f32],
         _filter: &[f32],
         _bias: &[f32],
+        _relu: bool,
+        _output: &mut [f32],
+    ) -> bool {
+        false
+    }
+
+    /// As [`ConvAlgorithm::conv_forward`] for `u8` frames normalised as
+    /// [`normalise_u8`](crate::conv2d::normalise_u8) ([`conv2d_u8`](crate::conv2d::conv2d_u8),
+    /// [`conv2d_relu_u8`](crate::conv2d::conv2d_relu_u8)).
+    #[allow(clippy::too_many_arguments)]
+    fn conv_forward_u8(
+        &self,
+        _g: &Conv2d,
+        _batch: usize,
+        _input: &[u8],
+        _filter: &[f32],
+        _bias: &[f32],
+        _relu: bool,
         _output: &mut [f32],
     ) -> bool {
         false

@@ -49,6 +49,15 @@ pub trait Observer {
     /// `values` is the whole probed tensor of the current (micro-)batch, NHWC.
     fn observe(&mut self, probe: Probe, values: &[f32]);
 
+    /// Whether [`Observer::observe`] wants `probe` at all. A pre-activation nobody wants is
+    /// never materialised: the layer applies its ReLU as it computes each tile of its output
+    /// (same bits, one pass over the tensor fewer). `true` unless overridden.
+    #[inline]
+    fn wants(&self, probe: Probe) -> bool {
+        let _ = probe;
+        true
+    }
+
     /// The backward pass has finished the layer whose output `probe` names
     /// ([`Stage::Output`]; its parameter gradients added, its input gradient written): a board
     /// reads its instruction counter here to time each layer's backward pass. Called once per
@@ -65,4 +74,9 @@ pub trait Observer {
 impl Observer for () {
     #[inline]
     fn observe(&mut self, _: Probe, _: &[f32]) {}
+
+    #[inline]
+    fn wants(&self, _: Probe) -> bool {
+        false
+    }
 }

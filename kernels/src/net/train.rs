@@ -9,7 +9,7 @@ use super::table::{Activation, InputKind, Loss, Network};
 use crate::activation::{bias_backward_f32, relu_backward_f32, relu_f32};
 use crate::conv2d::{
     conv2d_backward_filter_f32, conv2d_backward_filter_u8, conv2d_backward_input_f32, conv2d_f32,
-    conv2d_u8, Conv2d,
+    conv2d_relu_f32, conv2d_relu_u8, conv2d_u8, Conv2d,
 };
 use crate::dense::{dense_backward_input_f32, dense_backward_weights_f32, dense_f32, Dense};
 use crate::error::{check_len, mul};
@@ -272,7 +272,8 @@ fn f32_input<'x>(x: Inputs<'x>) -> Result<&'x [f32], KernelError> {
     }
 }
 
-/// Layer `l`'s op on `n` examples (no activation).
+/// Layer `l`'s op on `n` examples: without its activation, or, for a convolution with
+/// `fused_relu`, with its ReLU applied tile by tile.
 #[allow(clippy::too_many_arguments)]
 fn layer_forward<G: Backend + ?Sized>(
     l: &PlannedLayer,
@@ -283,15 +284,18 @@ fn layer_forward<G: Backend + ?Sized>(
     p: &[f32],
     scratch: &mut [f32],
     y: &mut [f32],
+    fused_relu: bool,
 ) -> Result<(), KernelError> {
     match &l.geometry {
         LayerGeometry::Conv(g) => {
             let (w, b) = weights_and_bias(specs, l);
             let scratch = &mut scratch[..g.scratch_len()];
             let (w, b) = (param(p, &w), param(p, &b));
-            match x {
-                Inputs::U8(x) => conv2d_u8(g, gemm, n, x, w, b, scratch, y),
-                Inputs::F32(x) => conv2d_f32(g, gemm, n, x, w, b, scratch, y),
+            match (x, fused_relu) {
+                (Inputs::U8(x), false) => conv2d_u8(g, gemm, n, x, w, b, scratch, y),
+                (Inputs::F32(x), false) => conv2d_f32(g, gemm, n, x, w, b, scratch, y),
+                (Inputs::U8(x), true) => conv2d_relu_u8(g, gemm, n, x, w, b, scratch, y),
+                (Inputs::F32(x), true) => conv2d_relu_f32(g, gemm, n, x, w, b, scratch, y),
             }
         }
         LayerGeometry::Dense(g) => {
@@ -538,8 +542,13 @@ impl<'a> Net<'a> {
             };
             // A dense layer's input is the previous output flattened: NHWC already is
             // `tf.reshape(x, [-1, flat])`.
-            layer_forward(l, specs, gemm, n, x, p, scratch, y)?;
-            if l.layer.activation == Activation::Relu {
+            let relu_layer = l.layer.activation == Activation::Relu;
+            // A convolution whose pre-activation nobody looks at applies its ReLU per tile.
+            let fused_relu = relu_layer
+                && matches!(l.geometry, LayerGeometry::Conv(_))
+                && !obs.wants(l.probe(Stage::PreActivation));
+            layer_forward(l, specs, gemm, n, x, p, scratch, y, fused_relu)?;
+            if relu_layer && !fused_relu {
                 obs.observe(l.probe(Stage::PreActivation), y);
                 relu(gemm, n, y);
             }
@@ -1045,6 +1054,37 @@ mod tests {
             infer.train_step(&Portable, &x, &[0.0; 2], &[1.0; 2], 2, &mut ()),
             Err(KernelError::InvalidParam { arg: "net" })
         );
+    }
+
+    #[test]
+    fn an_unobserved_pre_activation_is_fused_with_the_same_bits() {
+        // Reference: the unfused pass (an observer that wants every probe shows each
+        // pre-activation, then ReLU runs over it); `()` wants none, so the convolutions apply
+        // their ReLU per tile. Outputs and the training step's gradients must agree bit for bit.
+        struct All;
+        impl Observer for All {
+            fn observe(&mut self, _: Probe, _: &[f32]) {}
+        }
+        let run = |fused: bool| {
+            let mut arena = training(2, OptimizerKind::Sgd);
+            let mut net = Net::training(&TINY, 2, OptimizerKind::Sgd, &mut arena).unwrap();
+            net.init_params(5).unwrap();
+            let x = frames(2, 9);
+            let (y, c) = ([0.3, -0.2], [1.0, 0.5]);
+            if fused {
+                net.train_step(&Portable, &x, &y, &c, 2, &mut ()).unwrap();
+            } else {
+                net.train_step(&Portable, &x, &y, &c, 2, &mut All).unwrap();
+            }
+            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            (bits(net.predictions(2)), bits(net.grads()))
+        };
+        let (fused, unfused) = (run(true), run(false));
+        assert!(
+            fused.1.iter().any(|&g| g != 0),
+            "the step computed gradients"
+        );
+        assert_eq!(fused, unfused);
     }
 
     #[test]
