@@ -61,7 +61,7 @@ fn main() -> Result<()> {
     let winograd = FastGemm::new(1).context("starting the GEMM thread")?;
     let im2col = FastGemm::new(1)
         .context("starting the GEMM thread")?
-        .without_winograd();
+        .without_own_layers();
     println!("batch {batch}, one worker thread, effective GFLOP per CPU-second");
     for (name, h, c) in [("conv2", 11, 128), ("conv4", 5, 256)] {
         let g = Conv2d::new(Hwc::new(h, h, c), [3, 3], c, [1, 1], Padding::Same, 1024)?;

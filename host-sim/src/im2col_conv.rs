@@ -33,7 +33,7 @@ thread_local! {
 }
 
 /// `output = conv2d(input, filter) + bias`, then ReLU if `relu`, over `batch` examples whose
-/// slices the caller checked against `g` (see [`kernels::ConvAlgorithm::conv_forward`]).
+/// slices the caller checked against `g` (see [`kernels::LayerAlgorithms::conv_forward`]).
 ///
 /// # Errors
 /// im2col's, should the slices not fit `g` after all; `output` is then partly written.
@@ -109,7 +109,7 @@ mod tests {
             .collect();
         let filter: Vec<f32> = (0..g.filter_len()).map(|_| rng.next_f32() - 0.5).collect();
         let bias: Vec<f32> = (0..8).map(|_| rng.next_f32() - 0.5).collect();
-        let plain = FastGemm::new(2).unwrap().without_winograd();
+        let plain = FastGemm::new(2).unwrap().without_own_layers();
         let mut scratch = vec![0.0; g.scratch_len()];
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         for relu in [false, true] {

@@ -42,5 +42,5 @@ pub(crate) mod test_data;
 extern crate std;
 
 pub use error::KernelError;
-pub use gemm::{Backend, ConvAlgorithm, Exec, Gemm, Layout, Portable};
+pub use gemm::{Backend, Exec, Gemm, LayerAlgorithms, Layout, Portable};
 pub use geometry::{Axis, Hwc, Padding};

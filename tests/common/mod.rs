@@ -86,7 +86,7 @@ pub struct MatrixMultiply;
 /// Row kernels, im2col and fills run on the calling thread (the default methods).
 impl kernels::Exec for MatrixMultiply {}
 /// Every convolution as the kernels' im2col + GEMM.
-impl kernels::ConvAlgorithm for MatrixMultiply {}
+impl kernels::LayerAlgorithms for MatrixMultiply {}
 
 impl kernels::Gemm for MatrixMultiply {
     fn gemm_acc(

@@ -13,8 +13,9 @@ use std::time::Instant;
 
 use kernels::conv2d::Conv2d;
 use kernels::gemm::{LaneKernel, RowFill, RowKernel, RowKernel2};
+use kernels::lrn::Lrn;
 use kernels::net::{LayerGeometry, ValenceConfig};
-use kernels::{Backend, ConvAlgorithm, Exec, Gemm, KernelError, Layout};
+use kernels::{Backend, Exec, Gemm, KernelError, LayerAlgorithms, Layout};
 
 /// Time and work of one kind of call.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -166,7 +167,24 @@ impl Timed<'_> {
     }
 }
 
-impl ConvAlgorithm for Timed<'_> {
+impl LayerAlgorithms for Timed<'_> {
+    fn lrn_backward(
+        &self,
+        g: &Lrn,
+        rows: usize,
+        input: &[f32],
+        d_output: &[f32],
+        d_input: &mut [f32],
+    ) -> bool {
+        let started = Instant::now();
+        let taken = self.inner.lrn_backward(g, rows, input, d_output, d_input);
+        if taken {
+            let c = g.channels();
+            self.record(row_label(c, c, "backward"), started, 0.0);
+        }
+        taken
+    }
+
     fn conv_forward(
         &self,
         g: &Conv2d,

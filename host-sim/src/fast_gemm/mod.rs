@@ -17,7 +17,8 @@ pub use kernel::Isa;
 
 use kernels::conv2d::Conv2d;
 use kernels::gemm::{LaneKernel, RowFill, RowKernel, RowKernel2};
-use kernels::{ConvAlgorithm, Exec, Gemm, KernelError, Layout};
+use kernels::lrn::{lrn_backward_one_division_f32, Lrn};
+use kernels::{Exec, Gemm, KernelError, LayerAlgorithms, Layout};
 use rayon::prelude::*;
 
 use crate::im2col_conv::{self, Frames};
@@ -78,10 +79,11 @@ impl FastGemm {
         })
     }
 
-    /// This GEMM without its Winograd convolutions: every convolution runs as im2col + GEMM
-    /// (tests and benches compare the two).
+    /// This GEMM without its own layer algorithms (Winograd and im2col units for the
+    /// convolutions, LRN's one-division gradient): every layer runs the kernels' own code, only
+    /// the products are this GEMM's (tests and benches compare the two).
     #[must_use]
-    pub fn without_winograd(self) -> Self {
+    pub fn without_own_layers(self) -> Self {
         Self {
             winograd: None,
             ..self
@@ -314,7 +316,7 @@ impl FastGemm {
     }
 
     /// A forward convolution as units of whole images (see [`crate::im2col_conv`]), unless
-    /// [`FastGemm::without_winograd`] asked for the kernels' own loops; `false` when not taken.
+    /// [`FastGemm::without_own_layers`] asked for the kernels' own loops; `false` when not taken.
     fn units_forward(
         &self,
         g: &Conv2d,
@@ -403,9 +405,10 @@ impl FastGemm {
 }
 
 /// 3×3 stride-1 convolutions with enough channels run as Winograd transforms (see
-/// [`crate::winograd`]); the others, and every one after [`FastGemm::without_winograd`], as
-/// im2col + GEMM.
-impl ConvAlgorithm for FastGemm {
+/// [`crate::winograd`]), the other forward convolutions as im2col units of whole images (see
+/// [`crate::im2col_conv`]), LRN's gradient with one division per channel; nothing after
+/// [`FastGemm::without_own_layers`].
+impl LayerAlgorithms for FastGemm {
     fn conv_forward(
         &self,
         g: &Conv2d,
@@ -458,6 +461,28 @@ impl ConvAlgorithm for FastGemm {
         self.winograd
             .as_ref()
             .is_some_and(|w| w.backward_filter(self, g, batch, input, d_output, d_filter))
+    }
+
+    /// [`lrn_backward_one_division_f32`] over the threads (every pixel alone).
+    fn lrn_backward(
+        &self,
+        g: &Lrn,
+        rows: usize,
+        input: &[f32],
+        d_output: &[f32],
+        d_input: &mut [f32],
+    ) -> bool {
+        let c = g.channels();
+        self.winograd.is_some()
+            && self
+                .map_rows2(
+                    rows,
+                    (input, c),
+                    (d_output, c),
+                    (d_input, c),
+                    &|r, x, dy, dx| lrn_backward_one_division_f32(g, r, x, dy, dx),
+                )
+                .is_ok()
     }
 }
 

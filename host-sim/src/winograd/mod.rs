@@ -143,7 +143,7 @@ impl Winograd {
     }
 
     /// `output = conv2d(input, filter) + bias`, then ReLU if `relu`, if Winograd applies to `g`
-    /// (see [`kernels::ConvAlgorithm::conv_forward`]); `false` otherwise.
+    /// (see [`kernels::LayerAlgorithms::conv_forward`]); `false` otherwise.
     pub fn forward(
         &self,
         gemm: &FastGemm,
@@ -195,7 +195,7 @@ impl Winograd {
     }
 
     /// Overwrites `d_input` with the input gradient if Winograd applies to `g` (see
-    /// [`kernels::ConvAlgorithm::conv_backward_input`]); `false` otherwise.
+    /// [`kernels::LayerAlgorithms::conv_backward_input`]); `false` otherwise.
     pub fn backward_input(
         &self,
         gemm: &FastGemm,
@@ -244,7 +244,7 @@ impl Winograd {
     }
 
     /// Adds the filter gradient to `d_filter` if Winograd applies to `g` (see
-    /// [`kernels::ConvAlgorithm::conv_backward_filter`]); `false` otherwise.
+    /// [`kernels::LayerAlgorithms::conv_backward_filter`]); `false` otherwise.
     pub fn backward_filter(
         &self,
         gemm: &FastGemm,

@@ -76,9 +76,9 @@ pub trait Exec {
 
 /// What a network pass needs from its host: a GEMM, a way to spread row-independent kernels and,
 /// optionally, its own algorithm for some convolutions.
-pub trait Backend: super::Gemm + Exec + super::ConvAlgorithm {}
+pub trait Backend: super::Gemm + Exec + super::LayerAlgorithms {}
 
-impl<T: super::Gemm + Exec + super::ConvAlgorithm + ?Sized> Backend for T {}
+impl<T: super::Gemm + Exec + super::LayerAlgorithms + ?Sized> Backend for T {}
 
 /// The portable backend runs every kernel on the calling thread.
 impl Exec for super::Portable {}

@@ -6,16 +6,16 @@
 //! threads) through the same trait; it then only has to meet the TensorFlow golden tolerances.
 
 mod blocking;
-mod conv_algorithm;
 mod exec;
 mod kernel;
+mod layer_algorithms;
 mod pack;
 mod packed_a;
 mod packed_b;
 mod portable;
 
-pub use conv_algorithm::ConvAlgorithm;
 pub use exec::{Backend, Exec, LaneKernel, RowFill, RowKernel, RowKernel2};
+pub use layer_algorithms::LayerAlgorithms;
 pub use portable::Portable;
 
 /// How a matrix is stored in its slice. Both layouts are dense (no padding between rows).

@@ -29,6 +29,36 @@ pub fn lrn_backward_f32(
     d_output: &[f32],
     d_input: &mut [f32],
 ) -> Result<(), KernelError> {
+    backward::<false>(g, rows, input, d_output, d_input)
+}
+
+/// [`lrn_backward_f32`] with one division per channel instead of one per window term: each
+/// channel's `−2αβ · y[j] / norm[j]` is divided once and then multiplied by every `x[k]` of
+/// its window, where TensorFlow divides `x[k] · (−2αβ · y[j])` by `norm[j]` for each `k`. The
+/// terms then differ from `LRNGrad`'s by a rounding or two (within the golden tests'
+/// tolerances); the accumulation order is the same. A host's fast path (the divisions were most
+/// of the exact pass's time); boards keep the exact one.
+///
+/// # Errors
+/// As [`lrn_backward_f32`]; nothing is written on error.
+pub fn lrn_backward_one_division_f32(
+    g: &Lrn,
+    rows: usize,
+    input: &[f32],
+    d_output: &[f32],
+    d_input: &mut [f32],
+) -> Result<(), KernelError> {
+    backward::<true>(g, rows, input, d_output, d_input)
+}
+
+/// The backward pass; `ONE_DIVISION` selects [`lrn_backward_one_division_f32`]'s terms.
+fn backward<const ONE_DIVISION: bool>(
+    g: &Lrn,
+    rows: usize,
+    input: &[f32],
+    d_output: &[f32],
+    d_input: &mut [f32],
+) -> Result<(), KernelError> {
     let n = check_two(g, rows, "input", input.len(), "d_output", d_output.len())?;
     check_len("d_input", n, d_input.len())?;
     let c = g.channels();
@@ -53,6 +83,12 @@ pub fn lrn_backward_f32(
             for ((a, &xj), &p) in scaled.iter_mut().zip(&x[j0..j0 + len]).zip(&*pows) {
                 *a = ab2 * (xj * p);
             }
+            if ONE_DIVISION {
+                // `scaled` becomes `scaled / norm`, which the terms then only multiply.
+                for (a, &n) in scaled.iter_mut().zip(norms.iter()) {
+                    *a /= n;
+                }
+            }
             // One pass per window offset `o = k − j`, from `+reach` down to `−reach`: each
             // `d_input[k]` then receives its channels `j` in ascending order, as in the loop over
             // `j` outside and `k` inside that TensorFlow runs, and every pass is a vector loop
@@ -66,11 +102,11 @@ pub fn lrn_backward_f32(
                 j0,
             };
             for o in (1..=reach).rev() {
-                terms.add_to(dx, o, Offset::Above);
+                terms.add_to::<ONE_DIVISION>(dx, o, Offset::Above);
             }
-            terms.add_to(dx, 0, Offset::Above);
+            terms.add_to::<ONE_DIVISION>(dx, 0, Offset::Above);
             for o in 1..=reach {
-                terms.add_to(dx, o, Offset::Below);
+                terms.add_to::<ONE_DIVISION>(dx, o, Offset::Below);
             }
         }
     }
@@ -104,8 +140,10 @@ impl Terms<'_> {
     /// Adds, for every `j` of the block whose `k = j ± o` is a channel, `d_output[j]`'s
     /// share to `dx[k]`: `(x[k] · scaled[j] / norm[j] + [o = 0]·pow[j]) · dy[j]`, skipped (not
     /// added as a zero) where `dy[j] == 0`, as TensorFlow's `LRNGrad` skips it.
+    /// With `DIVIDED`, `scaled` already holds `scaled / norm` (see
+    /// [`lrn_backward_one_division_f32`]) and the share is `x[k] · scaled[j]`.
     #[inline(always)]
-    fn add_to(&self, dx: &mut [f32], o: usize, side: Offset) {
+    fn add_to<const DIVIDED: bool>(&self, dx: &mut [f32], o: usize, side: Offset) {
         let (c, len) = (self.x.len(), self.dy.len());
         // The block's `i` (channel `j0 + i`) whose `k` lies in `[0, c)`.
         let (i0, i1) = match side {
@@ -128,7 +166,11 @@ impl Terms<'_> {
             .zip(&self.scaled[i0..i1]);
         let ks = dx[k0..k0 + n].iter_mut().zip(&self.x[k0..k0 + n]);
         for ((d, &xk), (((&gs, &norm), &pow), &scaled)) in ks.zip(channels) {
-            let mut share = xk * scaled / norm;
+            let mut share = if DIVIDED {
+                xk * scaled
+            } else {
+                xk * scaled / norm
+            };
             if own {
                 share += pow;
             }
@@ -179,6 +221,8 @@ mod tests {
         v.iter().map(|&a| f64::from(a)).collect()
     }
 
+    type Pass = fn(&Lrn, usize, &[f32], &[f32], &mut [f32]) -> Result<(), KernelError>;
+
     #[test]
     fn matches_f64_analytic_gradient() {
         // Reference: f64 analytic gradient; tolerance 2e-6 + 1e-5·|b| (the f32 kernel sums up to
@@ -191,16 +235,20 @@ mod tests {
                     let rows = 3;
                     let x = draw_f32(&mut rng, rows * depth, -3.0, 3.0);
                     let dy = draw_f32(&mut rng, rows * depth, -1.0, 1.0);
-                    let mut dx = vec![f32::NAN; x.len()];
-                    lrn_backward_f32(&g, rows, &x, &dy, &mut dx).unwrap();
                     let p = (f64::from(bias), f64::from(alpha), f64::from(beta));
                     let want = lrn_grad_ref(depth, r, p, &to64(&x), &to64(&dy));
-                    for (i, (&a, &b)) in dx.iter().zip(&want).enumerate() {
-                        let a = f64::from(a);
-                        assert!(
-                            (a - b).abs() <= 2e-6 + 1e-5 * b.abs(),
-                            "p={p:?} r={r} D={depth} i={i}: {a} vs {b}"
-                        );
+                    // The exact pass and the host's one-division pass, same tolerance.
+                    let passes: [Pass; 2] = [lrn_backward_f32, lrn_backward_one_division_f32];
+                    for pass in passes {
+                        let mut dx = vec![f32::NAN; x.len()];
+                        pass(&g, rows, &x, &dy, &mut dx).unwrap();
+                        for (i, (&a, &b)) in dx.iter().zip(&want).enumerate() {
+                            let a = f64::from(a);
+                            assert!(
+                                (a - b).abs() <= 2e-6 + 1e-5 * b.abs(),
+                                "p={p:?} r={r} D={depth} i={i}: {a} vs {b}"
+                            );
+                        }
                     }
                 }
             }

@@ -220,7 +220,8 @@ fn lrn<B: Backend + ?Sized>(
     b.map_rows(rows, (x, c), (y, c), &|r, x, y| lrn_f32(g, r, x, y))
 }
 
-/// LRN's input gradient over `rows` pixels, spread by the backend.
+/// LRN's input gradient over `rows` pixels: the backend's own algorithm if it has one,
+/// otherwise [`lrn_backward_f32`] spread by the backend.
 fn lrn_back<B: Backend + ?Sized>(
     b: &B,
     g: &Lrn,
@@ -230,6 +231,13 @@ fn lrn_back<B: Backend + ?Sized>(
     dx: &mut [f32],
 ) -> Result<(), KernelError> {
     let c = g.channels();
+    let n = g.checked_len(rows)?;
+    check_len("input", n, x.len())?;
+    check_len("d_output", n, dy.len())?;
+    check_len("d_input", n, dx.len())?;
+    if b.lrn_backward(g, rows, x, dy, dx) {
+        return Ok(());
+    }
     b.map_rows2(rows, (x, c), (dy, c), (dx, c), &|r, x, dy, dx| {
         lrn_backward_f32(g, r, x, dy, dx)
     })

@@ -1,20 +1,21 @@
-//! The third part of the host seam: a host's own algorithm for the convolutions it knows a
-//! faster way to compute (the host's Winograd transforms for 3×3 stride-1 layers, say).
+//! The third part of the host seam: a host's own algorithm for the layers it knows a faster
+//! way to compute (the host's Winograd transforms for 3×3 stride-1 convolutions, say).
 //!
-//! The convolution kernels validate every slice first and then offer the call here; only when
-//! the host declines (the default, and what a board does) do they run their own im2col + GEMM.
-//! A host that computes a convolution its own way must give TensorFlow's result within the
-//! golden tests' tolerances, and the same bits for any number of threads.
+//! The kernels validate every slice first and then offer the call here; only when the host
+//! declines (the default, and what a board does) do they run their own code. A host that
+//! computes a layer its own way must give TensorFlow's result within the golden tests'
+//! tolerances, and the same bits for any number of threads.
 
 use crate::conv2d::Conv2d;
+use crate::lrn::Lrn;
 
-/// Optional host algorithms for f32 convolutions; see the module documentation. Each method
+/// Optional host algorithms for convolutions and LRN; see the module documentation. Each method
 /// returns `true` when it computed the result, `false` (the default) when the kernel should.
 ///
 /// The slices have been checked against `g` and `batch` (`batch ≥ 1`): `input` and `d_input`
 /// are `batch × g.input_len()`, `output` and `d_output` `batch × g.output_len()`, `filter` and
 /// `d_filter` `g.filter_len()`, `bias` `g.bias_len()`.
-pub trait ConvAlgorithm {
+pub trait LayerAlgorithms {
     /// `output = conv2d(input, filter) + bias` (overwrites `output`), as
     /// [`conv2d_f32`](crate::conv2d::conv2d_f32); then, if `relu`, ReLU as
     /// [`relu_f32`](crate::activation::relu_f32) (as [`conv2d_relu_f32`](crate::conv2d::conv2d_relu_f32)).
@@ -32,7 +33,7 @@ pub trait ConvAlgorithm {
         false
     }
 
-    /// As [`ConvAlgorithm::conv_forward`] for `u8` frames normalised as
+    /// As [`LayerAlgorithms::conv_forward`] for `u8` frames normalised as
     /// [`normalise_u8`](crate::conv2d::normalise_u8) ([`conv2d_u8`](crate::conv2d::conv2d_u8),
     /// [`conv2d_relu_u8`](crate::conv2d::conv2d_relu_u8)).
     #[allow(clippy::too_many_arguments)]
@@ -74,7 +75,21 @@ pub trait ConvAlgorithm {
     ) -> bool {
         false
     }
+
+    /// Overwrites `d_input` with LRN's input gradient over `rows` pixels, as
+    /// [`lrn_backward_f32`](crate::lrn::lrn_backward_f32) (`input`, `d_output` and `d_input`
+    /// are `rows · g.channels()` long).
+    fn lrn_backward(
+        &self,
+        _g: &Lrn,
+        _rows: usize,
+        _input: &[f32],
+        _d_output: &[f32],
+        _d_input: &mut [f32],
+    ) -> bool {
+        false
+    }
 }
 
 /// The portable backend computes every convolution with the kernels' im2col + GEMM.
-impl ConvAlgorithm for super::Portable {}
+impl LayerAlgorithms for super::Portable {}
