@@ -154,8 +154,8 @@ impl Timed<'_> {
             let layer = self.layers.iter().find(|(s, _)| *s == shape);
             let name = layer.map_or("conv", |(_, name)| name.as_str());
             let flops = 2.0 * (batch * g.output().pixels() * g.patch_len() * g.bias_len()) as f64;
-            // The host takes 3×3 stride-1 layers as Winograd transforms, others (forward
-            // only) as im2col units of whole images.
+            // The host takes 3×3 stride-1 layers as Winograd transforms, the others' forward
+            // pass and filter gradient as im2col units of whole images.
             let how = if g.kernel() == [3, 3] && g.stride() == [1, 1] {
                 "Winograd"
             } else {
@@ -214,6 +214,20 @@ impl LayerAlgorithms for Timed<'_> {
         self.conv(g, batch, "forward", || {
             self.inner
                 .conv_forward_u8(g, batch, input, filter, bias, relu, output)
+        })
+    }
+
+    fn conv_backward_filter_u8(
+        &self,
+        g: &Conv2d,
+        batch: usize,
+        input: &[u8],
+        d_output: &[f32],
+        d_filter: &mut [f32],
+    ) -> bool {
+        self.conv(g, batch, "d_weights", || {
+            self.inner
+                .conv_backward_filter_u8(g, batch, input, d_output, d_filter)
         })
     }
 

@@ -20,6 +20,7 @@ use kernels::gemm::{LaneKernel, RowFill, RowKernel, RowKernel2};
 use kernels::lrn::{lrn_backward_one_division_f32, Lrn};
 use kernels::{Exec, Gemm, KernelError, LayerAlgorithms, Layout};
 use rayon::prelude::*;
+use std::sync::Mutex;
 
 use crate::im2col_conv::{self, Frames};
 use crate::winograd::Winograd;
@@ -42,8 +43,12 @@ const PARALLEL_MIN_WORK: usize = 1 << 16;
 pub struct FastGemm {
     pool: rayon::ThreadPool,
     isa: Isa,
-    /// The 3×3 stride-1 convolutions' algorithm; `None` leaves them to im2col + GEMM.
+    /// The 3×3 stride-1 convolutions' algorithm; `None` leaves every layer to the kernels'
+    /// own code (see [`FastGemm::without_own_layers`]).
     winograd: Option<Winograd>,
+    /// The per-image filter gradients of [`im2col_conv::backward_filter`] (reused: no
+    /// allocation per step).
+    partials: Mutex<Vec<f32>>,
 }
 
 impl FastGemm {
@@ -76,6 +81,7 @@ impl FastGemm {
             pool,
             isa,
             winograd: Some(Winograd::default()),
+            partials: Mutex::new(Vec::new()),
         })
     }
 
@@ -315,6 +321,28 @@ impl FastGemm {
         self.product(m, k, n, a, a_layout, b, b_layout, c, false);
     }
 
+    /// A filter gradient as units of whole images (see [`crate::im2col_conv`]), unless
+    /// [`FastGemm::without_own_layers`] asked for the kernels' own loops; `false` when not taken.
+    fn units_backward_filter(
+        &self,
+        g: &Conv2d,
+        batch: usize,
+        input: Frames<'_>,
+        d_output: &[f32],
+        d_filter: &mut [f32],
+    ) -> bool {
+        if self.winograd.is_none() {
+            return false;
+        }
+        // Scratch only: a panic elsewhere leaves nothing in it worth refusing.
+        let mut partials = self
+            .partials
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        im2col_conv::backward_filter(self, g, batch, input, d_output, &mut partials, d_filter)
+            .is_ok()
+    }
+
     /// A forward convolution as units of whole images (see [`crate::im2col_conv`]), unless
     /// [`FastGemm::without_own_layers`] asked for the kernels' own loops; `false` when not taken.
     fn units_forward(
@@ -405,8 +433,8 @@ impl FastGemm {
 }
 
 /// 3×3 stride-1 convolutions with enough channels run as Winograd transforms (see
-/// [`crate::winograd`]), the other forward convolutions as im2col units of whole images (see
-/// [`crate::im2col_conv`]), LRN's gradient with one division per channel; nothing after
+/// [`crate::winograd`]), the other convolutions' forward pass and filter gradient as im2col
+/// units of whole images (see [`crate::im2col_conv`]), LRN's gradient with one division per channel; nothing after
 /// [`FastGemm::without_own_layers`].
 impl LayerAlgorithms for FastGemm {
     fn conv_forward(
@@ -458,9 +486,20 @@ impl LayerAlgorithms for FastGemm {
         d_output: &[f32],
         d_filter: &mut [f32],
     ) -> bool {
-        self.winograd
-            .as_ref()
-            .is_some_and(|w| w.backward_filter(self, g, batch, input, d_output, d_filter))
+        let by_winograd = self.winograd.as_ref();
+        by_winograd.is_some_and(|w| w.backward_filter(self, g, batch, input, d_output, d_filter))
+            || self.units_backward_filter(g, batch, Frames::F32(input), d_output, d_filter)
+    }
+
+    fn conv_backward_filter_u8(
+        &self,
+        g: &Conv2d,
+        batch: usize,
+        input: &[u8],
+        d_output: &[f32],
+        d_filter: &mut [f32],
+    ) -> bool {
+        self.units_backward_filter(g, batch, Frames::U8(input), d_output, d_filter)
     }
 
     /// [`lrn_backward_one_division_f32`] over the threads (every pixel alone).

@@ -119,6 +119,9 @@ pub fn conv2d_backward_filter_u8<G: Backend + ?Sized>(
     d_filter: &mut [f32],
 ) -> Result<(), KernelError> {
     check_filter_grad(g, batch, input, d_output, scratch, d_filter)?;
+    if gemm.conv_backward_filter_u8(g, batch, input, d_output, d_filter) {
+        return Ok(());
+    }
     backward_filter(g, gemm, batch, input, d_output, scratch, d_filter)
 }
 

@@ -76,6 +76,19 @@ pub trait LayerAlgorithms {
         false
     }
 
+    /// As [`LayerAlgorithms::conv_backward_filter`] for `u8` frames, as
+    /// [`conv2d_backward_filter_u8`](crate::conv2d::conv2d_backward_filter_u8).
+    fn conv_backward_filter_u8(
+        &self,
+        _g: &Conv2d,
+        _batch: usize,
+        _input: &[u8],
+        _d_output: &[f32],
+        _d_filter: &mut [f32],
+    ) -> bool {
+        false
+    }
+
     /// Overwrites `d_input` with LRN's input gradient over `rows` pixels, as
     /// [`lrn_backward_f32`](crate::lrn::lrn_backward_f32) (`input`, `d_output` and `d_input`
     /// are `rows · g.channels()` long).
