@@ -507,14 +507,24 @@ fn net(crit: &mut Criterion) {
 }
 
 /// The portable path and its fast host twin (`FastGemm`, one thread, the best micro-kernel).
-fn backends() -> [(&'static str, Box<dyn Backend>); 2] {
+fn backends() -> [(&'static str, Box<dyn Backend>); 3] {
     let fast = FastGemm::new(1).expect("one worker thread starts");
-    [("portable", Box::new(Portable)), ("fast", Box::new(fast))]
+    let loops = FastGemm::new(1)
+        .expect("one worker thread starts")
+        .without_own_layers();
+    [
+        ("portable", Box::new(Portable)),
+        ("fast", Box::new(fast)),
+        ("fast_gemm_only", Box::new(loops)),
+    ]
 }
 
-/// Every GEMM-backed FULL layer, forward and backward, portable next to fast: conv1 (u8
-/// frames, k = 75), conv2 (k = 1152, n = 128), conv3 (1152 → 256), conv4/conv5 (2304 → 256),
-/// local1, local2. Ids are `fast_layers/<layer>_<pass>/<backend>`; FLOP/s throughout.
+/// Every GEMM-backed FULL layer, forward and backward, portable next to fast (the host's own
+/// layer algorithms: Winograd for conv2–conv5, im2col units for conv1) and `fast_gemm_only`
+/// (the kernels' im2col loops on the fast GEMM): conv1 (u8 frames, k = 75), conv2 (k = 1152,
+/// n = 128), conv3 (1152 → 256), conv4/conv5 (2304 → 256), local1, local2. Ids are
+/// `fast_layers/<layer>_<pass>/<backend>`; FLOP/s throughout (the direct convolution's count,
+/// so Winograd's are effective rates).
 fn fast_layers(crit: &mut Criterion) {
     let mut group = crit.benchmark_group("fast_layers");
     let plan = ValenceConfig::FULL.plan().expect("FULL plan");
