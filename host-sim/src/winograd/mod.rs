@@ -144,6 +144,7 @@ impl Winograd {
 
     /// `output = conv2d(input, filter) + bias`, then ReLU if `relu`, if Winograd applies to `g`
     /// (see [`kernels::LayerAlgorithms::conv_forward`]); `false` otherwise.
+    #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &self,
         gemm: &FastGemm,
@@ -175,7 +176,7 @@ impl Winograd {
     ) {
         let mut shared = self.shared();
         let channels = (tl.input.2, tl.output.2);
-        let u = &*filter_transform::<A, M, T>(gemm, channels, filter, false, &mut shared);
+        let u = filter_transform::<A, M, T>(gemm, channels, filter, false, &mut shared);
         let images = images_per_unit(
             input.len() / tl.input_len(),
             tl.tiles_per_image(),
@@ -224,7 +225,7 @@ impl Winograd {
     ) {
         let mut shared = self.shared();
         let channels = (tl.input.2, tl.output.2);
-        let ut = &*filter_transform::<A, M, T>(gemm, channels, filter, true, &mut shared);
+        let ut = filter_transform::<A, M, T>(gemm, channels, filter, true, &mut shared);
         let images = images_per_unit(
             d_input.len() / tl.input_len(),
             tl.tiles_per_image(),
@@ -687,8 +688,8 @@ mod tests {
             for oy in 0..o.h {
                 for ox in 0..o.w {
                     let out = ((e * o.h + oy) * o.w + ox) * o.c;
-                    for co in 0..o.c {
-                        r.y[out + co] = f64::from(b[co]);
+                    for (y, &bv) in r.y[out..][..o.c].iter_mut().zip(b) {
+                        *y = f64::from(bv);
                     }
                     for kh in 0..3 {
                         for kw in 0..3 {
