@@ -15,7 +15,7 @@ use kernels::activation::{bias_add_f32, bias_backward_f32, relu_backward_f32, re
 use kernels::approx::lrn_f32_approx;
 use kernels::conv2d::{
     conv2d_backward_filter_f32, conv2d_backward_filter_u8, conv2d_backward_input_f32, conv2d_f32,
-    conv2d_u8, Conv2d,
+    conv2d_relu_f32, conv2d_relu_u8, conv2d_u8, im2col_f32, im2col_u8, Conv2d,
 };
 use kernels::data::{synthetic_frame_u8, FrameSpec, Split};
 use kernels::dense::{dense_backward_input_f32, dense_backward_weights_f32, dense_f32, Dense};
@@ -23,7 +23,7 @@ use kernels::gemm::LaneKernel;
 use kernels::histogram::{percentiles, percentiles_of_rows, Histogram};
 use kernels::init::{conv_fans, truncated_normal_f32, xavier_normal_f32, xavier_stddev};
 use kernels::loss::{mse_f32, softmax_cross_entropy_f32, weighted_abs_error_f32};
-use kernels::lrn::{lrn_backward_f32, lrn_f32, Lrn};
+use kernels::lrn::{lrn_backward_f32, lrn_backward_one_division_f32, lrn_f32, Lrn};
 use kernels::net::{
     ArenaLayout, Layer, Net, Network, Observer, Op, OptimizerKind, ValenceConfig, KWS,
 };
@@ -273,8 +273,16 @@ fn conv(g: &mut Gen) -> u64 {
     let mut df = g.f32s(c.filter_len());
     let _ = conv2d_backward_filter_f32(&c, &Portable, batch, &x, &dy, &mut scratch, &mut df);
     let _ = conv2d_backward_filter_u8(&c, &Portable, batch, &xb, &dy, &mut scratch, &mut df);
+    let _ = conv2d_relu_f32(&c, &Portable, batch, &x, &f, &b, &mut scratch, &mut y);
+    let _ = conv2d_relu_u8(&c, &Portable, batch, &xb, &f, &b, &mut scratch, &mut y);
+    // im2col at a drawn first pixel into a drawn number of patches (often too many).
+    let first = g.size();
+    let patches = g.small(5);
+    let mut cols = g.f32s(c.patch_len().saturating_mul(patches));
+    let _ = im2col_f32(&c, batch, &x, first, &mut cols);
+    let _ = im2col_u8(&c, batch, &xb, first, &mut cols);
     let (Some(q), Some(scale_in), Some(scale_out)) = (g.layer_quant(), g.quant(), g.quant()) else {
-        return 6;
+        return 10;
     };
     let xq = g.i8s(input_len);
     let fq = g.i8s(c.filter_len());
@@ -302,7 +310,7 @@ fn conv(g: &mut Gen) -> u64 {
         &mut cols,
         &mut yq,
     );
-    10
+    14
 }
 
 fn dense(g: &mut Gen) -> u64 {
@@ -367,17 +375,18 @@ fn lrn(g: &mut Gen) -> u64 {
     let _ = lrn_f32_approx(&l, rows, &x, &mut y);
     let mut dx = g.f32s(n);
     let _ = lrn_backward_f32(&l, rows, &x, &y, &mut dx);
+    let _ = lrn_backward_one_division_f32(&l, rows, &x, &y, &mut dx);
     let (Some(qi), Some(qo)) = (g.quant(), g.quant()) else {
-        return 4;
+        return 5;
     };
     let Ok(s8) = LrnS8::new(&l, qi, qo) else {
-        return 5;
+        return 6;
     };
     let mut table = g.i32s(s8.table_len());
     let _ = s8.fill_table(&mut table);
     let (xq, mut yq) = (g.i8s(n), g.i8s(n));
     let _ = lrn_s8(&s8, &table, rows, &xq, &mut yq);
-    7
+    8
 }
 
 fn elementwise(g: &mut Gen) -> u64 {
