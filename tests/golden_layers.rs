@@ -10,7 +10,7 @@ use kernels::activation::{bias_add_f32, bias_backward_f32, relu_backward_f32, re
 use kernels::approx::{lrn_f32_approx, MAX_REL_ERROR, MAX_REL_ERROR_BETA_075};
 use kernels::dense::{dense_backward_input_f32, dense_backward_weights_f32, dense_f32, Dense};
 use kernels::loss::{mse_f32, softmax_cross_entropy_f32, weighted_abs_error_f32};
-use kernels::lrn::{lrn_backward_f32, lrn_backward_one_division_f32, lrn_f32, Lrn};
+use kernels::lrn::{lrn_backward_f32, lrn_backward_factored_f32, lrn_f32, Lrn};
 use kernels::pool::{max_pool_backward_f32, max_pool_f32, Pool2d};
 use kernels::{Backend, Hwc, Portable};
 use serde::Deserialize;
@@ -66,13 +66,13 @@ fn lrn_matches_tensorflow() {
 
         // The host's fast path divides once per channel: the same tolerance.
         let mut d_input = nans(case.d_input.len());
-        lrn_backward_one_division_f32(&g, case.rows, &case.input, &case.dy, &mut d_input).unwrap();
-        let what = format!("{} one-division d_input vs {reference}", case.name);
+        lrn_backward_factored_f32(&g, case.rows, &case.input, &case.dy, &mut d_input).unwrap();
+        let what = format!("{} factored d_input vs {reference}", case.name);
         wd = wd.max(check_close(&what, &d_input, &case.d_input, BWD.0, BWD.1));
     }
     println!(
         "lrn vs {reference}: {} cases; worst |diff|/tol: output {wf:.1e}, d_input {wb:.1e}, \
-         one-division d_input {wd:.1e}",
+         factored d_input {wd:.1e}",
         fx.cases.len()
     );
 }

@@ -23,7 +23,7 @@ use kernels::gemm::LaneKernel;
 use kernels::histogram::{percentiles, percentiles_of_rows, Histogram};
 use kernels::init::{conv_fans, truncated_normal_f32, xavier_normal_f32, xavier_stddev};
 use kernels::loss::{mse_f32, softmax_cross_entropy_f32, weighted_abs_error_f32};
-use kernels::lrn::{lrn_backward_f32, lrn_backward_one_division_f32, lrn_f32, Lrn};
+use kernels::lrn::{lrn_backward_f32, lrn_backward_factored_f32, lrn_f32, Lrn};
 use kernels::net::{
     ArenaLayout, Layer, Net, Network, Observer, Op, OptimizerKind, ValenceConfig, KWS,
 };
@@ -375,7 +375,7 @@ fn lrn(g: &mut Gen) -> u64 {
     let _ = lrn_f32_approx(&l, rows, &x, &mut y);
     let mut dx = g.f32s(n);
     let _ = lrn_backward_f32(&l, rows, &x, &y, &mut dx);
-    let _ = lrn_backward_one_division_f32(&l, rows, &x, &y, &mut dx);
+    let _ = lrn_backward_factored_f32(&l, rows, &x, &y, &mut dx);
     let (Some(qi), Some(qo)) = (g.quant(), g.quant()) else {
         return 5;
     };

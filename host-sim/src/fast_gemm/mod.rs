@@ -17,7 +17,7 @@ pub use kernel::Isa;
 
 use kernels::conv2d::Conv2d;
 use kernels::gemm::{LaneKernel, RowFill, RowKernel, RowKernel2};
-use kernels::lrn::{lrn_backward_one_division_f32, Lrn};
+use kernels::lrn::{lrn_backward_factored_f32, Lrn};
 use kernels::{Exec, Gemm, KernelError, LayerAlgorithms, Layout};
 use rayon::prelude::*;
 use std::sync::Mutex;
@@ -86,7 +86,7 @@ impl FastGemm {
     }
 
     /// This GEMM without its own layer algorithms (Winograd and im2col units for the
-    /// convolutions, LRN's one-division gradient): every layer runs the kernels' own code, only
+    /// convolutions, LRN's factored gradient): every layer runs the kernels' own code, only
     /// the products are this GEMM's (tests and benches compare the two).
     #[must_use]
     pub fn without_own_layers(self) -> Self {
@@ -434,7 +434,7 @@ impl FastGemm {
 
 /// 3×3 stride-1 convolutions with enough channels run as Winograd transforms (see
 /// [`crate::winograd`]), the other convolutions' forward pass and filter gradient as im2col
-/// units of whole images (see [`crate::im2col_conv`]), LRN's gradient with one division per channel; nothing after
+/// units of whole images (see [`crate::im2col_conv`]), LRN's gradient with `x[k]` factored out of its window sums; nothing after
 /// [`FastGemm::without_own_layers`].
 impl LayerAlgorithms for FastGemm {
     fn conv_forward(
@@ -502,7 +502,7 @@ impl LayerAlgorithms for FastGemm {
         self.units_backward_filter(g, batch, Frames::U8(input), d_output, d_filter)
     }
 
-    /// [`lrn_backward_one_division_f32`] over the threads (every pixel alone).
+    /// [`lrn_backward_factored_f32`] over the threads (every pixel alone).
     fn lrn_backward(
         &self,
         g: &Lrn,
@@ -519,7 +519,7 @@ impl LayerAlgorithms for FastGemm {
                     (input, c),
                     (d_output, c),
                     (d_input, c),
-                    &|r, x, dy, dx| lrn_backward_one_division_f32(g, r, x, dy, dx),
+                    &|r, x, dy, dx| lrn_backward_factored_f32(g, r, x, dy, dx),
                 )
                 .is_ok()
     }

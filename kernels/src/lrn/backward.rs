@@ -32,26 +32,85 @@ pub fn lrn_backward_f32(
     backward::<false>(g, rows, input, d_output, d_input)
 }
 
-/// [`lrn_backward_f32`] with one division per channel instead of one per window term: each
-/// channel's `−2αβ · y[j] / norm[j]` is divided once and then multiplied by every `x[k]` of
-/// its window, where TensorFlow divides `x[k] · (−2αβ · y[j])` by `norm[j]` for each `k`. The
-/// terms then differ from `LRNGrad`'s by a rounding or two (within the golden tests'
-/// tolerances); the accumulation order is the same. A host's fast path (the divisions were most
-/// of the exact pass's time); boards keep the exact one.
+/// Channels up to which [`lrn_backward_factored_f32`] keeps a pixel's window terms on the
+/// stack (2 KiB); wider layers take the per-term path with one division per channel.
+pub const FACTORED_MAX_CHANNELS: usize = 256;
+
+/// [`lrn_backward_f32`] with `x[k]` factored out of its window sum:
+/// `d_input[k] = norm[k]^−β·dy[k] + x[k] · Σ_{j ∈ window(k)} q[j]` with
+/// `q[j] = (−2αβ · y[j] / norm[j]) · dy[j]` (one division per channel, `q[j] = 0` where
+/// `dy[j] == 0`, as `LRNGrad` skips those). TensorFlow multiplies, divides and adds each of a
+/// channel's 2r + 1 terms separately; this does one addition per term, so the sums differ from
+/// `LRNGrad`'s by roundings (within the golden tests' tolerances). A host's fast path; boards
+/// keep the exact one. Layers wider than [`FACTORED_MAX_CHANNELS`] divide once per channel but
+/// keep the per-term products.
 ///
 /// # Errors
 /// As [`lrn_backward_f32`]; nothing is written on error.
-pub fn lrn_backward_one_division_f32(
+pub fn lrn_backward_factored_f32(
     g: &Lrn,
     rows: usize,
     input: &[f32],
     d_output: &[f32],
     d_input: &mut [f32],
 ) -> Result<(), KernelError> {
-    backward::<true>(g, rows, input, d_output, d_input)
+    let c = g.channels();
+    if c > FACTORED_MAX_CHANNELS {
+        return backward::<true>(g, rows, input, d_output, d_input);
+    }
+    let n = check_two(g, rows, "input", input.len(), "d_output", d_output.len())?;
+    check_len("d_input", n, d_input.len())?;
+    let ab2 = g.alpha_beta_2();
+    let r = g.depth_radius().min(c - 1);
+    let (mut norms, mut pows) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
+    let (mut q, mut sums) = (
+        [0.0f32; FACTORED_MAX_CHANNELS],
+        [0.0f32; FACTORED_MAX_CHANNELS],
+    );
+    let (q, sums) = (&mut q[..c], &mut sums[..c]);
+    for ((x, dy), dx) in input
+        .chunks_exact(c)
+        .zip(d_output.chunks_exact(c))
+        .zip(d_input.chunks_exact_mut(c))
+    {
+        // Per channel: its own term into dx, its window share into q.
+        for j0 in (0..c).step_by(BLOCK) {
+            let len = BLOCK.min(c - j0);
+            let (norms, pows) = (&mut norms[..len], &mut pows[..len]);
+            g.norms(x, j0, norms);
+            pows.copy_from_slice(norms);
+            g.pow_neg_beta(pows);
+            let block = (j0..j0 + len).zip(norms.iter().zip(pows.iter()));
+            for (j, (&norm, &pow)) in block {
+                let d = dy[j];
+                let (own, share) = (pow * d, ab2 * (x[j] * pow) / norm * d);
+                (dx[j], q[j]) = if d == 0.0 { (0.0, 0.0) } else { (own, share) };
+            }
+        }
+        // Window sums, channels ascending within each: one vector pass per offset.
+        sums.fill(-0.0);
+        for o in (1..=r).rev() {
+            for (s, &v) in sums[o..].iter_mut().zip(&q[..c - o]) {
+                *s += v;
+            }
+        }
+        for (s, &v) in sums.iter_mut().zip(q.iter()) {
+            *s += v;
+        }
+        for o in 1..=r {
+            for (s, &v) in sums[..c - o].iter_mut().zip(&q[o..]) {
+                *s += v;
+            }
+        }
+        for ((d, &xk), &s) in dx.iter_mut().zip(x).zip(sums.iter()) {
+            *d += xk * s;
+        }
+    }
+    Ok(())
 }
 
-/// The backward pass; `ONE_DIVISION` selects [`lrn_backward_one_division_f32`]'s terms.
+/// The backward pass; `ONE_DIVISION` divides `−2αβ · y[j]` by `norm[j]` once per channel
+/// (the wide layers of [`lrn_backward_factored_f32`]).
 fn backward<const ONE_DIVISION: bool>(
     g: &Lrn,
     rows: usize,
@@ -140,8 +199,8 @@ impl Terms<'_> {
     /// Adds, for every `j` of the block whose `k = j ± o` is a channel, `d_output[j]`'s
     /// share to `dx[k]`: `(x[k] · scaled[j] / norm[j] + [o = 0]·pow[j]) · dy[j]`, skipped (not
     /// added as a zero) where `dy[j] == 0`, as TensorFlow's `LRNGrad` skips it.
-    /// With `DIVIDED`, `scaled` already holds `scaled / norm` (see
-    /// [`lrn_backward_one_division_f32`]) and the share is `x[k] · scaled[j]`.
+    /// With `DIVIDED`, `scaled` already holds `scaled / norm` and the share is
+    /// `x[k] · scaled[j]`.
     #[inline(always)]
     fn add_to<const DIVIDED: bool>(&self, dx: &mut [f32], o: usize, side: Offset) {
         let (c, len) = (self.x.len(), self.dy.len());
@@ -237,8 +296,8 @@ mod tests {
                     let dy = draw_f32(&mut rng, rows * depth, -1.0, 1.0);
                     let p = (f64::from(bias), f64::from(alpha), f64::from(beta));
                     let want = lrn_grad_ref(depth, r, p, &to64(&x), &to64(&dy));
-                    // The exact pass and the host's one-division pass, same tolerance.
-                    let passes: [Pass; 2] = [lrn_backward_f32, lrn_backward_one_division_f32];
+                    // The exact pass and the host's factored pass, same tolerance.
+                    let passes: [Pass; 2] = [lrn_backward_f32, lrn_backward_factored_f32];
                     for pass in passes {
                         let mut dx = vec![f32::NAN; x.len()];
                         pass(&g, rows, &x, &dy, &mut dx).unwrap();
@@ -252,6 +311,24 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_factored_pass_of_a_wide_layer_matches_the_f64_gradient() {
+        // Beyond FACTORED_MAX_CHANNELS the factored pass divides once per channel and keeps the
+        // per-term products; same reference and tolerance as above.
+        let mut rng = test_data::rng(3);
+        let depth = FACTORED_MAX_CHANNELS + 44;
+        let g = Lrn::new(depth, 5, 1.0, 0.01, 0.75).unwrap();
+        let x = draw_f32(&mut rng, 2 * depth, -3.0, 3.0);
+        let dy = draw_f32(&mut rng, 2 * depth, -1.0, 1.0);
+        let mut dx = vec![f32::NAN; x.len()];
+        lrn_backward_factored_f32(&g, 2, &x, &dy, &mut dx).unwrap();
+        let want = lrn_grad_ref(depth, 5, (1.0, 0.01, 0.75), &to64(&x), &to64(&dy));
+        for (i, (&a, &b)) in dx.iter().zip(&want).enumerate() {
+            let a = f64::from(a);
+            assert!((a - b).abs() <= 2e-6 + 1e-5 * b.abs(), "i={i}: {a} vs {b}");
         }
     }
 

@@ -14,7 +14,7 @@
 mod backward;
 mod forward;
 
-pub use backward::{lrn_backward_f32, lrn_backward_one_division_f32};
+pub use backward::{lrn_backward_f32, lrn_backward_factored_f32, FACTORED_MAX_CHANNELS};
 pub use forward::lrn_f32;
 pub(crate) use forward::lrn_with;
 
