@@ -357,6 +357,77 @@ impl FastGemm {
             && im2col_conv::forward(self, g, batch, input, filter, bias, relu, output).is_ok()
     }
 
+    /// `C[.., col0 .. col0 + n] += A·B` on the calling thread, where `C` has `m` rows of
+    /// `ldc` values (its other columns untouched): one column block of a wider matrix. Same
+    /// bits as [`Gemm::gemm_acc`] into a dense `C`.
+    ///
+    /// # Panics
+    /// If `a` or `b` disagrees with `m`, `k` and `n`, if `col0 + n > ldc`, or if `c` is
+    /// shorter than `(m − 1)·ldc + col0 + n`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn gemm_acc_columns_here(
+        &self,
+        (m, k, n): (usize, usize, usize),
+        (a, a_layout): (&[f32], Layout),
+        (b, b_layout): (&[f32], Layout),
+        c: &mut [f32],
+        ldc: usize,
+        col0: usize,
+    ) {
+        assert!(
+            m.checked_mul(k) == Some(a.len()) && k.checked_mul(n) == Some(b.len()),
+            "gemm_acc_columns_here: A or B disagrees with m, k, n"
+        );
+        let end = m
+            .checked_sub(1)
+            .and_then(|r| r.checked_mul(ldc))
+            .and_then(|r| r.checked_add(col0 + n));
+        assert!(
+            col0 + n <= ldc && end.is_some_and(|end| end <= c.len()),
+            "gemm_acc_columns_here: C is too short for its column block"
+        );
+        if m == 0 || n == 0 || k == 0 {
+            return;
+        }
+        let a = match a_layout {
+            Layout::RowMajor => tile::View {
+                data: a,
+                rs: k,
+                cs: 1,
+            },
+            Layout::ColMajor => tile::View {
+                data: a,
+                rs: 1,
+                cs: m,
+            },
+        };
+        let b = match b_layout {
+            Layout::RowMajor => tile::View {
+                data: b,
+                rs: n,
+                cs: 1,
+            },
+            Layout::ColMajor => tile::View {
+                data: b,
+                rs: 1,
+                cs: k,
+            },
+        };
+        // SAFETY: every cell (i, j), i < m, j < n, is c[i·ldc + col0 + j], within `c` (asserted
+        // above); `c` is borrowed mutably for the call, which runs on this thread alone. `isa`
+        // was checked to run here.
+        unsafe {
+            let c = c.as_mut_ptr().add(col0);
+            match self.isa {
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => tile::tile::<kernel::Avx512>(k, a, (0, m), b, (0, n), c, ldc),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2Fma => tile::tile::<kernel::Avx2Fma>(k, a, (0, m), b, (0, n), c, ldc),
+                _ => tile::tile::<kernel::Generic>(k, a, (0, m), b, (0, n), c, ldc),
+            }
+        }
+    }
+
     /// `C += A·B`, its tiles over the pool when `parallel` (and the product is big enough).
     #[allow(clippy::too_many_arguments)]
     fn product(

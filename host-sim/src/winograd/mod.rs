@@ -267,6 +267,12 @@ impl Winograd {
         true
     }
 
+    /// The filter gradient in chunks of [`ROWS_PER_FILTER_CHUNK`] tiles. Per chunk, each
+    /// thread first transforms its block of input channels (`V`) and its block of output
+    /// channels (`Z`) — every transform done once — then, after all have, adds
+    /// `V[ξ]ᵀ·Z[ξ]` for its input channels and every output channel to its `dU`. Each `dU`
+    /// value sums over the tiles in tile order, chunk after chunk, whatever the blocks, so the
+    /// bits do not depend on the number of threads.
     fn backward_filter_with<const A: usize, const M: usize, T: Tables<A, M>>(
         &self,
         gemm: &FastGemm,
@@ -276,29 +282,120 @@ impl Winograd {
         d_output: &[f32],
         d_filter: &mut [f32],
     ) {
-        let (c_in, c_out) = (tl.input.2, tl.output.2);
-        // One block of input channels per thread: each block's gradient sums over every tile
-        // in tile order, so the split does not change a bit.
-        let block = c_in.div_ceil(gemm.threads().max(1));
+        let ((h, w, c_in), (oh, ow, c_out)) = (tl.input, tl.output);
+        let (points, per_image) = (A * A, tl.tiles_per_image());
+        let threads = gemm.threads().max(1);
+        let (ci_block, co_block) = (c_in.div_ceil(threads), c_out.div_ceil(threads));
+        let images = ROWS_PER_FILTER_CHUNK.div_ceil(per_image).clamp(1, batch);
+        let max_rows = images * per_image;
+        let plane = c_in * c_out;
+        let lens = [
+            points * plane,
+            9 * plane,
+            points * max_rows * c_in,
+            points * max_rows * c_out,
+        ];
         let mut shared = self.shared();
-        if shared.len() < 9 * c_in * c_out {
-            shared.resize(9 * c_in * c_out, 0.0);
+        let need = lens.iter().sum();
+        if shared.len() < need {
+            shared.resize(need, 0.0);
         }
-        let grads = &mut shared[..9 * c_in * c_out];
+        let (du, rest) = shared[..need].split_at_mut(lens[0]);
+        let (grads, rest) = rest.split_at_mut(lens[1]);
+        let (v, z) = rest.split_at_mut(lens[2]);
+        du.fill(0.0);
+        let (v_block, z_block) = (points * max_rows * ci_block, points * max_rows * co_block);
         gemm.pool().install(|| {
+            for first in (0..batch).step_by(images) {
+                let n = images.min(batch - first);
+                let rows = n * per_image;
+                // Transforms: thread k's input-channel and output-channel blocks.
+                let mut v_parts: Vec<Option<&mut [f32]>> =
+                    v.chunks_mut(v_block).map(Some).collect();
+                let mut z_parts: Vec<Option<&mut [f32]>> =
+                    z.chunks_mut(z_block).map(Some).collect();
+                let tasks = v_parts.len().max(z_parts.len());
+                v_parts.resize_with(tasks, || None);
+                z_parts.resize_with(tasks, || None);
+                v_parts.into_par_iter().zip(z_parts).enumerate().for_each(
+                    |(k, (mut vk, mut zk))| {
+                        for (row, (e, ty, tx)) in tiles_of(tl, n).enumerate() {
+                            let e = first + e;
+                            if let Some(vk) = vk.as_deref_mut() {
+                                let cb = vk.len() / (points * max_rows);
+                                let image = &input[e * h * w * c_in..][..h * w * c_in];
+                                let channels = (k * ci_block, cb);
+                                input_transform::<A, M, T>(
+                                    tl,
+                                    image,
+                                    (ty, tx),
+                                    channels,
+                                    vk,
+                                    (row, rows),
+                                );
+                            }
+                            if let Some(zk) = zk.as_deref_mut() {
+                                let cb = zk.len() / (points * max_rows);
+                                let image = &d_output[e * oh * ow * c_out..][..oh * ow * c_out];
+                                let channels = (k * co_block, cb);
+                                output_grad_transform::<A, M, T>(
+                                    tl,
+                                    image,
+                                    (ty, tx),
+                                    channels,
+                                    zk,
+                                    (row, rows),
+                                );
+                            }
+                        }
+                    },
+                );
+                // Products: dU[ξ] += V[ξ]ᵀ·Z[ξ], V[ξ] being rows × cb row-major (cb × rows
+                // column-major), Z[ξ] one rows × cob block per output-channel block.
+                let (v, z) = (&*v, &*z);
+                du.par_chunks_mut(points * ci_block * c_out)
+                    .zip(v.par_chunks(v_block))
+                    .for_each(|(du_k, vk)| {
+                        let cb = du_k.len() / (points * c_out);
+                        for xi in 0..points {
+                            let a = &vk[xi * rows * cb..][..rows * cb];
+                            let du_xi = &mut du_k[xi * cb * c_out..][..cb * c_out];
+                            for (j, zj) in z.chunks(z_block).enumerate() {
+                                let cob = zj.len() / (points * max_rows);
+                                let b = &zj[xi * rows * cob..][..rows * cob];
+                                gemm.gemm_acc_columns_here(
+                                    (cb, rows, cob),
+                                    (a, Layout::ColMajor),
+                                    (b, Layout::RowMajor),
+                                    du_xi,
+                                    c_out,
+                                    j * co_block,
+                                );
+                            }
+                        }
+                    });
+            }
+            // dg = Gᵀ dU G, plane by plane (each block's dU[ξ] and dg[tap] are cb × c_out).
             grads
-                .par_chunks_mut(9 * block * c_out)
-                .enumerate()
-                .for_each(|(b, dg)| {
-                    let channels = (b * block, dg.len() / (9 * c_out));
-                    filter_grad_unit::<A, M, T>(gemm, tl, batch, input, d_output, channels, dg);
+                .par_chunks_mut(9 * ci_block * c_out)
+                .zip(du.par_chunks(points * ci_block * c_out))
+                .for_each(|(dg, du_k)| {
+                    let cb_plane = dg.len() / 9;
+                    let (mut t, mut g) = ([[[0.0; LANES]; A]; A], [[[0.0; LANES]; R]; R]);
+                    for (p, lanes) in blocks(cb_plane) {
+                        point_tile::<A>(du_k, (0, 1), cb_plane, (p, lanes), &mut t);
+                        sandwich(&T::GT, &t, &mut g);
+                        for (tap, cell) in g.iter().flatten().enumerate() {
+                            store(&mut dg[tap * cb_plane + p..], cell, lanes);
+                        }
+                    }
                 });
         });
         // d_filter is HWIO: tap, input channel, output channel.
-        for (b, dg) in grads.chunks(9 * block * c_out).enumerate() {
+        for (b, dg) in grads.chunks(9 * ci_block * c_out).enumerate() {
             let cb = dg.len() / (9 * c_out);
             for (tap, dg_tap) in dg.chunks(cb * c_out).enumerate() {
-                let dst = &mut d_filter[(tap * c_in + b * block) * c_out..][..cb * c_out];
+                let dst = &mut d_filter[(tap * c_in + b * ci_block) * c_out..][..cb * c_out];
                 for (d, &s) in dst.iter_mut().zip(dg_tap) {
                     *d += s;
                 }
@@ -424,25 +521,27 @@ fn input_transform<const A: usize, const M: usize, T: Tables<A, M>>(
     }
 }
 
-/// `Z = A dY Aᵀ` of the output-gradient tile `(ty, tx)` of one image (zero outside the map)
-/// into row `row` of the `α²` matrices of `z` (`rows × c_out` each).
+/// `Z = A dY Aᵀ` of the output-gradient tile `(ty, tx)` of one image (channels
+/// `c0 .. c0 + cb`, zero outside the map) into row `row` of the `α²` matrices of `z`
+/// (`rows × cb` each).
 fn output_grad_transform<const A: usize, const M: usize, T: Tables<A, M>>(
     tl: &Tiling<'_>,
     image: &[f32],
     (ty, tx): (usize, usize),
+    (c0, cb): (usize, usize),
     z: &mut [f32],
     (row, rows): (usize, usize),
 ) {
     let (h, w, c) = tl.output;
     // Every cell is written below (outside the map with zeros): no zero fill per tile.
     let (mut dy, mut t) = ([[[0.0; LANES]; M]; M], [[[0.0; LANES]; A]; A]);
-    for (c0, lanes) in blocks(c) {
+    for (b0, lanes) in blocks(cb) {
         for (r, dy_row) in dy.iter_mut().enumerate() {
             let y = ty * M + r;
             for (s, cell) in dy_row.iter_mut().enumerate() {
                 let x = tx * M + s;
                 if y < h && x < w {
-                    load(cell, &image[(y * w + x) * c + c0..], lanes);
+                    load(cell, &image[(y * w + x) * c + c0 + b0..], lanes);
                 } else {
                     *cell = [0.0; LANES];
                 }
@@ -450,7 +549,7 @@ fn output_grad_transform<const A: usize, const M: usize, T: Tables<A, M>>(
         }
         sandwich(&T::A, &dy, &mut t);
         for (xi, cell) in t.iter().flatten().enumerate() {
-            store(&mut z[(xi * rows + row) * c + c0..], cell, lanes);
+            store(&mut z[(xi * rows + row) * cb + b0..], cell, lanes);
         }
     }
 }
@@ -545,7 +644,7 @@ fn input_grad_unit<const A: usize, const M: usize, T: Tables<A, M>>(
     with_scratch([points * rows * c_out, points * rows * c_in], |[z, nn]| {
         for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
             let image = &d_out[e * oh * ow * c_out..][..oh * ow * c_out];
-            output_grad_transform::<A, M, T>(tl, image, (ty, tx), z, (row, rows));
+            output_grad_transform::<A, M, T>(tl, image, (ty, tx), (0, c_out), z, (row, rows));
         }
         nn.fill(0.0);
         let plane = c_in * c_out;
@@ -588,70 +687,6 @@ fn input_grad_unit<const A: usize, const M: usize, T: Tables<A, M>>(
             }
         }
     });
-}
-
-/// The filter gradient of input channels `c0 .. c0 + cb` over the whole batch, written (not
-/// added) to `dg` (`3 × 3 × cb × c_out`).
-#[allow(clippy::too_many_arguments)]
-fn filter_grad_unit<const A: usize, const M: usize, T: Tables<A, M>>(
-    gemm: &FastGemm,
-    tl: &Tiling<'_>,
-    batch: usize,
-    input: &[f32],
-    d_output: &[f32],
-    (c0, cb): (usize, usize),
-    dg: &mut [f32],
-) {
-    let ((h, w, c_in), (oh, ow, c_out)) = (tl.input, tl.output);
-    let points = A * A;
-    let images = ROWS_PER_FILTER_CHUNK
-        .div_ceil(tl.tiles_per_image())
-        .clamp(1, batch);
-    let max_rows = images * tl.tiles_per_image();
-    let plane = cb * c_out;
-    with_scratch(
-        [
-            points * max_rows * cb,
-            points * max_rows * c_out,
-            points * plane,
-        ],
-        |[v, z, du]| {
-            du.fill(0.0);
-            for first in (0..batch).step_by(images) {
-                let n = images.min(batch - first);
-                let rows = n * tl.tiles_per_image();
-                for (row, (e, ty, tx)) in tiles_of(tl, n).enumerate() {
-                    let e = first + e;
-                    let image = &input[e * h * w * c_in..][..h * w * c_in];
-                    input_transform::<A, M, T>(tl, image, (ty, tx), (c0, cb), v, (row, rows));
-                    let image = &d_output[e * oh * ow * c_out..][..oh * ow * c_out];
-                    output_grad_transform::<A, M, T>(tl, image, (ty, tx), z, (row, rows));
-                }
-                // dU[ξ] += V[ξ]ᵀ·Z[ξ]: V[ξ] is rows × cb row-major, i.e. cb × rows column-major.
-                for xi in 0..points {
-                    gemm.gemm_acc_here(
-                        cb,
-                        rows,
-                        c_out,
-                        &v[xi * rows * cb..][..rows * cb],
-                        Layout::ColMajor,
-                        &z[xi * rows * c_out..][..rows * c_out],
-                        Layout::RowMajor,
-                        &mut du[xi * plane..][..plane],
-                    );
-                }
-            }
-            // dg = Gᵀ dU G, plane by plane (dU[ξ] and dg[tap] are cb × c_out each).
-            let (mut t, mut g) = ([[[0.0; LANES]; A]; A], [[[0.0; LANES]; R]; R]);
-            for (p, lanes) in blocks(plane) {
-                point_tile::<A>(du, (0, 1), plane, (p, lanes), &mut t);
-                sandwich(&T::GT, &t, &mut g);
-                for (tap, cell) in g.iter().flatten().enumerate() {
-                    store(&mut dg[tap * plane + p..], cell, lanes);
-                }
-            }
-        },
-    );
 }
 
 #[cfg(test)]

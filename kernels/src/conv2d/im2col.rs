@@ -149,6 +149,7 @@ pub(super) fn fill_spread<E: Exec + ?Sized>(exec: &E, row: &[f32], rows: &mut [f
 /// * [`KernelError::Zero`] (`batch`) if `batch == 0`;
 /// * [`KernelError::Overflow`] (`input`) if `batch` times an example's length overflows;
 /// * [`KernelError::Length`] (`input`) if `input` is not `batch` examples long;
+/// * [`KernelError::InvalidParam`] (`first`) if `first` lies beyond the batch's output pixels;
 /// * [`KernelError::Length`] (`cols`) if `cols` is not a whole number of patches, or holds more
 ///   patches than the batch has output pixels from `first` on (`expected` is that maximum).
 pub fn im2col_f32(
@@ -190,6 +191,9 @@ fn check_im2col(
     nonzero("batch", batch)?;
     check_len("input", mul("input", batch, g.input_len())?, input_len)?;
     let pixels = mul("input", batch, g.output().pixels())?;
+    if first > pixels {
+        return Err(KernelError::InvalidParam { arg: "first" });
+    }
     let patch = g.patch_len();
     let max = pixels.saturating_sub(first).saturating_mul(patch);
     if cols_len % patch != 0 || cols_len > max {
@@ -241,6 +245,36 @@ pub(super) fn col2im_add(g: &Conv2d, scratch: &[f32], first: usize, d_input: &mu
 #[cfg(test)]
 mod tests {
     use super::Sample;
+
+    #[test]
+    fn public_im2col_checks_its_arguments_and_writes_patches() {
+        use super::{im2col_f32, Conv2d};
+        use crate::{Hwc, KernelError, Padding};
+        // 3×3 input 1..9, 2×2 kernel, stride 1, VALID: 4 patches of 4.
+        let g = Conv2d::new(Hwc::new(3, 3, 1), [2, 2], 1, [1, 1], Padding::Valid, 4).unwrap();
+        let x: [f32; 9] = core::array::from_fn(|i| (i + 1) as f32);
+        let mut cols = [f32::NAN; 8];
+        im2col_f32(&g, 1, &x, 2, &mut cols).unwrap();
+        // Output pixels 2 and 3: rows 1..3 × columns 0..2 and 1..3.
+        assert_eq!(cols, [4.0, 5.0, 7.0, 8.0, 5.0, 6.0, 8.0, 9.0]);
+        let mut three = [0.0; 12];
+        let too_many = KernelError::Length {
+            arg: "cols",
+            expected: 8,
+            got: 12,
+        };
+        assert_eq!(im2col_f32(&g, 1, &x, 2, &mut three), Err(too_many));
+        let mut partial = [0.0; 6];
+        let partial_err = KernelError::Length {
+            arg: "cols",
+            expected: 16,
+            got: 6,
+        };
+        assert_eq!(im2col_f32(&g, 1, &x, 0, &mut partial), Err(partial_err));
+        let beyond = KernelError::InvalidParam { arg: "first" };
+        assert_eq!(im2col_f32(&g, 1, &x, 5, &mut []), Err(beyond));
+        assert_eq!(three, [0.0; 12], "nothing written on error");
+    }
 
     #[test]
     fn frame_normalisation_is_tensorflows_for_every_byte() {
