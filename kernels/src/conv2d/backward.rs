@@ -13,6 +13,10 @@ use crate::{Backend, KernelError, Layout};
 /// element sums its contributions in one fixed order — output pixels ascending (tiles ascending,
 /// rows ascending), then patch index ascending — so the bits do not depend on the tile size.
 ///
+/// After the checks, a backend with its own algorithm for `g`
+/// ([`LayerAlgorithms::conv_backward_input`](crate::LayerAlgorithms::conv_backward_input))
+/// computes the gradient instead; [`crate::Portable`] never does.
+///
 /// `scratch` must be exactly [`Conv2d::scratch_len`] long; its contents on entry do not matter
 /// and on return are unspecified.
 ///
@@ -76,6 +80,10 @@ pub fn conv2d_backward_input_f32<G: Backend + ?Sized>(
 /// element is updated in output-pixel order (examples ascending, then rows, then columns), one
 /// rounding per term, so the bits depend neither on the tile size nor on how the batch is split
 /// into consecutive calls.
+///
+/// After the checks, a backend with its own algorithm for `g`
+/// ([`LayerAlgorithms::conv_backward_filter`](crate::LayerAlgorithms::conv_backward_filter))
+/// computes the gradient instead; [`crate::Portable`] never does.
 ///
 /// `scratch` must be exactly [`Conv2d::scratch_len`] long; its contents on entry do not matter
 /// and on return are unspecified.

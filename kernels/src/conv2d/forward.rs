@@ -19,6 +19,10 @@ use crate::{Backend, KernelError, Layout};
 /// each output is `bias + Σ_p patch[p] · filter[p]` summed in patch (HWIO) order, so the bits do
 /// not depend on the tile size.
 ///
+/// After the checks, a backend with its own algorithm for `g`
+/// ([`LayerAlgorithms::conv_forward`](crate::LayerAlgorithms::conv_forward), the host's
+/// Winograd transforms say) computes the layer instead; [`crate::Portable`] never does.
+///
 /// # Errors
 /// Nothing is written when an error is returned.
 /// * [`KernelError::Zero`] (`batch`) if `batch == 0`;
