@@ -104,11 +104,7 @@ pub fn conv2d_backward_filter_f32<G: Backend + ?Sized>(
     scratch: &mut [f32],
     d_filter: &mut [f32],
 ) -> Result<(), KernelError> {
-    check_filter_grad(g, batch, input, d_output, scratch, d_filter)?;
-    if gemm.conv_backward_filter(g, batch, input, d_output, d_filter) {
-        return Ok(());
-    }
-    backward_filter(g, gemm, batch, input, d_output, scratch, d_filter)
+    filter_grad_pass(g, gemm, batch, input, d_output, scratch, d_filter)
 }
 
 /// As [`conv2d_backward_filter_f32`] for `u8` frames normalised as `(x − 128) / 255` (padding is
@@ -126,8 +122,22 @@ pub fn conv2d_backward_filter_u8<G: Backend + ?Sized>(
     scratch: &mut [f32],
     d_filter: &mut [f32],
 ) -> Result<(), KernelError> {
+    filter_grad_pass(g, gemm, batch, input, d_output, scratch, d_filter)
+}
+
+/// The checks, then the backend's own algorithm if it takes the gradient, else the kernels'
+/// loop.
+fn filter_grad_pass<T: Sample, G: Backend + ?Sized>(
+    g: &Conv2d,
+    gemm: &G,
+    batch: usize,
+    input: &[T],
+    d_output: &[f32],
+    scratch: &mut [f32],
+    d_filter: &mut [f32],
+) -> Result<(), KernelError> {
     check_filter_grad(g, batch, input, d_output, scratch, d_filter)?;
-    if gemm.conv_backward_filter_u8(g, batch, input, d_output, d_filter) {
+    if T::offer_filter_grad(gemm, g, batch, input, d_output, d_filter) {
         return Ok(());
     }
     backward_filter(g, gemm, batch, input, d_output, scratch, d_filter)

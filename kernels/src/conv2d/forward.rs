@@ -41,11 +41,15 @@ pub fn conv2d_f32<G: Backend + ?Sized>(
     scratch: &mut [f32],
     output: &mut [f32],
 ) -> Result<(), KernelError> {
-    check(g, batch, input, filter, bias, scratch, output)?;
-    if gemm.conv_forward(g, batch, input, filter, bias, false, output) {
-        return Ok(());
-    }
-    forward(g, gemm, batch, input, filter, bias, false, scratch, output)
+    pass(
+        g,
+        gemm,
+        batch,
+        input,
+        (filter, bias, false),
+        scratch,
+        output,
+    )
 }
 
 /// [`conv2d_f32`] then ReLU ([`relu_f32`]), applied to each tile of output pixels as soon as
@@ -65,11 +69,7 @@ pub fn conv2d_relu_f32<G: Backend + ?Sized>(
     scratch: &mut [f32],
     output: &mut [f32],
 ) -> Result<(), KernelError> {
-    check(g, batch, input, filter, bias, scratch, output)?;
-    if gemm.conv_forward(g, batch, input, filter, bias, true, output) {
-        return Ok(());
-    }
-    forward(g, gemm, batch, input, filter, bias, true, scratch, output)
+    pass(g, gemm, batch, input, (filter, bias, true), scratch, output)
 }
 
 /// [`conv2d_u8`] then ReLU, fused as in [`conv2d_relu_f32`].
@@ -87,11 +87,7 @@ pub fn conv2d_relu_u8<G: Backend + ?Sized>(
     scratch: &mut [f32],
     output: &mut [f32],
 ) -> Result<(), KernelError> {
-    check(g, batch, input, filter, bias, scratch, output)?;
-    if gemm.conv_forward_u8(g, batch, input, filter, bias, true, output) {
-        return Ok(());
-    }
-    forward(g, gemm, batch, input, filter, bias, true, scratch, output)
+    pass(g, gemm, batch, input, (filter, bias, true), scratch, output)
 }
 
 /// As [`conv2d_f32`] but the input is `u8` frames normalised on the fly as `(x − 128) / 255`
@@ -114,11 +110,33 @@ pub fn conv2d_u8<G: Backend + ?Sized>(
     scratch: &mut [f32],
     output: &mut [f32],
 ) -> Result<(), KernelError> {
+    pass(
+        g,
+        gemm,
+        batch,
+        input,
+        (filter, bias, false),
+        scratch,
+        output,
+    )
+}
+
+/// The checks, then the backend's own algorithm if it takes the layer, else the kernels' loop;
+/// ReLU on the output if `relu`.
+fn pass<T: Sample, G: Backend + ?Sized>(
+    g: &Conv2d,
+    gemm: &G,
+    batch: usize,
+    input: &[T],
+    (filter, bias, relu): (&[f32], &[f32], bool),
+    scratch: &mut [f32],
+    output: &mut [f32],
+) -> Result<(), KernelError> {
     check(g, batch, input, filter, bias, scratch, output)?;
-    if gemm.conv_forward_u8(g, batch, input, filter, bias, false, output) {
+    if T::offer_forward(gemm, g, batch, input, (filter, bias, relu), output) {
         return Ok(());
     }
-    forward(g, gemm, batch, input, filter, bias, false, scratch, output)
+    forward(g, gemm, batch, input, filter, bias, relu, scratch, output)
 }
 
 /// The forward pass's argument checks, in signature order.

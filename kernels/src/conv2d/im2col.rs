@@ -8,18 +8,63 @@
 
 use super::Conv2d;
 use crate::error::{check_len, mul, nonzero};
-use crate::{Exec, KernelError};
+use crate::{Exec, KernelError, LayerAlgorithms};
 
 /// A sample type the convolution can read its input as.
 pub(super) trait Sample: Copy + Sync {
     /// Writes `src` into `dst` as normalised `f32` (the lengths are equal).
     fn load(dst: &mut [f32], src: &[Self]);
+
+    /// Offers a checked forward pass on this input type (`layer`: filter, bias, ReLU) to the
+    /// backend's own algorithm ([`LayerAlgorithms`]); `true` when it took it.
+    #[allow(clippy::too_many_arguments)]
+    fn offer_forward<G: LayerAlgorithms + ?Sized>(
+        gemm: &G,
+        g: &Conv2d,
+        batch: usize,
+        input: &[Self],
+        layer: (&[f32], &[f32], bool),
+        output: &mut [f32],
+    ) -> bool;
+
+    /// Offers a checked filter gradient on this input type to the backend's own algorithm;
+    /// `true` when it took it.
+    fn offer_filter_grad<G: LayerAlgorithms + ?Sized>(
+        gemm: &G,
+        g: &Conv2d,
+        batch: usize,
+        input: &[Self],
+        d_output: &[f32],
+        d_filter: &mut [f32],
+    ) -> bool;
 }
 
 impl Sample for f32 {
     #[inline]
     fn load(dst: &mut [f32], src: &[Self]) {
         dst.copy_from_slice(src);
+    }
+
+    fn offer_forward<G: LayerAlgorithms + ?Sized>(
+        gemm: &G,
+        g: &Conv2d,
+        batch: usize,
+        input: &[Self],
+        (filter, bias, relu): (&[f32], &[f32], bool),
+        output: &mut [f32],
+    ) -> bool {
+        gemm.conv_forward(g, batch, input, filter, bias, relu, output)
+    }
+
+    fn offer_filter_grad<G: LayerAlgorithms + ?Sized>(
+        gemm: &G,
+        g: &Conv2d,
+        batch: usize,
+        input: &[Self],
+        d_output: &[f32],
+        d_filter: &mut [f32],
+    ) -> bool {
+        gemm.conv_backward_filter(g, batch, input, d_output, d_filter)
     }
 }
 
@@ -40,6 +85,28 @@ impl Sample for u8 {
         for (d, &s) in dst.iter_mut().zip(src) {
             *d = normalise_u8(s);
         }
+    }
+
+    fn offer_forward<G: LayerAlgorithms + ?Sized>(
+        gemm: &G,
+        g: &Conv2d,
+        batch: usize,
+        input: &[Self],
+        (filter, bias, relu): (&[f32], &[f32], bool),
+        output: &mut [f32],
+    ) -> bool {
+        gemm.conv_forward_u8(g, batch, input, filter, bias, relu, output)
+    }
+
+    fn offer_filter_grad<G: LayerAlgorithms + ?Sized>(
+        gemm: &G,
+        g: &Conv2d,
+        batch: usize,
+        input: &[Self],
+        d_output: &[f32],
+        d_filter: &mut [f32],
+    ) -> bool {
+        gemm.conv_backward_filter_u8(g, batch, input, d_output, d_filter)
     }
 }
 
