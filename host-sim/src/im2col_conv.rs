@@ -14,7 +14,7 @@ use kernels::conv2d::{im2col_f32, im2col_u8, Conv2d};
 use kernels::{KernelError, Layout};
 use rayon::prelude::*;
 
-use crate::fast_gemm::{images_per_unit, FastGemm};
+use crate::fast_gemm::{at_least, images_per_unit, FastGemm};
 
 /// Output pixels per unit: a unit's patches (`rows × patch_len`) stay in L2.
 const ROWS_PER_UNIT: usize = 512;
@@ -26,6 +26,22 @@ pub enum Frames<'a> {
     F32(&'a [f32]),
     /// Frame bytes, normalised as [`kernels::conv2d::normalise_u8`].
     U8(&'a [u8]),
+}
+
+impl Frames<'_> {
+    /// The patches of output pixels `first ..` of a `batch`-example input, into `cols`.
+    fn im2col(
+        self,
+        g: &Conv2d,
+        batch: usize,
+        first: usize,
+        cols: &mut [f32],
+    ) -> Result<(), KernelError> {
+        match self {
+            Frames::F32(x) => im2col_f32(g, batch, x, first, cols),
+            Frames::U8(x) => im2col_u8(g, batch, x, first, cols),
+        }
+    }
 }
 
 thread_local! {
@@ -55,14 +71,8 @@ pub fn forward(
         let rows = out.len() / c_out;
         let first = u * images * pixels;
         PATCHES.with_borrow_mut(|patches| {
-            if patches.len() < rows * patch {
-                patches.resize(rows * patch, 0.0);
-            }
-            let patches = &mut patches[..rows * patch];
-            match input {
-                Frames::F32(x) => im2col_f32(g, batch, x, first, patches)?,
-                Frames::U8(x) => im2col_u8(g, batch, x, first, patches)?,
-            }
+            let patches = at_least(patches, rows * patch);
+            input.im2col(g, batch, first, patches)?;
             for row in out.chunks_exact_mut(c_out) {
                 row.copy_from_slice(bias);
             }
@@ -111,20 +121,11 @@ pub fn backward_filter(
 ) -> Result<(), KernelError> {
     let (pixels, patch, c_out) = (g.output().pixels(), g.patch_len(), g.bias_len());
     let len = g.filter_len();
-    if partials.len() < batch * len {
-        partials.resize(batch * len, 0.0);
-    }
-    let partials = &mut partials[..batch * len];
+    let partials = at_least(partials, batch * len);
     let image = |(e, part): (usize, &mut [f32])| {
         PATCHES.with_borrow_mut(|patches| {
-            if patches.len() < pixels * patch {
-                patches.resize(pixels * patch, 0.0);
-            }
-            let patches = &mut patches[..pixels * patch];
-            match input {
-                Frames::F32(x) => im2col_f32(g, batch, x, e * pixels, patches)?,
-                Frames::U8(x) => im2col_u8(g, batch, x, e * pixels, patches)?,
-            }
+            let patches = at_least(patches, pixels * patch);
+            input.im2col(g, batch, e * pixels, patches)?;
             part.fill(0.0);
             // The pixels × patch_len patches are their transpose patch_len × pixels stored
             // column-major.

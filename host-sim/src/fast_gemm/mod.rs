@@ -14,6 +14,7 @@ mod kernel;
 mod tile;
 
 pub use kernel::Isa;
+pub(crate) use tile::at_least;
 
 use kernels::conv2d::Conv2d;
 use kernels::gemm::{LaneKernel, RowFill, RowKernel, RowKernel2};
@@ -389,42 +390,15 @@ impl FastGemm {
         if m == 0 || n == 0 || k == 0 {
             return;
         }
-        let a = match a_layout {
-            Layout::RowMajor => tile::View {
-                data: a,
-                rs: k,
-                cs: 1,
-            },
-            Layout::ColMajor => tile::View {
-                data: a,
-                rs: 1,
-                cs: m,
-            },
-        };
-        let b = match b_layout {
-            Layout::RowMajor => tile::View {
-                data: b,
-                rs: n,
-                cs: 1,
-            },
-            Layout::ColMajor => tile::View {
-                data: b,
-                rs: 1,
-                cs: k,
-            },
-        };
+        let (a, b) = (
+            tile::View::dense(a, a_layout, m, k),
+            tile::View::dense(b, b_layout, k, n),
+        );
         // SAFETY: every cell (i, j), i < m, j < n, is c[i·ldc + col0 + j], within `c` (asserted
-        // above); `c` is borrowed mutably for the call, which runs on this thread alone. `isa`
-        // was checked to run here.
+        // above); `c` is borrowed mutably for the call, which runs on this thread alone.
         unsafe {
             let c = c.as_mut_ptr().add(col0);
-            match self.isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => tile::tile::<kernel::Avx512>(k, a, (0, m), b, (0, n), c, ldc),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2Fma => tile::tile::<kernel::Avx2Fma>(k, a, (0, m), b, (0, n), c, ldc),
-                _ => tile::tile::<kernel::Generic>(k, a, (0, m), b, (0, n), c, ldc),
-            }
+            run_tile(self.isa, k, a, (0, m), b, (0, n), c, ldc);
         }
     }
 
@@ -446,31 +420,10 @@ impl FastGemm {
         if m == 0 || n == 0 || k == 0 {
             return; // C += nothing: leave every bit of C as it is.
         }
-        // (row stride, column stride) of A (m × k) and B (k × n) in their slices.
-        let a = match a_layout {
-            Layout::RowMajor => tile::View {
-                data: a,
-                rs: k,
-                cs: 1,
-            },
-            Layout::ColMajor => tile::View {
-                data: a,
-                rs: 1,
-                cs: m,
-            },
-        };
-        let b = match b_layout {
-            Layout::RowMajor => tile::View {
-                data: b,
-                rs: n,
-                cs: 1,
-            },
-            Layout::ColMajor => tile::View {
-                data: b,
-                rs: 1,
-                cs: k,
-            },
-        };
+        let (a, b) = (
+            tile::View::dense(a, a_layout, m, k),
+            tile::View::dense(b, b_layout, k, n),
+        );
         let (rows, cols) = if parallel { self.tiles(m, n) } else { (m, n) };
         let (row_tiles, col_tiles) = (m.div_ceil(rows), n.div_ceil(cols));
         let c_ptr = SharedC(c.as_mut_ptr());
@@ -481,16 +434,8 @@ impl FastGemm {
             let c = c_ptr.get();
             // SAFETY: the tiles partition C (m × n, row stride n), so each call's cells are its
             // own, and `c` stays mutably borrowed until every tile is done (the pool's `install`
-            // and the sequential loop both return only then). `isa` was checked to run here.
-            unsafe {
-                match isa {
-                    #[cfg(target_arch = "x86_64")]
-                    Isa::Avx512 => tile::tile::<kernel::Avx512>(k, a, rows, b, cols, c, n),
-                    #[cfg(target_arch = "x86_64")]
-                    Isa::Avx2Fma => tile::tile::<kernel::Avx2Fma>(k, a, rows, b, cols, c, n),
-                    _ => tile::tile::<kernel::Generic>(k, a, rows, b, cols, c, n),
-                }
-            }
+            // and the sequential loop both return only then).
+            unsafe { run_tile(isa, k, a, rows, b, cols, c, n) }
         };
         let tiles = row_tiles * col_tiles;
         let work = m.saturating_mul(k).saturating_mul(n);
@@ -499,6 +444,34 @@ impl FastGemm {
         } else {
             self.pool
                 .install(|| (0..tiles).into_par_iter().for_each(tile));
+        }
+    }
+}
+
+/// [`tile::tile`] with the micro-kernel of `isa` (one of [`Isa::available`], checked when the
+/// [`FastGemm`] was built).
+///
+/// # Safety
+/// As [`tile::tile`]: the tile's cells of `c` (row stride `rsc`) are valid and this call's own.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_tile(
+    isa: Isa,
+    k: usize,
+    a: tile::View<'_>,
+    rows: (usize, usize),
+    b: tile::View<'_>,
+    cols: (usize, usize),
+    c: *mut f32,
+    rsc: usize,
+) {
+    // SAFETY: the caller's promise, and `isa` runs on this CPU (`FastGemm::with_isa` checked).
+    unsafe {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => tile::tile::<kernel::Avx512>(k, a, rows, b, cols, c, rsc),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => tile::tile::<kernel::Avx2Fma>(k, a, rows, b, cols, c, rsc),
+            _ => tile::tile::<kernel::Generic>(k, a, rows, b, cols, c, rsc),
         }
     }
 }

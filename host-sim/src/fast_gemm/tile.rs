@@ -37,7 +37,23 @@ pub(super) struct View<'a> {
     pub cs: usize,
 }
 
-impl View<'_> {
+impl<'a> View<'a> {
+    /// The `rows × cols` matrix stored densely in `data` as `layout` says.
+    pub fn dense(data: &'a [f32], layout: kernels::Layout, rows: usize, cols: usize) -> Self {
+        match layout {
+            kernels::Layout::RowMajor => Self {
+                data,
+                rs: cols,
+                cs: 1,
+            },
+            kernels::Layout::ColMajor => Self {
+                data,
+                rs: 1,
+                cs: rows,
+            },
+        }
+    }
+
     fn index(&self, i: usize, j: usize) -> usize {
         i * self.rs + j * self.cs
     }
@@ -57,8 +73,9 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-/// `v[..len]`, grown with NaN when shorter.
-fn at_least(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
+/// `v[..len]`, grown with NaN when shorter (so a cell its user forgot to write poisons the
+/// result rather than passing for zero): the host's scratch buffers, never shrunk.
+pub(crate) fn at_least(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
     if v.len() < len {
         v.resize(len, f32::NAN);
     }

@@ -30,7 +30,7 @@ use kernels::conv2d::Conv2d;
 use kernels::Layout;
 use rayon::prelude::*;
 
-use crate::fast_gemm::{images_per_unit, FastGemm};
+use crate::fast_gemm::{at_least, images_per_unit, FastGemm};
 use block::{load, sandwich, store, Lanes, Tables, F2, F3, LANES};
 use transform::{Transform, R, TILE_SIDES};
 
@@ -94,21 +94,19 @@ thread_local! {
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
+/// The first `Σ lens` values of `buf` (grown as needed) cut into consecutive pieces of `lens`.
+fn pieces<const N: usize>(buf: &mut Vec<f32>, lens: [usize; N]) -> [&mut [f32]; N] {
+    let mut rest = at_least(buf, lens.iter().sum());
+    lens.map(|len| {
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
+        rest = tail;
+        head
+    })
+}
+
 /// Runs `f` on this thread's scratch split into pieces of the given lengths.
 fn with_scratch<const N: usize, R>(lens: [usize; N], f: impl FnOnce([&mut [f32]; N]) -> R) -> R {
-    SCRATCH.with_borrow_mut(|s| {
-        let total = lens.iter().sum();
-        if s.len() < total {
-            s.resize(total, 0.0);
-        }
-        let mut rest = &mut s[..total];
-        let parts = lens.map(|len| {
-            let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
-            rest = tail;
-            head
-        });
-        f(parts)
-    })
+    SCRATCH.with_borrow_mut(|s| f(pieces(s, lens)))
 }
 
 impl Winograd {
@@ -296,13 +294,7 @@ impl Winograd {
             points * max_rows * c_out,
         ];
         let mut shared = self.shared();
-        let need = lens.iter().sum();
-        if shared.len() < need {
-            shared.resize(need, 0.0);
-        }
-        let (du, rest) = shared[..need].split_at_mut(lens[0]);
-        let (grads, rest) = rest.split_at_mut(lens[1]);
-        let (v, z) = rest.split_at_mut(lens[2]);
+        let [du, grads, v, z] = pieces(&mut shared, lens);
         du.fill(0.0);
         let (v_block, z_block) = (points * max_rows * ci_block, points * max_rows * co_block);
         gemm.pool().install(|| {
@@ -426,11 +418,8 @@ fn filter_transform<'b, const A: usize, const M: usize, T: Tables<A, M>>(
     buf: &'b mut Vec<f32>,
 ) -> &'b [f32] {
     let plane = c_in * c_out;
-    let need = A * A * plane + if transposed { 9 * plane } else { 0 };
-    if buf.len() < need {
-        buf.resize(need, 0.0);
-    }
-    let (u, flipped) = buf[..need].split_at_mut(A * A * plane);
+    let flipped_len = if transposed { 9 * plane } else { 0 };
+    let [u, flipped] = pieces(buf, [A * A * plane, flipped_len]);
     // The filter is HWIO: tap (kh, kw) is a c_in × c_out plane. The transposed U is the
     // transform of the planes transposed first (9 of them rather than α²).
     let planes = if transposed {
