@@ -18,6 +18,7 @@ use criterion::{
     criterion_group, criterion_main, BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
 };
 use host_sim::fast_gemm::FastGemm;
+use host_sim::lrn_avx512;
 use kernels::activation::{relu_backward_f32, relu_f32};
 use kernels::approx::lrn_f32_approx;
 use kernels::conv2d::{
@@ -264,6 +265,18 @@ fn lrn(crit: &mut Criterion) {
         group.bench_function(BenchmarkId::new("forward_approx", label), |b| {
             b.iter(|| lrn_f32_approx(&g, rows, black_box(&input), &mut output).unwrap())
         });
+        // The host's AVX-512 passes (the kernels' bits), where this CPU has AVX-512F.
+        if lrn_avx512::supports(&g) {
+            group.bench_function(BenchmarkId::new("forward_avx512", label), |b| {
+                b.iter(|| lrn_avx512::forward(&g, black_box(&input), &mut output))
+            });
+            group.bench_function(BenchmarkId::new("backward_avx512", label), |b| {
+                b.iter(|| {
+                    let (x, dy) = (black_box(&input), black_box(&d_output));
+                    lrn_avx512::backward(&g, x, dy, &mut d_input)
+                })
+            });
+        }
         group.bench_function(BenchmarkId::new("backward", label), |b| {
             b.iter(|| {
                 lrn_backward_f32(

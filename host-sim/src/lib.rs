@@ -22,6 +22,7 @@ pub mod dataset;
 pub mod fast_gemm;
 pub mod im2col_conv;
 pub mod ingest;
+pub mod lrn_avx512;
 pub mod memory;
 pub mod network;
 pub mod network_file;

@@ -168,6 +168,16 @@ impl Timed<'_> {
 }
 
 impl LayerAlgorithms for Timed<'_> {
+    fn lrn_forward(&self, g: &Lrn, rows: usize, input: &[f32], output: &mut [f32]) -> bool {
+        let started = Instant::now();
+        let taken = self.inner.lrn_forward(g, rows, input, output);
+        if taken {
+            let c = g.channels();
+            self.record(row_label(c, c, "forward"), started, 0.0);
+        }
+        taken
+    }
+
     fn lrn_backward(
         &self,
         g: &Lrn,

@@ -24,6 +24,7 @@ use rayon::prelude::*;
 use std::sync::Mutex;
 
 use crate::im2col_conv::{self, Frames};
+use crate::lrn_avx512;
 use crate::winograd::Winograd;
 
 /// Row tiles are multiples of this, a multiple of every micro-kernel height (8, 6, 4), so
@@ -546,7 +547,23 @@ impl LayerAlgorithms for FastGemm {
         self.units_backward_filter(g, batch, Frames::U8(input), d_output, d_filter)
     }
 
-    /// [`lrn_backward_factored_f32`] over the threads (every pixel alone).
+    /// [`lrn_avx512::forward`] over the threads (every pixel alone) where it takes the layer:
+    /// the kernels' bits, faster.
+    fn lrn_forward(&self, g: &Lrn, rows: usize, input: &[f32], output: &mut [f32]) -> bool {
+        let c = g.channels();
+        self.winograd.is_some()
+            && self.isa == Isa::Avx512
+            && lrn_avx512::supports(g)
+            && self
+                .map_rows(rows, (input, c), (output, c), &|_, x, y| {
+                    lrn_avx512::forward(g, x, y);
+                    Ok(())
+                })
+                .is_ok()
+    }
+
+    /// [`lrn_backward_factored_f32`] over the threads (every pixel alone), in AVX-512
+    /// ([`lrn_avx512::backward`], the same bits) where that takes the layer.
     fn lrn_backward(
         &self,
         g: &Lrn,
@@ -556,6 +573,7 @@ impl LayerAlgorithms for FastGemm {
         d_input: &mut [f32],
     ) -> bool {
         let c = g.channels();
+        let simd = self.isa == Isa::Avx512 && lrn_avx512::supports(g);
         self.winograd.is_some()
             && self
                 .map_rows2(
@@ -563,7 +581,14 @@ impl LayerAlgorithms for FastGemm {
                     (input, c),
                     (d_output, c),
                     (d_input, c),
-                    &|r, x, dy, dx| lrn_backward_factored_f32(g, r, x, dy, dx),
+                    &|r, x, dy, dx| {
+                        if simd {
+                            lrn_avx512::backward(g, x, dy, dx);
+                            Ok(())
+                        } else {
+                            lrn_backward_factored_f32(g, r, x, dy, dx)
+                        }
+                    },
                 )
                 .is_ok()
     }

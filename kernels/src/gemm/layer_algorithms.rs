@@ -89,6 +89,12 @@ pub trait LayerAlgorithms {
         false
     }
 
+    /// Overwrites `output` with LRN over `rows` pixels, as [`lrn_f32`](crate::lrn::lrn_f32)
+    /// (`input` and `output` are `rows · g.channels()` long).
+    fn lrn_forward(&self, _g: &Lrn, _rows: usize, _input: &[f32], _output: &mut [f32]) -> bool {
+        false
+    }
+
     /// Overwrites `d_input` with LRN's input gradient over `rows` pixels, as
     /// [`lrn_backward_f32`](crate::lrn::lrn_backward_f32) (`input`, `d_output` and `d_input`
     /// are `rows · g.channels()` long).

@@ -176,9 +176,10 @@ impl Lrn {
         }
     }
 
-    /// `−2 · alpha · beta`.
+    /// `−2 · alpha · beta`, rounded as TensorFlow's `LaunchLRNGrad` rounds it (left to right):
+    /// the factor of every window term of the gradient.
     #[inline(always)]
-    pub(crate) const fn alpha_beta_2(&self) -> f32 {
+    pub const fn alpha_beta_2(&self) -> f32 {
         self.alpha_beta_2
     }
 

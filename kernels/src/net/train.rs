@@ -208,7 +208,8 @@ fn relu_back<B: Backend + ?Sized>(
     Ok(())
 }
 
-/// LRN over `rows` pixels, spread by the backend (every pixel is computed alone).
+/// LRN over `rows` pixels: the backend's own algorithm if it has one, otherwise [`lrn_f32`]
+/// spread by the backend (every pixel is computed alone).
 fn lrn<B: Backend + ?Sized>(
     b: &B,
     g: &Lrn,
@@ -217,6 +218,12 @@ fn lrn<B: Backend + ?Sized>(
     y: &mut [f32],
 ) -> Result<(), KernelError> {
     let c = g.channels();
+    let n = g.checked_len(rows)?;
+    check_len("input", n, x.len())?;
+    check_len("output", n, y.len())?;
+    if b.lrn_forward(g, rows, x, y) {
+        return Ok(());
+    }
     b.map_rows(rows, (x, c), (y, c), &|r, x, y| lrn_f32(g, r, x, y))
 }
 
