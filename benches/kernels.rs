@@ -273,7 +273,7 @@ fn lrn(crit: &mut Criterion) {
             group.bench_function(BenchmarkId::new("backward_avx512", label), |b| {
                 b.iter(|| {
                     let (x, dy) = (black_box(&input), black_box(&d_output));
-                    lrn_avx512::backward(&g, x, dy, &mut d_input)
+                    lrn_avx512::backward(&g, x, dy, false, &mut d_input)
                 })
             });
         }

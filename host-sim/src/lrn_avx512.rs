@@ -72,16 +72,22 @@ pub fn forward(g: &Lrn, input: &[f32], output: &mut [f32]) {
 }
 
 /// [`lrn_backward_factored_f32`](kernels::lrn::lrn_backward_factored_f32) over the whole rows of
-/// `input`, `d_output` and `d_input`, with the same bits.
+/// `input`, `d_output` and `d_input`, with the same bits; then, if `relu`,
+/// [`relu_backward_f32`](kernels::activation::relu_backward_f32)`(input, d_input)` in the same
+/// pass (the gradient of the ReLU whose output `input` is), with its bits.
 ///
 /// # Panics
 /// If [`supports`] is false for `g`, or the slices' lengths differ or are not whole rows.
-pub fn backward(g: &Lrn, input: &[f32], d_output: &[f32], d_input: &mut [f32]) {
+pub fn backward(g: &Lrn, input: &[f32], d_output: &[f32], relu: bool, d_input: &mut [f32]) {
     check(g, &[input.len(), d_output.len(), d_input.len()]);
     #[cfg(target_arch = "x86_64")]
     // SAFETY: as in `forward`.
     unsafe {
-        x86::backward(g, input, d_output, d_input)
+        if relu {
+            x86::backward::<true>(g, input, d_output, d_input)
+        } else {
+            x86::backward::<false>(g, input, d_output, d_input)
+        }
     }
 }
 
@@ -218,7 +224,12 @@ mod x86 {
     /// The CPU runs AVX-512F; `g` passes [`super::supports`]; the three slices are the same whole
     /// rows.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn backward(g: &Lrn, input: &[f32], d_output: &[f32], d_input: &mut [f32]) {
+    pub(super) unsafe fn backward<const RELU: bool>(
+        g: &Lrn,
+        input: &[f32],
+        d_output: &[f32],
+        d_input: &mut [f32],
+    ) {
         let (c, regs, r) = shape(g);
         let (alpha, bias) = (_mm512_set1_ps(g.alpha()), _mm512_set1_ps(g.bias()));
         let ab2 = _mm512_set1_ps(g.alpha_beta_2());
@@ -266,7 +277,13 @@ mod x86 {
                     let xv = _mm512_maskz_loadu_ps(m, x.as_ptr().add(i * LANES));
                     let at = dx.as_mut_ptr().add(i * LANES);
                     let own = _mm512_maskz_loadu_ps(m, at);
-                    _mm512_mask_storeu_ps(at, m, _mm512_add_ps(own, _mm512_mul_ps(xv, sum)));
+                    let mut grad = _mm512_add_ps(own, _mm512_mul_ps(xv, sum));
+                    if RELU {
+                        // ReluGrad: times 1.0 where the ReLU's output is > 0, else 0.0 (NaN off).
+                        let on = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(xv, _mm512_setzero_ps());
+                        grad = _mm512_mul_ps(grad, _mm512_maskz_mov_ps(on, _mm512_set1_ps(1.0)));
+                    }
+                    _mm512_mask_storeu_ps(at, m, grad);
                 }
             }
         }
@@ -276,6 +293,7 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kernels::activation::relu_backward_f32;
     use kernels::lrn::{lrn_backward_factored_f32, lrn_f32};
     use kernels::rng::Rng;
 
@@ -331,8 +349,15 @@ mod tests {
 
                     lrn_backward_factored_f32(&g, rows, &x, &dy, &mut want).unwrap();
                     got.fill(f32::NAN);
-                    backward(&g, &x, &dy, &mut got);
+                    backward(&g, &x, &dy, false, &mut got);
                     same_bits(&got, &want, &format!("backward {what}"));
+
+                    // With the ReLU before it: its gradient in the same pass, the same bits
+                    // as the kernels' separate pass (x holds negatives, zeros and a NaN).
+                    relu_backward_f32(&x, &mut want).unwrap();
+                    got.fill(f32::NAN);
+                    backward(&g, &x, &dy, true, &mut got);
+                    same_bits(&got, &want, &format!("backward + ReLU {what}"));
                 }
             }
         }

@@ -184,10 +184,13 @@ impl LayerAlgorithms for Timed<'_> {
         rows: usize,
         input: &[f32],
         d_output: &[f32],
+        relu: bool,
         d_input: &mut [f32],
     ) -> bool {
         let started = Instant::now();
-        let taken = self.inner.lrn_backward(g, rows, input, d_output, d_input);
+        let taken = self
+            .inner
+            .lrn_backward(g, rows, input, d_output, relu, d_input);
         if taken {
             let c = g.channels();
             self.record(row_label(c, c, "backward"), started, 0.0);

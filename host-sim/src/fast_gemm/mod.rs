@@ -16,6 +16,7 @@ mod tile;
 pub use kernel::Isa;
 pub(crate) use tile::at_least;
 
+use kernels::activation::relu_backward_f32;
 use kernels::conv2d::Conv2d;
 use kernels::gemm::{LaneKernel, RowFill, RowKernel, RowKernel2};
 use kernels::lrn::{lrn_backward_factored_f32, Lrn};
@@ -562,14 +563,16 @@ impl LayerAlgorithms for FastGemm {
                 .is_ok()
     }
 
-    /// [`lrn_backward_factored_f32`] over the threads (every pixel alone), in AVX-512
-    /// ([`lrn_avx512::backward`], the same bits) where that takes the layer.
+    /// [`lrn_backward_factored_f32`] (then [`relu_backward_f32`] if `relu`) over the threads
+    /// (every pixel alone), in AVX-512 ([`lrn_avx512::backward`], the same bits) where that
+    /// takes the layer.
     fn lrn_backward(
         &self,
         g: &Lrn,
         rows: usize,
         input: &[f32],
         d_output: &[f32],
+        relu: bool,
         d_input: &mut [f32],
     ) -> bool {
         let c = g.channels();
@@ -583,11 +586,14 @@ impl LayerAlgorithms for FastGemm {
                     (d_input, c),
                     &|r, x, dy, dx| {
                         if simd {
-                            lrn_avx512::backward(g, x, dy, dx);
-                            Ok(())
-                        } else {
-                            lrn_backward_factored_f32(g, r, x, dy, dx)
+                            lrn_avx512::backward(g, x, dy, relu, dx);
+                            return Ok(());
                         }
+                        lrn_backward_factored_f32(g, r, x, dy, dx)?;
+                        if relu {
+                            relu_backward_f32(x, dx)?;
+                        }
+                        Ok(())
                     },
                 )
                 .is_ok()

@@ -97,13 +97,16 @@ pub trait LayerAlgorithms {
 
     /// Overwrites `d_input` with LRN's input gradient over `rows` pixels, as
     /// [`lrn_backward_f32`](crate::lrn::lrn_backward_f32) (`input`, `d_output` and `d_input`
-    /// are `rows · g.channels()` long).
+    /// are `rows · g.channels()` long); then, if `relu`, with the gradient of the ReLU whose
+    /// output `input` is, as [`relu_backward_f32`](crate::activation::relu_backward_f32)`(input,
+    /// d_input)`.
     fn lrn_backward(
         &self,
         _g: &Lrn,
         _rows: usize,
         _input: &[f32],
         _d_output: &[f32],
+        _relu: bool,
         _d_input: &mut [f32],
     ) -> bool {
         false

@@ -228,13 +228,16 @@ fn lrn<B: Backend + ?Sized>(
 }
 
 /// LRN's input gradient over `rows` pixels: the backend's own algorithm if it has one,
-/// otherwise [`lrn_backward_f32`] spread by the backend.
+/// otherwise [`lrn_backward_f32`] spread by the backend. With `relu`, `x` is a ReLU's output and
+/// that ReLU's gradient ([`relu_backward_f32`]) is applied to `dx` in the same pass, while the
+/// rows are in cache: the same bits as a separate pass.
 fn lrn_back<B: Backend + ?Sized>(
     b: &B,
     g: &Lrn,
     rows: usize,
     x: &[f32],
     dy: &[f32],
+    relu: bool,
     dx: &mut [f32],
 ) -> Result<(), KernelError> {
     let c = g.channels();
@@ -242,11 +245,15 @@ fn lrn_back<B: Backend + ?Sized>(
     check_len("input", n, x.len())?;
     check_len("d_output", n, dy.len())?;
     check_len("d_input", n, dx.len())?;
-    if b.lrn_backward(g, rows, x, dy, dx) {
+    if b.lrn_backward(g, rows, x, dy, relu, dx) {
         return Ok(());
     }
     b.map_rows2(rows, (x, c), (dy, c), (dx, c), &|r, x, dy, dx| {
-        lrn_backward_f32(g, r, x, dy, dx)
+        lrn_backward_f32(g, r, x, dy, dx)?;
+        if relu {
+            relu_backward_f32(x, dx)?;
+        }
+        Ok(())
     })
 }
 
@@ -669,13 +676,20 @@ impl<'a> Net<'a> {
         // Each layer reads its output's gradient in one buffer and writes its input's into the
         // other; the loss's gradient starts in d_pred.
         let mut at = GradBuf::DPred;
+        // Whether the layer after this one already applied this layer's ReLU gradient.
+        let mut relu_applied = false;
         for i in (first..=last).rev() {
             let l = plan.layer(i);
             let (d_out, d_in, next) = grad_pair(at, &mut *d_pred, &mut *ga, &mut *gb);
             let d_out = &mut d_out[..lens(i)];
-            if l.layer.activation == Activation::Relu {
+            if l.layer.activation == Activation::Relu && !relu_applied {
                 relu_back(gemm, n, slots.get(i), d_out)?;
             }
+            // An LRN after a ReLU applies that ReLU's gradient with its own (its input is the
+            // ReLU's output): one pass over the largest maps instead of two.
+            relu_applied = i > first
+                && matches!(l.geometry, LayerGeometry::Lrn(_))
+                && plan.layer(i - 1).layer.activation == Activation::Relu;
             let input = if i == 0 {
                 x
             } else {
@@ -687,6 +701,7 @@ impl<'a> Net<'a> {
             } else {
                 None
             };
+            let d_in = d_in.map(|d| (d, relu_applied));
             layer_backward(l, specs, gemm, n, input, d_out, p, grads, scratch, d_in)?;
             obs.backward_done(l.probe(Stage::Output));
             at = next;
@@ -836,7 +851,9 @@ impl<'a> Net<'a> {
 }
 
 /// Layer `l`'s parameter gradients (added) and, if `d_in` is given, its input gradient, from
-/// `d_out`, the gradient of its op's output (the activation's gradient already applied).
+/// `d_out`, the gradient of its op's output (the activation's gradient already applied). `d_in`
+/// comes with whether to apply the ReLU gradient of the layer before (only an LRN does, see
+/// [`lrn_back`]).
 #[allow(clippy::too_many_arguments)]
 fn layer_backward<G: Backend + ?Sized>(
     l: &PlannedLayer,
@@ -848,8 +865,12 @@ fn layer_backward<G: Backend + ?Sized>(
     params: &[f32],
     grads: &mut [f32],
     scratch: &mut [f32],
-    d_in: Option<&mut [f32]>,
+    d_in: Option<(&mut [f32], bool)>,
 ) -> Result<(), KernelError> {
+    let (d_in, relu_before) = match d_in {
+        Some((d, relu)) => (Some(d), relu),
+        None => (None, false),
+    };
     match &l.geometry {
         LayerGeometry::Conv(g) => {
             let (w, b) = weights_and_bias(specs, l);
@@ -866,7 +887,10 @@ fn layer_backward<G: Backend + ?Sized>(
             None => Ok(()),
         },
         LayerGeometry::Lrn(g) => match d_in {
-            Some(dx) => lrn_back(gemm, g, n * l.output.pixels(), f32_input(x)?, d_out, dx),
+            Some(dx) => {
+                let rows = n * l.output.pixels();
+                lrn_back(gemm, g, rows, f32_input(x)?, d_out, relu_before, dx)
+            }
             None => Ok(()),
         },
     }
