@@ -1,7 +1,8 @@
 //! The transforms compiled for the widest vectors the CPU has: the crate is built for AVX2
 //! (`.cargo/config.toml`), so a [`Lanes`](super::block::Lanes) block of 16 `f32`s is two ymm
-//! registers; on a CPU with AVX-512F (the fast GEMM's [`Isa::Avx512`](crate::fast_gemm::Isa::Avx512), detected at run time) the
-//! same Rust runs compiled for zmm, one register per block.
+//! registers; on a CPU with AVX-512F (the fast GEMM's
+//! [`Isa::Avx512`](crate::fast_gemm::Isa::Avx512), detected at run time) the same Rust runs
+//! compiled for zmm, one register per block.
 //!
 //! The bits do not change: Rust never contracts `a * b + c` into a fused multiply-add nor
 //! reorders a sum, whatever the target features, so both builds round every operation alike
@@ -14,8 +15,8 @@
 //! features.
 #![allow(unsafe_code)]
 
-/// `$body` compiled for AVX-512F if `$isa` is [`Isa::Avx512`](crate::fast_gemm::Isa::Avx512), for the crate's own target
-/// otherwise.
+/// `$body` compiled for AVX-512F if `$isa` is [`Isa::Avx512`](crate::fast_gemm::Isa::Avx512),
+/// for the crate's own target otherwise.
 macro_rules! widest {
     ($isa:expr, $body:expr) => {
         if $isa == $crate::fast_gemm::Isa::Avx512 {
@@ -45,7 +46,10 @@ pub(crate) fn on_avx512<R>(f: impl FnOnce() -> R) -> R {
         unsafe { avx512(f) }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    panic!("the AVX-512 transforms on a CPU that is not x86-64")
+    {
+        drop(f);
+        panic!("the AVX-512 transforms on a CPU that is not x86-64")
+    }
 }
 
 /// `f()` with AVX-512F enabled. Only `avx512f` (what `Isa::Avx512` detects): the transforms
