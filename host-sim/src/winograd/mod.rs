@@ -13,9 +13,10 @@
 //!
 //! The transforms run in plain Rust on one tile and 16 channels at a time, with the matrices
 //! as compile-time tables (see [`block`]), so the compiler keeps the tile in vector registers
-//! and drops the zero terms; the products are [`FastGemm`]'s, on one thread each. Work is split into units —
-//! groups of images for the forward pass and the input gradient, groups of input channels for
-//! the filter gradient — that each run alone on a pool thread with per-thread scratch, and
+//! (zmm ones when the fast GEMM runs AVX-512: see `isa.rs`) and drops the zero terms; the
+//! products are [`FastGemm`]'s, on one thread each. Work is split into units — groups of
+//! images for the forward pass and the input gradient, groups of input channels for the filter
+//! gradient — that each run alone on a pool thread with per-thread scratch, and
 //! every value is summed in an order fixed by the geometry, so the bits do not depend on the
 //! number of threads. They differ from the im2col path's by rounding (the transforms' own
 //! rounding included), within the TensorFlow golden tests' tolerances.
