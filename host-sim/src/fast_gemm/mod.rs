@@ -6,8 +6,8 @@
 //! starting from `C` (see `kernel.rs`), so the bits depend neither on the thread count nor on the
 //! tiling nor on the instruction set — the tests hold this to the bit. They differ from
 //! [`kernels::Portable`]'s (FMA rounds once per product-and-sum), within the golden tests'
-//! tolerances. This module is the crate's only `unsafe` code: SIMD intrinsics and the tiles'
-//! shared pointer into `C`.
+//! tolerances. This module holds the crate's `unsafe` code — SIMD intrinsics and the tiles'
+//! shared pointer into `C` — but for `winograd::isa`'s one call of a target-feature function.
 #![allow(unsafe_code)]
 
 mod kernel;

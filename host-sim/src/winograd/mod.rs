@@ -13,14 +13,16 @@
 //!
 //! The transforms run in plain Rust on one tile and 16 channels at a time, with the matrices
 //! as compile-time tables (see [`block`]), so the compiler keeps the tile in vector registers
-//! and drops the zero terms; the products are [`FastGemm`]'s, on one thread each. Work is split into units —
-//! groups of images for the forward pass and the input gradient, groups of input channels for
-//! the filter gradient — that each run alone on a pool thread with per-thread scratch, and
+//! (zmm ones when the fast GEMM runs AVX-512: see `isa.rs`) and drops the zero terms; the
+//! products are [`FastGemm`]'s, on one thread each. Work is split into units — groups of
+//! images for the forward pass and the input gradient, groups of input channels for the filter
+//! gradient — that each run alone on a pool thread with per-thread scratch, and
 //! every value is summed in an order fixed by the geometry, so the bits do not depend on the
 //! number of threads. They differ from the im2col path's by rounding (the transforms' own
 //! rounding included), within the TensorFlow golden tests' tolerances.
 
 pub mod block;
+mod isa;
 pub mod transform;
 
 use std::cell::RefCell;
@@ -32,6 +34,7 @@ use rayon::prelude::*;
 
 use crate::fast_gemm::{at_least, images_per_unit, FastGemm};
 use block::{load, sandwich, store, Lanes, Tables, F2, F3, LANES};
+use isa::widest;
 use transform::{Transform, R, TILE_SIDES};
 
 /// Below this many channel pairs (`c_in · c_out`) the transforms cost more than the products
@@ -94,9 +97,16 @@ thread_local! {
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The first `Σ lens` values of `buf` (grown as needed) cut into consecutive pieces of `lens`.
+/// `Σ lens` values of `buf` (grown as needed) from its first 64-byte boundary, cut into
+/// consecutive pieces of `lens`.
 fn pieces<const N: usize>(buf: &mut Vec<f32>, lens: [usize; N]) -> [&mut [f32]; N] {
-    let mut rest = at_least(buf, lens.iter().sum());
+    // A block of lanes is one zmm register: from a cache line's start, loading or storing it
+    // touches one line, not two (the AVX-512 transforms' input gradient ran 10 % slower on
+    // malloc's 16-byte boundaries; `examples/conv_cpu_time.rs`). An f32 pointer is 4-aligned,
+    // so a boundary is at most 15 values in (`min` only keeps the slice in range regardless).
+    let all = at_least(buf, lens.iter().sum::<usize>() + LANES - 1);
+    let skip = all.as_ptr().align_offset(64).min(LANES - 1);
+    let mut rest = &mut all[skip..];
     lens.map(|len| {
         let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
         rest = tail;
@@ -311,35 +321,38 @@ impl Winograd {
                 z_parts.resize_with(tasks, || None);
                 v_parts.into_par_iter().zip(z_parts).enumerate().for_each(
                     |(k, (mut vk, mut zk))| {
-                        for (row, (e, ty, tx)) in tiles_of(tl, n).enumerate() {
-                            let e = first + e;
-                            if let Some(vk) = vk.as_deref_mut() {
-                                let cb = vk.len() / (points * max_rows);
-                                let image = &input[e * h * w * c_in..][..h * w * c_in];
-                                let channels = (k * ci_block, cb);
-                                input_transform::<A, M, T>(
-                                    tl,
-                                    image,
-                                    (ty, tx),
-                                    channels,
-                                    vk,
-                                    (row, rows),
-                                );
+                        widest!(
+                            gemm.isa(),
+                            for (row, (e, ty, tx)) in tiles_of(tl, n).enumerate() {
+                                let e = first + e;
+                                if let Some(vk) = vk.as_deref_mut() {
+                                    let cb = vk.len() / (points * max_rows);
+                                    let image = &input[e * h * w * c_in..][..h * w * c_in];
+                                    let channels = (k * ci_block, cb);
+                                    input_transform::<A, M, T>(
+                                        tl,
+                                        image,
+                                        (ty, tx),
+                                        channels,
+                                        vk,
+                                        (row, rows),
+                                    );
+                                }
+                                if let Some(zk) = zk.as_deref_mut() {
+                                    let cb = zk.len() / (points * max_rows);
+                                    let image = &d_output[e * oh * ow * c_out..][..oh * ow * c_out];
+                                    let channels = (k * co_block, cb);
+                                    output_grad_transform::<A, M, T>(
+                                        tl,
+                                        image,
+                                        (ty, tx),
+                                        channels,
+                                        zk,
+                                        (row, rows),
+                                    );
+                                }
                             }
-                            if let Some(zk) = zk.as_deref_mut() {
-                                let cb = zk.len() / (points * max_rows);
-                                let image = &d_output[e * oh * ow * c_out..][..oh * ow * c_out];
-                                let channels = (k * co_block, cb);
-                                output_grad_transform::<A, M, T>(
-                                    tl,
-                                    image,
-                                    (ty, tx),
-                                    channels,
-                                    zk,
-                                    (row, rows),
-                                );
-                            }
-                        }
+                        )
                     },
                 );
                 // Products: dU[ξ] += V[ξ]ᵀ·Z[ξ], V[ξ] being rows × cb row-major (cb × rows
@@ -374,13 +387,16 @@ impl Winograd {
                 .for_each(|(dg, du_k)| {
                     let cb_plane = dg.len() / 9;
                     let (mut t, mut g) = ([[[0.0; LANES]; A]; A], [[[0.0; LANES]; R]; R]);
-                    for (p, lanes) in blocks(cb_plane) {
-                        point_tile::<A>(du_k, (0, 1), cb_plane, (p, lanes), &mut t);
-                        sandwich(&T::GT, &t, &mut g);
-                        for (tap, cell) in g.iter().flatten().enumerate() {
-                            store(&mut dg[tap * cb_plane + p..], cell, lanes);
+                    widest!(
+                        gemm.isa(),
+                        for (p, lanes) in blocks(cb_plane) {
+                            point_tile::<A>(du_k, (0, 1), cb_plane, (p, lanes), &mut t);
+                            sandwich(&T::GT, &t, &mut g);
+                            for (tap, cell) in g.iter().flatten().enumerate() {
+                                store(&mut dg[tap * cb_plane + p..], cell, lanes);
+                            }
                         }
-                    }
+                    );
                 });
         });
         // d_filter is HWIO: tap, input channel, output channel.
@@ -460,26 +476,30 @@ fn filter_transform<'b, const A: usize, const M: usize, T: Tables<A, M>>(
     gemm.pool().install(|| {
         parts.into_par_iter().enumerate().for_each(|(k, mut outs)| {
             let (mut g, mut t) = ([[[0.0; LANES]; R]; R], [[[0.0; LANES]; A]; A]);
-            for (p, lanes) in blocks(outs[0].len()) {
-                let at = k * piece + p;
-                for (kh, row) in g.iter_mut().enumerate() {
-                    for (kw, cell) in row.iter_mut().enumerate() {
-                        load(cell, &planes[(kh * R + kw) * plane + at..], lanes);
+            widest!(
+                gemm.isa(),
+                for (p, lanes) in blocks(outs[0].len()) {
+                    let at = k * piece + p;
+                    for (kh, row) in g.iter_mut().enumerate() {
+                        for (kw, cell) in row.iter_mut().enumerate() {
+                            load(cell, &planes[(kh * R + kw) * plane + at..], lanes);
+                        }
+                    }
+                    sandwich(&T::G, &g, &mut t);
+                    for (out, cell) in outs.iter_mut().zip(t.iter().flatten()) {
+                        store(&mut out[p..], cell, lanes);
                     }
                 }
-                sandwich(&T::G, &g, &mut t);
-                for (out, cell) in outs.iter_mut().zip(t.iter().flatten()) {
-                    store(&mut out[p..], cell, lanes);
-                }
-            }
+            );
         });
     });
-    &buf[..A * A * plane]
+    u
 }
 
 /// `V = Bᵀ d B` of the input tile `(ty, tx)` of one image (channels `c0 .. c0 + cb`, zero
 /// outside the map) into row `row` of the `α²` matrices of `v` (`rows × cb` each).
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn input_transform<const A: usize, const M: usize, T: Tables<A, M>>(
     tl: &Tiling<'_>,
     image: &[f32],
@@ -513,6 +533,7 @@ fn input_transform<const A: usize, const M: usize, T: Tables<A, M>>(
 /// `Z = A dY Aᵀ` of the output-gradient tile `(ty, tx)` of one image (channels
 /// `c0 .. c0 + cb`, zero outside the map) into row `row` of the `α²` matrices of `z`
 /// (`rows × cb` each).
+#[inline(always)]
 fn output_grad_transform<const A: usize, const M: usize, T: Tables<A, M>>(
     tl: &Tiling<'_>,
     image: &[f32],
@@ -545,6 +566,7 @@ fn output_grad_transform<const A: usize, const M: usize, T: Tables<A, M>>(
 
 /// Row `row` of the `α²` matrices of `src` (`rows × c` each), channels `c0 .. c0 + lanes`,
 /// as a tile.
+#[inline(always)]
 fn point_tile<const A: usize>(
     src: &[f32],
     (row, rows): (usize, usize),
@@ -573,10 +595,13 @@ fn forward_unit<const A: usize, const M: usize, T: Tables<A, M>>(
     let rows = images * tl.tiles_per_image();
     let points = A * A;
     with_scratch([points * rows * c_in, points * rows * c_out], |[v, mm]| {
-        for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
-            let image = &input[e * h * w * c_in..][..h * w * c_in];
-            input_transform::<A, M, T>(tl, image, (ty, tx), (0, c_in), v, (row, rows));
-        }
+        widest!(
+            gemm.isa(),
+            for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
+                let image = &input[e * h * w * c_in..][..h * w * c_in];
+                input_transform::<A, M, T>(tl, image, (ty, tx), (0, c_in), v, (row, rows));
+            }
+        );
         mm.fill(0.0);
         let plane = c_in * c_out;
         for xi in 0..points {
@@ -593,27 +618,31 @@ fn forward_unit<const A: usize, const M: usize, T: Tables<A, M>>(
         }
         // Y = Aᵀ M A, plus the bias.
         let (mut t, mut y) = ([[[0.0; LANES]; A]; A], [[[0.0; LANES]; M]; M]);
-        for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
-            for (c0, lanes) in blocks(c_out) {
-                point_tile::<A>(mm, (row, rows), c_out, (c0, lanes), &mut t);
-                sandwich(&T::AT, &t, &mut y);
-                for (r, y_row) in y.iter().enumerate() {
-                    let oy = ty * M + r;
-                    for (s, cell) in y_row.iter().enumerate() {
-                        let ox = tx * M + s;
-                        if oy >= oh || ox >= ow {
-                            continue;
-                        }
-                        let out = &mut output[((e * oh + oy) * ow + ox) * c_out + c0..][..lanes];
-                        for ((o, &v), &b) in out.iter_mut().zip(cell).zip(&bias[c0..]) {
-                            let y = v + b;
-                            // ReLU as `kernels::activation::relu_f32` (NaN and −0.0 pass).
-                            *o = if relu && y < 0.0 { 0.0 } else { y };
+        widest!(
+            gemm.isa(),
+            for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
+                for (c0, lanes) in blocks(c_out) {
+                    point_tile::<A>(mm, (row, rows), c_out, (c0, lanes), &mut t);
+                    sandwich(&T::AT, &t, &mut y);
+                    for (r, y_row) in y.iter().enumerate() {
+                        let oy = ty * M + r;
+                        for (s, cell) in y_row.iter().enumerate() {
+                            let ox = tx * M + s;
+                            if oy >= oh || ox >= ow {
+                                continue;
+                            }
+                            let out =
+                                &mut output[((e * oh + oy) * ow + ox) * c_out + c0..][..lanes];
+                            for ((o, &v), &b) in out.iter_mut().zip(cell).zip(&bias[c0..]) {
+                                let y = v + b;
+                                // ReLU as `kernels::activation::relu_f32` (NaN and −0.0 pass).
+                                *o = if relu && y < 0.0 { 0.0 } else { y };
+                            }
                         }
                     }
                 }
             }
-        }
+        );
     });
 }
 
@@ -631,10 +660,13 @@ fn input_grad_unit<const A: usize, const M: usize, T: Tables<A, M>>(
     let rows = images * tl.tiles_per_image();
     let points = A * A;
     with_scratch([points * rows * c_out, points * rows * c_in], |[z, nn]| {
-        for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
-            let image = &d_out[e * oh * ow * c_out..][..oh * ow * c_out];
-            output_grad_transform::<A, M, T>(tl, image, (ty, tx), (0, c_out), z, (row, rows));
-        }
+        widest!(
+            gemm.isa(),
+            for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
+                let image = &d_out[e * oh * ow * c_out..][..oh * ow * c_out];
+                output_grad_transform::<A, M, T>(tl, image, (ty, tx), (0, c_out), z, (row, rows));
+            }
+        );
         nn.fill(0.0);
         let plane = c_in * c_out;
         for xi in 0..points {
@@ -653,28 +685,31 @@ fn input_grad_unit<const A: usize, const M: usize, T: Tables<A, M>>(
         // order (they overlap by two cells).
         d_in.fill(0.0);
         let (mut t, mut dd) = ([[[0.0; LANES]; A]; A], [[[0.0; LANES]; A]; A]);
-        for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
-            for (c0, lanes) in blocks(c_in) {
-                point_tile::<A>(nn, (row, rows), c_in, (c0, lanes), &mut t);
-                sandwich(&T::B, &t, &mut dd);
-                for (u, dd_row) in dd.iter().enumerate() {
-                    let y = (ty * M + u).wrapping_sub(tl.pad.0);
-                    if y >= h {
-                        continue;
-                    }
-                    for (t, cell) in dd_row.iter().enumerate() {
-                        let x = (tx * M + t).wrapping_sub(tl.pad.1);
-                        if x >= w {
+        widest!(
+            gemm.isa(),
+            for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
+                for (c0, lanes) in blocks(c_in) {
+                    point_tile::<A>(nn, (row, rows), c_in, (c0, lanes), &mut t);
+                    sandwich(&T::B, &t, &mut dd);
+                    for (u, dd_row) in dd.iter().enumerate() {
+                        let y = (ty * M + u).wrapping_sub(tl.pad.0);
+                        if y >= h {
                             continue;
                         }
-                        let out = &mut d_in[((e * h + y) * w + x) * c_in + c0..][..lanes];
-                        for (o, &v) in out.iter_mut().zip(cell) {
-                            *o += v;
+                        for (t, cell) in dd_row.iter().enumerate() {
+                            let x = (tx * M + t).wrapping_sub(tl.pad.1);
+                            if x >= w {
+                                continue;
+                            }
+                            let out = &mut d_in[((e * h + y) * w + x) * c_in + c0..][..lanes];
+                            for (o, &v) in out.iter_mut().zip(cell) {
+                                *o += v;
+                            }
                         }
                     }
                 }
             }
-        }
+        );
     });
 }
 
@@ -686,7 +721,7 @@ mod tests {
     use kernels::rng::Rng;
     use kernels::{Hwc, Padding};
 
-    use crate::fast_gemm::FastGemm;
+    use crate::fast_gemm::{FastGemm, Isa};
 
     fn values(n: usize, seed: u64, scale: f32) -> Vec<f32> {
         let mut rng = Rng::new(seed, 0);
@@ -824,28 +859,66 @@ mod tests {
         assert_eq!(bits(&got), bits(&want));
     }
 
+    /// The three passes' bits on `n` images of `g` (inputs from fixed seeds).
+    fn pass_bits(gemm: &FastGemm, g: &Conv2d, n: usize) -> [Vec<u32>; 3] {
+        let k = g.output().c;
+        let x = values(n * g.input_len(), 1, 1.0);
+        let f = values(g.filter_len(), 2, 0.1);
+        let b = values(k, 3, 1.0);
+        let dy = values(n * g.output_len(), 4, 1.0);
+        let mut scratch = vec![0.0; g.scratch_len()];
+        let mut y = vec![0.0; n * g.output_len()];
+        conv2d_f32(g, gemm, n, &x, &f, &b, &mut scratch, &mut y).unwrap();
+        let mut dx = vec![0.0; n * g.input_len()];
+        conv2d_backward_input_f32(g, gemm, n, &dy, &f, &mut scratch, &mut dx).unwrap();
+        let mut df = vec![0.0; g.filter_len()];
+        conv2d_backward_filter_f32(g, gemm, n, &x, &dy, &mut scratch, &mut df).unwrap();
+        [y, dx, df].map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>())
+    }
+
     #[test]
     fn bits_do_not_depend_on_the_thread_count() {
         let g = Conv2d::new(Hwc::new(11, 11, 24), [3, 3], 40, [1, 1], Padding::Same, 64).unwrap();
-        let n = 7;
-        let x = values(n * g.input_len(), 1, 1.0);
-        let f = values(g.filter_len(), 2, 0.1);
-        let b = values(40, 3, 1.0);
-        let dy = values(n * g.output_len(), 4, 1.0);
-        let run = |threads: usize| {
-            let gemm = FastGemm::new(threads).unwrap();
-            let mut scratch = vec![0.0; g.scratch_len()];
-            let mut y = vec![0.0; n * g.output_len()];
-            conv2d_f32(&g, &gemm, n, &x, &f, &b, &mut scratch, &mut y).unwrap();
-            let mut dx = vec![0.0; n * g.input_len()];
-            conv2d_backward_input_f32(&g, &gemm, n, &dy, &f, &mut scratch, &mut dx).unwrap();
-            let mut df = vec![0.0; g.filter_len()];
-            conv2d_backward_filter_f32(&g, &gemm, n, &x, &dy, &mut scratch, &mut df).unwrap();
-            [y, dx, df].map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>())
-        };
-        let one = run(1);
+        let one = pass_bits(&FastGemm::new(1).unwrap(), &g, 7);
         for threads in [2, 3, 5] {
-            assert!(run(threads) == one, "{threads} threads");
+            let gemm = FastGemm::new(threads).unwrap();
+            assert!(pass_bits(&gemm, &g, 7) == one, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn avx512_transforms_give_the_avx2_bits() {
+        // Reference: the same passes compiled for AVX2 (the crate's target). The GEMM's
+        // micro-kernels give the same bits on either instruction set (fast_gemm's tests), so
+        // any difference would be the transforms'.
+        let available = Isa::available();
+        if !available.contains(&Isa::Avx512) || !available.contains(&Isa::Avx2Fma) {
+            println!("skipped: this CPU lacks AVX-512F or AVX2 + FMA ({available:?})");
+            return;
+        }
+        // F(2, 3) on the 4×4 map, F(3, 3) on the others; 24 and 40 channels leave partial
+        // blocks of lanes, VALID padding tiles past the map's edge.
+        let cases = [
+            ((4, 4, 24), 40, Padding::Same),
+            ((11, 11, 24), 40, Padding::Same),
+            ((5, 5, 64), 48, Padding::Same),
+            ((13, 9, 16), 8, Padding::Valid),
+        ];
+        for ((h, w, c), k, padding) in cases {
+            let g = Conv2d::new(Hwc::new(h, w, c), [3, 3], k, [1, 1], padding, 64).unwrap();
+            for threads in [1, 2] {
+                let run = |isa| pass_bits(&FastGemm::with_isa(threads, isa).unwrap(), &g, 3);
+                let (wide, narrow) = (run(Isa::Avx512), run(Isa::Avx2Fma));
+                for (pass, (a, b)) in ["forward", "d_input", "d_filter"]
+                    .iter()
+                    .zip(wide.iter().zip(&narrow))
+                {
+                    assert!(
+                        a == b,
+                        "{pass} {h}x{w}x{c}→{k} {padding:?}, {threads} threads"
+                    );
+                }
+            }
         }
     }
 }
