@@ -41,6 +41,9 @@ use kernels::{Backend, Gemm, Layout, Portable};
 /// Examples per call, as the seed trains.
 const BATCH: usize = 8;
 
+/// Examples per call of the `fast_rows` max-pool benches: the FULL comparison's batch.
+const POOL_BATCH: usize = 128;
+
 /// Values the histogram bench adds (about one FULL activation tensor).
 const HISTOGRAM_VALUES: usize = 1 << 20;
 
@@ -683,6 +686,20 @@ fn fast_rows(crit: &mut Criterion) {
         });
     }
 
+    // Max-pool as the training loop runs it: the backend's own pool if it has one (`fast`:
+    // host-sim's whole-image channel blocks), else the kernels' code spread over the rows
+    // (`portable` in one call; `fast_kernels`: the kernels' code over two threads).
+    let kernels_on_two = FastGemm::new(2)
+        .expect("two worker threads start")
+        .without_own_layers();
+    let backends: [(&str, &dyn Backend); 3] = [
+        ("portable", &Portable),
+        ("fast_kernels", &kernels_on_two),
+        ("fast", &two),
+    ];
+    // At the batch TensorFlow is compared at: 38 MB of input, past the caches, so these
+    // measure the memory speed the host's pool aims at.
+    const BATCH: usize = POOL_BATCH;
     let (i, o) = (pool.input_len(), pool.output_len());
     group.throughput(Throughput::Elements((BATCH * i) as u64));
     // ReLU-like input: half exactly zero, so windows tie as after conv1's ReLU.
@@ -692,18 +709,23 @@ fn fast_rows(crit: &mut Criterion) {
     for (name, b) in backends {
         group.bench_function(BenchmarkId::new("pool1_forward", name), |bch| {
             bch.iter(|| {
-                let f = |r, x: &[f32], y: &mut [f32]| max_pool_f32(&pool, r, x, y);
-                b.map_rows(BATCH, (black_box(&x), i), (&mut y, o), &f)
-                    .unwrap()
+                let x = black_box(&x);
+                if !b.pool_forward(&pool, BATCH, x, &mut y) {
+                    let f = |r, x: &[f32], y: &mut [f32]| max_pool_f32(&pool, r, x, y);
+                    b.map_rows(BATCH, (x, i), (&mut y, o), &f).unwrap()
+                }
             })
         });
         group.bench_function(BenchmarkId::new("pool1_backward", name), |bch| {
             bch.iter(|| {
-                let f = |r, x: &[f32], dy: &[f32], dx: &mut [f32]| {
-                    max_pool_backward_f32(&pool, r, x, dy, dx)
-                };
-                let (x, dy) = ((&black_box(&x)[..], i), (&dy[..], o));
-                b.map_rows2(BATCH, x, dy, (&mut dx, i), &f).unwrap()
+                let x = black_box(&x);
+                if !b.pool_backward(&pool, BATCH, x, &dy, &mut dx) {
+                    let f = |r, x: &[f32], dy: &[f32], dx: &mut [f32]| {
+                        max_pool_backward_f32(&pool, r, x, dy, dx)
+                    };
+                    b.map_rows2(BATCH, (x, i), (&dy, o), (&mut dx, i), &f)
+                        .unwrap()
+                }
             })
         });
     }

@@ -26,6 +26,7 @@ pub mod memory;
 pub mod network;
 pub mod network_file;
 pub mod npy;
+mod pool_fast;
 pub mod quantize;
 pub mod summary;
 pub mod tensorboard;

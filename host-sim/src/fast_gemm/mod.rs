@@ -6,8 +6,9 @@
 //! starting from `C` (see `kernel.rs`), so the bits depend neither on the thread count nor on the
 //! tiling nor on the instruction set — the tests hold this to the bit. They differ from
 //! [`kernels::Portable`]'s (FMA rounds once per product-and-sum), within the golden tests'
-//! tolerances. This module is the crate's only `unsafe` code: SIMD intrinsics and the tiles'
-//! shared pointer into `C`.
+//! tolerances. This module and the max-pool's vector and streaming-store modules (`pool_fast`)
+//! are the crate's only `unsafe` code; here, SIMD intrinsics and the tiles' shared pointer
+//! into `C`.
 #![allow(unsafe_code)]
 
 mod kernel;
@@ -19,11 +20,13 @@ pub(crate) use tile::at_least;
 use kernels::conv2d::Conv2d;
 use kernels::gemm::{LaneKernel, RowFill, RowKernel, RowKernel2};
 use kernels::lrn::{lrn_backward_factored_f32, Lrn};
+use kernels::pool::Pool2d;
 use kernels::{Exec, Gemm, KernelError, LayerAlgorithms, Layout};
 use rayon::prelude::*;
 use std::sync::Mutex;
 
 use crate::im2col_conv::{self, Frames};
+use crate::pool_fast;
 use crate::winograd::Winograd;
 
 /// Row tiles are multiples of this, a multiple of every micro-kernel height (8, 6, 4), so
@@ -478,7 +481,8 @@ unsafe fn run_tile(
 
 /// 3×3 stride-1 convolutions with enough channels run as Winograd transforms (see
 /// [`crate::winograd`]), the other convolutions' forward pass and filter gradient as im2col
-/// units of whole images (see [`crate::im2col_conv`]), LRN's gradient with `x[k]` factored out of its window sums; nothing after
+/// units of whole images (see [`crate::im2col_conv`]), LRN's gradient with `x[k]` factored out of its window sums,
+/// max-pool as whole images in channel blocks (see `pool_fast`); nothing after
 /// [`FastGemm::without_own_layers`].
 impl LayerAlgorithms for FastGemm {
     fn conv_forward(
@@ -566,6 +570,33 @@ impl LayerAlgorithms for FastGemm {
                     &|r, x, dy, dx| lrn_backward_factored_f32(g, r, x, dy, dx),
                 )
                 .is_ok()
+    }
+
+    /// The host's max-pool (`pool_fast`): whole images over the threads, 16 channels a
+    /// vector, each output line written once past the caches.
+    fn pool_forward(&self, g: &Pool2d, _batch: usize, input: &[f32], output: &mut [f32]) -> bool {
+        let takes = self.winograd.is_some() && pool_fast::takes(self.isa, g);
+        if takes {
+            pool_fast::forward(self.pool(), self.isa, g, input, output);
+        }
+        takes
+    }
+
+    /// The host's max-pool gradient (`pool_fast`): gathered per input cell, each written
+    /// once past the caches, without zeroing `d_input` first.
+    fn pool_backward(
+        &self,
+        g: &Pool2d,
+        _batch: usize,
+        input: &[f32],
+        d_output: &[f32],
+        d_input: &mut [f32],
+    ) -> bool {
+        let takes = self.winograd.is_some() && pool_fast::takes(self.isa, g);
+        if takes {
+            pool_fast::backward(self.pool(), self.isa, g, input, d_output, d_input);
+        }
+        takes
     }
 }
 
