@@ -101,10 +101,7 @@ pub(crate) fn backward(
             .zip(d_output.par_chunks(o))
             .for_each(|((dx, x), dy)| {
                 with_scratch(g, |s| {
-                    with_lanes!(isa, |v| {
-                        arg_max_image(v, g, x, &mut s.arg);
-                        gather_image(v, g, (&s.arg, dy), dx, &mut s.input_row);
-                    });
+                    with_lanes!(isa, |v| backward_image(v, g, (x, dy), dx, s));
                 });
             });
     });
@@ -119,6 +116,8 @@ struct Scratch {
     output_row: Vec<f32>,
     /// One input row of the gradient, streamed to `d_input` when complete.
     input_row: Vec<f32>,
+    /// [`Pool2d::covering`] of every input column (worked out once: it divides).
+    covering_cols: Vec<(usize, usize)>,
 }
 
 thread_local! {
@@ -132,6 +131,8 @@ fn with_scratch(g: &Pool2d, f: impl FnOnce(&mut Scratch)) {
         s.arg.resize(g.output_len(), 0);
         s.output_row.resize(out.w * out.c, 0.0);
         s.input_row.resize(inp.w * inp.c, 0.0);
+        s.covering_cols.clear();
+        s.covering_cols.extend((0..inp.w).map(|w| g.covering(1, w)));
         f(s);
     });
 }
@@ -204,25 +205,23 @@ fn forward_image<V: Lanes>(v: V, g: &Pool2d, x: &[f32], y: &mut [f32], row: &mut
     }
 }
 
-/// One image's arg-max pixels (`h · width + w`, which [`takes`] keeps in `u32`), laid out as
-/// its output.
+/// Output row `oh`'s arg-max pixels (`h · width + w`, which [`takes`] keeps in `u32`) of one
+/// image `x`, laid out as the output row.
 #[inline(always)]
-fn arg_max_image<V: Lanes>(v: V, g: &Pool2d, x: &[f32], arg: &mut [u32]) {
+fn arg_max_row<V: Lanes>(v: V, g: &Pool2d, x: &[f32], oh: usize, arg: &mut [u32]) {
     let (inp, out) = (g.input(), g.output());
     let c = inp.c;
-    for oh in 0..out.h {
-        let rows = g.span(0, oh);
-        for ow in 0..out.w {
-            let cols = g.span(1, ow);
-            let arg = &mut arg[(oh * out.w + ow) * c..][..c];
-            let window = Window::new(x, inp.w, c, rows, cols);
-            by_groups!(v, c, |lanes, K, ch| {
-                let (_, at) = window.arg_max::<_, K>(lanes, ch);
-                for (k, a) in at.into_iter().enumerate() {
-                    lanes.store_u(&mut arg[ch + k * lanes_of(lanes)..], a);
-                }
-            });
-        }
+    let rows = g.span(0, oh);
+    for ow in 0..out.w {
+        let cols = g.span(1, ow);
+        let arg = &mut arg[ow * c..][..c];
+        let window = Window::new(x, inp.w, c, rows, cols);
+        by_groups!(v, c, |lanes, K, ch| {
+            let (_, at) = window.arg_max::<_, K>(lanes, ch);
+            for (k, a) in at.into_iter().enumerate() {
+                lanes.store_u(&mut arg[ch + k * lanes_of(lanes)..], a);
+            }
+        });
     }
 }
 
@@ -284,26 +283,36 @@ impl<'a> Window<'a> {
     }
 }
 
-/// One image's `dx` from its arg-max `arg` and output gradient `dy`, an input row at a time
-/// built in `row` and streamed to its place: each cell the sum, from `0.0`, of the gradient
-/// of each window covering it that chose it, in ascending output order — the order of the
-/// kernels' scatter.
+/// One image's `dx` from its input `x` and output gradient `dy`, an input row at a time: the
+/// arg-max of the output rows whose windows reach it (into `s.arg`, once each), then each cell
+/// the sum, from `0.0`, of the gradient of each window covering it that chose it, in
+/// ascending output order — the order of the kernels' scatter — built in `s.input_row` and
+/// streamed to its place. Reading the next input rows and writing the finished one alternate,
+/// so the memory is kept busy both ways.
 #[inline(always)]
-fn gather_image<V: Lanes>(
+fn backward_image<V: Lanes>(
     v: V,
     g: &Pool2d,
-    (arg, dy): (&[u32], &[f32]),
+    (x, dy): (&[f32], &[f32]),
     dx: &mut [f32],
-    row: &mut [f32],
+    s: &mut Scratch,
 ) {
     let (inp, out) = (g.input(), g.output());
     let c = inp.c;
+    let out_row = out.w * c;
+    // Output rows whose arg-max is in `s.arg`.
+    let mut ready = 0;
     for (h, dx) in dx.chunks_exact_mut(inp.w * c).enumerate() {
         let (oh0, oh1) = g.covering(0, h);
+        for oh in ready..oh1 {
+            arg_max_row(v, g, x, oh, &mut s.arg[oh * out_row..][..out_row]);
+        }
+        ready = ready.max(oh1);
         for w in 0..inp.w {
-            let (ow0, ow1) = g.covering(1, w);
+            let (ow0, ow1) = s.covering_cols[w];
             let pixel = (h * inp.w + w) as u32;
-            let sum = &mut row[w * c..][..c];
+            let sum = &mut s.input_row[w * c..][..c];
+            let arg = &s.arg[..];
             by_groups!(v, c, |lanes, K, ch| {
                 let n = lanes_of(lanes);
                 let p = lanes.splat(pixel);
@@ -323,7 +332,7 @@ fn gather_image<V: Lanes>(
                 }
             });
         }
-        stream::copy(dx, row);
+        stream::copy(dx, &s.input_row);
     }
 }
 
