@@ -194,6 +194,7 @@ fn forward_image<V: Lanes>(v: V, g: &Pool2d, x: &[f32], y: &mut [f32], row: &mut
             let cols = g.span(1, ow);
             let y = &mut row[ow * c..][..c];
             let window = Window::new(x, inp.w, c, rows, cols);
+            window.prefetch_below(g, oh);
             by_groups!(v, c, |lanes, K, ch| {
                 let (best, _) = window.arg_max::<_, K>(lanes, ch);
                 for (k, b) in best.into_iter().enumerate() {
@@ -216,6 +217,7 @@ fn arg_max_row<V: Lanes>(v: V, g: &Pool2d, x: &[f32], oh: usize, arg: &mut [u32]
         let cols = g.span(1, ow);
         let arg = &mut arg[ow * c..][..c];
         let window = Window::new(x, inp.w, c, rows, cols);
+        window.prefetch_below(g, oh);
         by_groups!(v, c, |lanes, K, ch| {
             let (_, at) = window.arg_max::<_, K>(lanes, ch);
             for (k, a) in at.into_iter().enumerate() {
@@ -255,6 +257,21 @@ impl<'a> Window<'a> {
             c,
             rows,
             cols,
+        }
+    }
+
+    /// Prefetches the cells of the window below (output row `oh + 1`, these columns) that
+    /// this one does not cover: by the time the sweep gets there they are in the caches.
+    #[inline(always)]
+    fn prefetch_below(self, g: &Pool2d, oh: usize) {
+        if oh + 1 < g.output().h {
+            let (h0, h1) = g.span(0, oh + 1);
+            let (w0, w1) = self.cols;
+            for h in h0.max(self.rows.1)..h1 {
+                stream::prefetch(
+                    &self.x[(h * self.width + w0) * self.c..(h * self.width + w1) * self.c],
+                );
+            }
         }
     }
 
