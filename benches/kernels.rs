@@ -2,7 +2,7 @@
 //! with `kernels::Portable` on one thread; `fast_layers` runs each GEMM-backed FULL layer, forward
 //! and backward, through both `Portable` and host-sim's `FastGemm` (one thread), so a
 //! regression of either shows; `fast_rows` does the same for the row-independent layers (LRN,
-//! max-pool) split over two threads.
+//! max-pool, the latter also through the host's own pool) split over two threads.
 //!
 //! `cargo bench --bench kernels` (a few minutes; `-- conv2_forward` for one group).
 //! `tools/bench_ratio.sh` runs `conv2_forward` and prints the portable conv2 forward's GFLOP/s
@@ -649,9 +649,10 @@ fn fast_layers(crit: &mut Criterion) {
 }
 
 /// The row-independent FULL layers as the network runs them, portable next to fast: norm1
-/// (LRN over conv1's 24×24×128 output) and pool1 (3×3 stride 2 over it), forward and backward,
-/// through `Exec` — `Portable` in one call, `FastGemm` split over two threads (the same kernels,
-/// the same bits).
+/// (LRN over conv1's 24×24×128 output) through `Exec` — `Portable` in one call, `FastGemm`
+/// split over two threads (the same kernels, the same bits) — and pool1 (3×3 stride 2 over
+/// it) at batch 128, forward and backward, through `Portable`, the kernels' loops on two
+/// threads (`fast_kernels`) and the host's own pool on two threads (`fast`, the same bits).
 /// Ids are `fast_rows/<layer>_<pass>/<backend>`; elements (input values) per second.
 fn fast_rows(crit: &mut Criterion) {
     let mut group = crit.benchmark_group("fast_rows");
