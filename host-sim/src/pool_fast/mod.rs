@@ -192,13 +192,13 @@ fn forward_image<V: Lanes>(v: V, g: &Pool2d, x: &[f32], y: &mut [f32], row: &mut
         let rows = g.span(0, oh);
         for ow in 0..out.w {
             let cols = g.span(1, ow);
-            let y = &mut row[ow * c..][..c];
+            let cell = &mut row[ow * c..][..c];
             let window = Window::new(x, inp.w, c, rows, cols);
             window.prefetch_below(g, oh);
             by_groups!(v, c, |lanes, K, ch| {
                 let (best, _) = window.arg_max::<_, K>(lanes, ch);
                 for (k, b) in best.into_iter().enumerate() {
-                    lanes.store(&mut y[ch + k * lanes_of(lanes)..], b);
+                    lanes.store(&mut cell[ch + k * lanes_of(lanes)..], b);
                 }
             });
         }

@@ -1,7 +1,8 @@
-//! Copies that bypass the caches: a layer's output that is written once and read only by the
-//! next layer, tens of megabytes later, need not be read into the cache first (a plain store
-//! to a line not in cache fetches it: a third more memory traffic for a pass that writes as
-//! much as it reads). This module is the pool's only `unsafe` code.
+//! Memory hints. Copies that bypass the caches: a layer's output that is written once and
+//! read only by the next layer, tens of megabytes later, need not be read into the cache first
+//! (a plain store to a line not in cache fetches it: a third more memory traffic for a pass
+//! that writes as much as it reads). Prefetches of the input the pool reads next. With
+//! [`super::simd`], the pool's only `unsafe` code.
 #![allow(unsafe_code)]
 
 /// `dst = src`, the 64-byte lines of `dst` written with non-temporal stores (SSE's `movntps`,
