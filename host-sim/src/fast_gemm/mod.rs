@@ -20,12 +20,14 @@ pub(crate) use tile::at_least;
 use kernels::conv2d::Conv2d;
 use kernels::gemm::{LaneKernel, RowFill, RowKernel, RowKernel2};
 use kernels::lrn::{lrn_backward_factored_f32, Lrn};
+#[cfg(target_arch = "x86_64")]
 use kernels::pool::Pool2d;
 use kernels::{Exec, Gemm, KernelError, LayerAlgorithms, Layout};
 use rayon::prelude::*;
 use std::sync::Mutex;
 
 use crate::im2col_conv::{self, Frames};
+#[cfg(target_arch = "x86_64")]
 use crate::pool_fast;
 use crate::winograd::Winograd;
 
@@ -572,8 +574,9 @@ impl LayerAlgorithms for FastGemm {
                 .is_ok()
     }
 
-    /// The host's max-pool (`pool_fast`): whole images over the threads, 16 channels a
-    /// vector, each output line written once past the caches.
+    /// The host's max-pool (`pool_fast`, x86-64 only): whole images over the threads, 16
+    /// channels a vector, each output line written once past the caches.
+    #[cfg(target_arch = "x86_64")]
     fn pool_forward(&self, g: &Pool2d, _batch: usize, input: &[f32], output: &mut [f32]) -> bool {
         let takes = self.winograd.is_some() && pool_fast::takes(self.isa, g);
         if takes {
@@ -582,8 +585,9 @@ impl LayerAlgorithms for FastGemm {
         takes
     }
 
-    /// The host's max-pool gradient (`pool_fast`): gathered per input cell, each written
-    /// once past the caches, without zeroing `d_input` first.
+    /// The host's max-pool gradient (`pool_fast`, x86-64 only): gathered per input cell,
+    /// each written once past the caches, without zeroing `d_input` first.
+    #[cfg(target_arch = "x86_64")]
     fn pool_backward(
         &self,
         g: &Pool2d,

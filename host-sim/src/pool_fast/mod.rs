@@ -44,11 +44,9 @@ pub(crate) fn takes(isa: Isa, g: &Pool2d) -> bool {
 macro_rules! with_lanes {
     ($isa:expr, |$v:ident| $body:expr) => {
         match $isa {
-            #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => simd::Avx512::new()
                 .expect("AVX-512F detected")
                 .run(|$v| $body),
-            #[cfg(target_arch = "x86_64")]
             Isa::Avx2Fma => simd::Avx2::new().expect("AVX2 detected").run(|$v| $body),
             _ => unreachable!("the pool declines {:?}", $isa),
         }

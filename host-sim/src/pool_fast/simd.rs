@@ -7,7 +7,6 @@
 //! methods inline into straight vector code.
 #![allow(unsafe_code)]
 
-#[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
 /// Channels per vector.
@@ -107,11 +106,9 @@ impl Lanes for One {
 }
 
 /// AVX-512F: one register per 16 channels, comparisons into mask registers.
-#[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
 pub(crate) struct Avx512(());
 
-#[cfg(target_arch = "x86_64")]
 impl Avx512 {
     /// The token, if this CPU has AVX-512F.
     pub(crate) fn new() -> Option<Self> {
@@ -130,7 +127,6 @@ impl Avx512 {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
 impl Lanes for Avx512 {
     const N: usize = LANES;
     type F = __m512;
@@ -202,11 +198,9 @@ impl Lanes for Avx512 {
 }
 
 /// AVX2: two registers per 16 channels, comparisons into lane masks.
-#[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
 pub(crate) struct Avx2(());
 
-#[cfg(target_arch = "x86_64")]
 impl Avx2 {
     /// The token, if this CPU has AVX2.
     pub(crate) fn new() -> Option<Self> {
@@ -224,7 +218,6 @@ impl Avx2 {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
 impl Lanes for Avx2 {
     const N: usize = LANES;
     type F = [__m256; 2];

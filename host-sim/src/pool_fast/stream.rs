@@ -5,8 +5,10 @@
 //! [`super::simd`], the pool's only `unsafe` code.
 #![allow(unsafe_code)]
 
+use std::arch::x86_64::{_mm_loadu_ps, _mm_prefetch, _mm_sfence, _mm_stream_ps, _MM_HINT_T0};
+
 /// `dst = src`, the 64-byte lines of `dst` written with non-temporal stores (SSE's `movntps`,
-/// on every x86-64 CPU); the unaligned head and tail with plain stores. Elsewhere a plain copy.
+/// on every x86-64 CPU); the unaligned head and tail with plain stores.
 /// Ends with a store fence, so the values are visible to any thread that later synchronises
 /// with this one (rayon's join does).
 ///
@@ -14,56 +16,44 @@
 /// If the lengths differ.
 pub(crate) fn copy(dst: &mut [f32], src: &[f32]) {
     assert_eq!(dst.len(), src.len(), "stream::copy lengths");
-    #[cfg(target_arch = "x86_64")]
+    const LINE: usize = 16;
+    // Values before the first 64-byte boundary of `dst` (f32s are 4-byte aligned).
+    let head = dst.as_ptr().align_offset(64).min(dst.len());
+    let lines = (dst.len() - head) / LINE;
+    let (d_head, d_rest) = dst.split_at_mut(head);
+    let (s_head, s_rest) = src.split_at(head);
+    d_head.copy_from_slice(s_head);
+    let (d_lines, d_tail) = d_rest.split_at_mut(lines * LINE);
+    let (s_lines, s_tail) = s_rest.split_at(lines * LINE);
+    for (d, s) in d_lines
+        .chunks_exact_mut(LINE)
+        .zip(s_lines.chunks_exact(LINE))
     {
-        use std::arch::x86_64::{_mm_loadu_ps, _mm_sfence, _mm_stream_ps};
-        const LINE: usize = 16;
-        // Values before the first 64-byte boundary of `dst` (f32s are 4-byte aligned).
-        let head = dst.as_ptr().align_offset(64).min(dst.len());
-        let lines = (dst.len() - head) / LINE;
-        let (d_head, d_rest) = dst.split_at_mut(head);
-        let (s_head, s_rest) = src.split_at(head);
-        d_head.copy_from_slice(s_head);
-        let (d_lines, d_tail) = d_rest.split_at_mut(lines * LINE);
-        let (s_lines, s_tail) = s_rest.split_at(lines * LINE);
-        for (d, s) in d_lines
-            .chunks_exact_mut(LINE)
-            .zip(s_lines.chunks_exact(LINE))
-        {
-            for q in 0..4 {
-                // SAFETY: `d` and `s` hold 16 values, so `4q..4q + 4` is inside both; `d`
-                // starts on a 64-byte boundary (the split above), so `d + 4q` is 16-byte
-                // aligned as `movntps` needs. SSE is part of x86-64.
-                unsafe {
-                    let v = _mm_loadu_ps(s.as_ptr().add(4 * q));
-                    _mm_stream_ps(d.as_mut_ptr().add(4 * q), v);
-                }
+        for q in 0..4 {
+            // SAFETY: `d` and `s` hold 16 values, so `4q..4q + 4` is inside both; `d` starts
+            // on a 64-byte boundary (the split above), so `d + 4q` is 16-byte aligned as
+            // `movntps` needs. SSE is part of x86-64.
+            unsafe {
+                let v = _mm_loadu_ps(s.as_ptr().add(4 * q));
+                _mm_stream_ps(d.as_mut_ptr().add(4 * q), v);
             }
         }
-        d_tail.copy_from_slice(s_tail);
-        // SAFETY: a fence has no memory operands. It orders the non-temporal stores before any
-        // later store (the one that tells another thread this work is done).
-        unsafe { _mm_sfence() };
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    dst.copy_from_slice(src);
+    d_tail.copy_from_slice(s_tail);
+    // SAFETY: a fence has no memory operands. It orders the non-temporal stores before any
+    // later store (the one that tells another thread this work is done).
+    unsafe { _mm_sfence() };
 }
 
-/// Asks for the 64-byte lines holding `x` to be brought into the caches (SSE's `prefetcht0`;
-/// nothing elsewhere): the pool's next window rows, while it works on the current ones.
+/// Asks for the 64-byte lines holding `x` to be brought into the caches (SSE's
+/// `prefetcht0`): the pool's next window rows, while it works on the current ones.
 #[inline(always)]
 pub(crate) fn prefetch(x: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        for line in x.chunks(16) {
-            // SAFETY: a prefetch is a hint: it never faults and changes no value; the address
-            // is inside `x` anyway. SSE is part of x86-64.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
-        }
+    for line in x.chunks(16) {
+        // SAFETY: a prefetch is a hint: it never faults and changes no value; the address is
+        // inside `x` anyway. SSE is part of x86-64.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
 }
 
 #[cfg(test)]
