@@ -2,7 +2,7 @@
 //! with `kernels::Portable` on one thread; `fast_layers` runs each GEMM-backed FULL layer, forward
 //! and backward, through both `Portable` and host-sim's `FastGemm` (one thread), so a
 //! regression of either shows; `fast_rows` does the same for the row-independent layers (LRN,
-//! max-pool) split over two threads.
+//! max-pool, the latter also through the host's own pool) split over two threads.
 //!
 //! `cargo bench --bench kernels` (a few minutes; `-- conv2_forward` for one group).
 //! `tools/bench_ratio.sh` runs `conv2_forward` and prints the portable conv2 forward's GFLOP/s
@@ -41,6 +41,9 @@ use kernels::{Backend, Gemm, Layout, Portable};
 
 /// Examples per call, as the seed trains.
 const BATCH: usize = 8;
+
+/// Examples per call of the `fast_rows` max-pool benches: the FULL comparison's batch.
+const POOL_BATCH: usize = 128;
 
 /// Values the histogram bench adds (about one FULL activation tensor).
 const HISTOGRAM_VALUES: usize = 1 << 20;
@@ -659,9 +662,10 @@ fn fast_layers(crit: &mut Criterion) {
 }
 
 /// The row-independent FULL layers as the network runs them, portable next to fast: norm1
-/// (LRN over conv1's 24×24×128 output) and pool1 (3×3 stride 2 over it), forward and backward,
-/// through `Exec` — `Portable` in one call, `FastGemm` split over two threads (the same kernels,
-/// the same bits).
+/// (LRN over conv1's 24×24×128 output) through `Exec` — `Portable` in one call, `FastGemm`
+/// split over two threads (the same kernels, the same bits) — and pool1 (3×3 stride 2 over
+/// it) at batch 128, forward and backward, through `Portable`, the kernels' loops on two
+/// threads (`fast_kernels`) and the host's own pool on two threads (`fast`, the same bits).
 /// Ids are `fast_rows/<layer>_<pass>/<backend>`; elements (input values) per second.
 fn fast_rows(crit: &mut Criterion) {
     let mut group = crit.benchmark_group("fast_rows");
@@ -696,6 +700,20 @@ fn fast_rows(crit: &mut Criterion) {
         });
     }
 
+    // Max-pool as the training loop runs it: the backend's own pool if it has one (`fast`:
+    // host-sim's whole-image channel blocks), else the kernels' code spread over the rows
+    // (`portable` in one call; `fast_kernels`: the kernels' code over two threads).
+    let kernels_on_two = FastGemm::new(2)
+        .expect("two worker threads start")
+        .without_own_layers();
+    let backends: [(&str, &dyn Backend); 3] = [
+        ("portable", &Portable),
+        ("fast_kernels", &kernels_on_two),
+        ("fast", &two),
+    ];
+    // At the batch TensorFlow is compared at: 38 MB of input, past the caches, so these
+    // measure the memory speed the host's pool aims at.
+    const BATCH: usize = POOL_BATCH;
     let (i, o) = (pool.input_len(), pool.output_len());
     group.throughput(Throughput::Elements((BATCH * i) as u64));
     // ReLU-like input: half exactly zero, so windows tie as after conv1's ReLU.
@@ -705,18 +723,23 @@ fn fast_rows(crit: &mut Criterion) {
     for (name, b) in backends {
         group.bench_function(BenchmarkId::new("pool1_forward", name), |bch| {
             bch.iter(|| {
-                let f = |r, x: &[f32], y: &mut [f32]| max_pool_f32(&pool, r, x, y);
-                b.map_rows(BATCH, (black_box(&x), i), (&mut y, o), &f)
-                    .unwrap()
+                let x = black_box(&x);
+                if !b.pool_forward(&pool, BATCH, x, &mut y) {
+                    let f = |r, x: &[f32], y: &mut [f32]| max_pool_f32(&pool, r, x, y);
+                    b.map_rows(BATCH, (x, i), (&mut y, o), &f).unwrap()
+                }
             })
         });
         group.bench_function(BenchmarkId::new("pool1_backward", name), |bch| {
             bch.iter(|| {
-                let f = |r, x: &[f32], dy: &[f32], dx: &mut [f32]| {
-                    max_pool_backward_f32(&pool, r, x, dy, dx)
-                };
-                let (x, dy) = ((&black_box(&x)[..], i), (&dy[..], o));
-                b.map_rows2(BATCH, x, dy, (&mut dx, i), &f).unwrap()
+                let x = black_box(&x);
+                if !b.pool_backward(&pool, BATCH, x, &dy, &mut dx) {
+                    let f = |r, x: &[f32], dy: &[f32], dx: &mut [f32]| {
+                        max_pool_backward_f32(&pool, r, x, dy, dx)
+                    };
+                    b.map_rows2(BATCH, (x, i), (&dy, o), (&mut dx, i), &f)
+                        .unwrap()
+                }
             })
         });
     }

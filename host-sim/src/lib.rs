@@ -27,6 +27,9 @@ pub mod memory;
 pub mod network;
 pub mod network_file;
 pub mod npy;
+// Its vectors are x86-64's; elsewhere the kernels' own max-pool runs.
+#[cfg(target_arch = "x86_64")]
+mod pool_fast;
 pub mod quantize;
 pub mod summary;
 pub mod tensorboard;

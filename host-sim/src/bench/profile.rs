@@ -15,6 +15,7 @@ use kernels::conv2d::Conv2d;
 use kernels::gemm::{LaneKernel, RowFill, RowKernel, RowKernel2};
 use kernels::lrn::Lrn;
 use kernels::net::{LayerGeometry, ValenceConfig};
+use kernels::pool::Pool2d;
 use kernels::{Backend, Exec, Gemm, KernelError, LayerAlgorithms, Layout};
 
 /// Time and work of one kind of call.
@@ -194,6 +195,33 @@ impl LayerAlgorithms for Timed<'_> {
         if taken {
             let c = g.channels();
             self.record(row_label(c, c, "backward"), started, 0.0);
+        }
+        taken
+    }
+
+    fn pool_forward(&self, g: &Pool2d, batch: usize, input: &[f32], output: &mut [f32]) -> bool {
+        let started = Instant::now();
+        let taken = self.inner.pool_forward(g, batch, input, output);
+        if taken {
+            let label = row_label(g.input_len(), g.output_len(), "forward");
+            self.record(label, started, 0.0);
+        }
+        taken
+    }
+
+    fn pool_backward(
+        &self,
+        g: &Pool2d,
+        batch: usize,
+        input: &[f32],
+        d_output: &[f32],
+        d_input: &mut [f32],
+    ) -> bool {
+        let started = Instant::now();
+        let taken = self.inner.pool_backward(g, batch, input, d_output, d_input);
+        if taken {
+            let label = row_label(g.input_len(), g.output_len(), "backward");
+            self.record(label, started, 0.0);
         }
         taken
     }

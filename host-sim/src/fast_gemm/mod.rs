@@ -6,8 +6,10 @@
 //! starting from `C` (see `kernel.rs`), so the bits depend neither on the thread count nor on the
 //! tiling nor on the instruction set — the tests hold this to the bit. They differ from
 //! [`kernels::Portable`]'s (FMA rounds once per product-and-sum), within the golden tests'
-//! tolerances. This module holds the crate's `unsafe` code — SIMD intrinsics and the tiles'
-//! shared pointer into `C` — but for `winograd::isa`'s one call of a target-feature function.
+//! tolerances. This module holds SIMD intrinsics and the tiles' shared pointer into `C`; the
+//! crate's other `unsafe` code is `winograd::isa`'s one call of a target-feature function, the
+//! AVX-512 LRN (`lrn_avx512`) and the max-pool's vector and streaming-store modules
+//! (`pool_fast`).
 #![allow(unsafe_code)]
 
 mod kernel;
@@ -20,12 +22,16 @@ use kernels::activation::relu_backward_f32;
 use kernels::conv2d::Conv2d;
 use kernels::gemm::{LaneKernel, RowFill, RowKernel, RowKernel2};
 use kernels::lrn::{lrn_backward_factored_f32, Lrn};
+#[cfg(target_arch = "x86_64")]
+use kernels::pool::Pool2d;
 use kernels::{Exec, Gemm, KernelError, LayerAlgorithms, Layout};
 use rayon::prelude::*;
 use std::sync::Mutex;
 
 use crate::im2col_conv::{self, Frames};
 use crate::lrn_avx512;
+#[cfg(target_arch = "x86_64")]
+use crate::pool_fast;
 use crate::winograd::Winograd;
 
 /// Row tiles are multiples of this, a multiple of every micro-kernel height (8, 6, 4), so
@@ -480,7 +486,8 @@ unsafe fn run_tile(
 
 /// 3×3 stride-1 convolutions with enough channels run as Winograd transforms (see
 /// [`crate::winograd`]), the other convolutions' forward pass and filter gradient as im2col
-/// units of whole images (see [`crate::im2col_conv`]), LRN's gradient with `x[k]` factored out of its window sums; nothing after
+/// units of whole images (see [`crate::im2col_conv`]), LRN's gradient with `x[k]` factored out of its window sums,
+/// max-pool as whole images in channel blocks (see `pool_fast`); nothing after
 /// [`FastGemm::without_own_layers`].
 impl LayerAlgorithms for FastGemm {
     fn conv_forward(
@@ -597,6 +604,35 @@ impl LayerAlgorithms for FastGemm {
                     },
                 )
                 .is_ok()
+    }
+
+    /// The host's max-pool (`pool_fast`, x86-64 only): whole images over the threads, 16
+    /// channels a vector, each output line written once past the caches.
+    #[cfg(target_arch = "x86_64")]
+    fn pool_forward(&self, g: &Pool2d, _batch: usize, input: &[f32], output: &mut [f32]) -> bool {
+        let takes = self.winograd.is_some() && pool_fast::takes(self.isa, g);
+        if takes {
+            pool_fast::forward(self.pool(), self.isa, g, input, output);
+        }
+        takes
+    }
+
+    /// The host's max-pool gradient (`pool_fast`, x86-64 only): gathered per input cell,
+    /// each written once past the caches, without zeroing `d_input` first.
+    #[cfg(target_arch = "x86_64")]
+    fn pool_backward(
+        &self,
+        g: &Pool2d,
+        _batch: usize,
+        input: &[f32],
+        d_output: &[f32],
+        d_input: &mut [f32],
+    ) -> bool {
+        let takes = self.winograd.is_some() && pool_fast::takes(self.isa, g);
+        if takes {
+            pool_fast::backward(self.pool(), self.isa, g, input, d_output, d_input);
+        }
+        takes
     }
 }
 

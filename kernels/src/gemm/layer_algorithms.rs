@@ -8,8 +8,9 @@
 
 use crate::conv2d::Conv2d;
 use crate::lrn::Lrn;
+use crate::pool::Pool2d;
 
-/// Optional host algorithms for convolutions and LRN; see the module documentation. Each method
+/// Optional host algorithms for convolutions, LRN and max-pool; see the module documentation. Each method
 /// returns `true` when it computed the result, `false` (the default) when the kernel should.
 ///
 /// The slices have been checked against `g` and `batch` (`batch ≥ 1`): `input` and `d_input`
@@ -107,6 +108,34 @@ pub trait LayerAlgorithms {
         _input: &[f32],
         _d_output: &[f32],
         _relu: bool,
+        _d_input: &mut [f32],
+    ) -> bool {
+        false
+    }
+
+    /// Overwrites `output` with the max-pool of `batch` examples, as
+    /// [`max_pool_f32`](crate::pool::max_pool_f32), bit for bit (max-pool is exact: a host
+    /// must keep its arg-max rule, ties and NaN included). The slices have been checked against
+    /// `g` as the convolutions' are.
+    fn pool_forward(
+        &self,
+        _g: &Pool2d,
+        _batch: usize,
+        _input: &[f32],
+        _output: &mut [f32],
+    ) -> bool {
+        false
+    }
+
+    /// Overwrites `d_input` with max-pool's input gradient, as
+    /// [`max_pool_backward_f32`](crate::pool::max_pool_backward_f32), bit for bit (the same
+    /// arg-max, and the gradients of overlapping windows added in the same order).
+    fn pool_backward(
+        &self,
+        _g: &Pool2d,
+        _batch: usize,
+        _input: &[f32],
+        _d_output: &[f32],
         _d_input: &mut [f32],
     ) -> bool {
         false

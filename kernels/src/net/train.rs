@@ -257,7 +257,8 @@ fn lrn_back<B: Backend + ?Sized>(
     })
 }
 
-/// Max-pool over `n` examples, spread by the backend (every example is pooled alone).
+/// Max-pool over `n` examples: the backend's own algorithm if it has one, otherwise
+/// [`max_pool_f32`] spread by the backend (every example is pooled alone).
 fn pool<B: Backend + ?Sized>(
     b: &B,
     g: &Pool2d,
@@ -265,12 +266,17 @@ fn pool<B: Backend + ?Sized>(
     x: &[f32],
     y: &mut [f32],
 ) -> Result<(), KernelError> {
+    g.check(n, "input", x.len(), "output", y.len())?;
+    if b.pool_forward(g, n, x, y) {
+        return Ok(());
+    }
     b.map_rows(n, (x, g.input_len()), (y, g.output_len()), &|r, x, y| {
         max_pool_f32(g, r, x, y)
     })
 }
 
-/// Max-pool's input gradient over `n` examples, spread by the backend.
+/// Max-pool's input gradient over `n` examples: the backend's own algorithm if it has one,
+/// otherwise [`max_pool_backward_f32`] spread by the backend.
 fn pool_back<B: Backend + ?Sized>(
     b: &B,
     g: &Pool2d,
@@ -279,6 +285,11 @@ fn pool_back<B: Backend + ?Sized>(
     dy: &[f32],
     dx: &mut [f32],
 ) -> Result<(), KernelError> {
+    let (n_in, _) = g.check(n, "input", x.len(), "d_output", dy.len())?;
+    check_len("d_input", n_in, dx.len())?;
+    if b.pool_backward(g, n, x, dy, dx) {
+        return Ok(());
+    }
     let (i, o) = (g.input_len(), g.output_len());
     b.map_rows2(n, (x, i), (dy, o), (dx, i), &|r, x, dy, dx| {
         max_pool_backward_f32(g, r, x, dy, dx)

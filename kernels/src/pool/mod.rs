@@ -119,9 +119,13 @@ impl Pool2d {
         self.output.len()
     }
 
-    /// The input cells `[lo, hi)` along `axis` (0 rows, 1 cols) covered by output index `o`.
+    /// The input cells `[lo, hi)` along `axis` (0 rows, 1 cols) covered by output index `o`
+    /// (padding cells left out; never empty for `o` below the output size).
+    ///
+    /// # Panics
+    /// If `axis > 1` (an index out of bounds).
     #[inline(always)]
-    pub(crate) const fn span(&self, axis: usize, o: usize) -> (usize, usize) {
+    pub const fn span(&self, axis: usize, o: usize) -> (usize, usize) {
         let size = if axis == 0 {
             self.input.h
         } else {
@@ -133,6 +137,32 @@ impl Pool2d {
         let hi = if hi < size { hi } else { size };
         debug_assert!(lo < hi, "every window covers an input cell");
         (lo, hi)
+    }
+
+    /// The output indices `[lo, hi)` along `axis` (0 rows, 1 cols) whose windows cover input
+    /// index `i` ([`Pool2d::span`] inverted): those a gradient computed per input cell gathers
+    /// from. Empty (`lo == hi`) for a cell no window covers (VALID's leftover rows and columns).
+    ///
+    /// # Panics
+    /// If `axis > 1` (an index out of bounds).
+    #[inline(always)]
+    pub const fn covering(&self, axis: usize, i: usize) -> (usize, usize) {
+        let outputs = if axis == 0 {
+            self.output.h
+        } else {
+            self.output.w
+        };
+        let (k, s) = (self.window[axis], self.stride[axis]);
+        // Window `o` covers padded positions [o·s, o·s + k), input `i` sits at `i + pad`.
+        let at = i + self.pad_before[axis];
+        let lo = (at + 1).saturating_sub(k).div_ceil(s);
+        let hi = at / s + 1;
+        let hi = if hi < outputs { hi } else { outputs };
+        if lo < hi {
+            (lo, hi)
+        } else {
+            (hi, hi)
+        }
     }
 
     /// Validates `batch` and the lengths `a` (input-sized) and `b` (output-sized).
@@ -165,6 +195,7 @@ impl Pool2d {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
 
     #[test]
@@ -180,6 +211,37 @@ mod tests {
         assert_eq!(s.pad_before(), [1, 1]);
         assert_eq!(s.span(0, 0), (0, 2));
         assert_eq!(s.span(0, 2), (3, 5));
+    }
+
+    #[test]
+    fn covering_inverts_span() {
+        // Reference: brute force over every output index with `span`.
+        let geometries = [
+            (Hwc::new(24, 24, 1), [3, 3], [2, 2], Padding::Valid),
+            (Hwc::new(7, 6, 1), [3, 3], [2, 2], Padding::Same),
+            (Hwc::new(9, 11, 1), [2, 3], [1, 2], Padding::Same),
+            (Hwc::new(9, 11, 1), [2, 3], [1, 2], Padding::Valid),
+            (Hwc::new(5, 5, 1), [2, 2], [3, 3], Padding::Valid),
+            (Hwc::new(2, 3, 1), [5, 4], [2, 3], Padding::Same),
+            (Hwc::new(49, 10, 1), [60, 2], [1, 1], Padding::Same),
+        ];
+        for (x, k, s, p) in geometries {
+            let g = Pool2d::new(x, k, s, p).unwrap();
+            for (axis, size, outputs) in [(0, x.h, g.output().h), (1, x.w, g.output().w)] {
+                for i in 0..size {
+                    let want: std::vec::Vec<usize> = (0..outputs)
+                        .filter(|&o| (g.span(axis, o).0..g.span(axis, o).1).contains(&i))
+                        .collect();
+                    let (lo, hi) = g.covering(axis, i);
+                    assert!(lo <= hi, "{g:?} axis {axis} input {i}");
+                    assert_eq!(
+                        (lo..hi).collect::<std::vec::Vec<_>>(),
+                        want,
+                        "{g:?} axis {axis} input {i}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
