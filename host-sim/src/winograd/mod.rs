@@ -668,8 +668,9 @@ fn input_grad_unit<const A: usize, const M: usize, T: Tables<A, M>>(
     let rows = images * tl.tiles_per_image();
     let points = A * A;
     with_scratch([points * rows * c_out, points * rows * c_in], |[z, nn]| {
-        // Compiled for AVX2 even on an AVX-512 CPU: AVX-512 measured 8–12 % slower on this
-        // transform (both passes that use it, `examples/conv_cpu_time.rs`), for no cause found.
+        // Compiled for AVX2 even on an AVX-512 CPU: for AVX-512, LLVM vectorises this
+        // transform's first pass (`M` rows in) with scatters (`vscatterqps`, slow here), and
+        // both passes that use it measured 8–12 % slower (`examples/conv_cpu_time.rs`).
         for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
             let image = &d_out[e * oh * ow * c_out..][..oh * ow * c_out];
             output_grad_transform::<A, M, T>(tl, image, (ty, tx), (0, c_out), z, (row, rows));
