@@ -668,8 +668,9 @@ fn input_grad_unit<const A: usize, const M: usize, T: Tables<A, M>>(
     let rows = images * tl.tiles_per_image();
     let points = A * A;
     with_scratch([points * rows * c_out, points * rows * c_in], |[z, nn]| {
-        // Compiled for AVX2 even on an AVX-512 CPU: for AVX-512, LLVM vectorises this
-        // transform's first pass (`M` rows in) with scatters (`vscatterqps`, slow here), and
+        // Compiled for AVX2 even on an AVX-512 CPU: with AVX-512's masks LLVM vectorises the
+        // sandwich's first pass (3 rows in, 5 out) across the 5 rows — masked gathers of the
+        // weights, scatters (`vscatterqps`) into the temporary — instead of unrolling it, and
         // both passes that use it measured 8–12 % slower (`examples/conv_cpu_time.rs`).
         for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
             let image = &d_out[e * oh * ow * c_out..][..oh * ow * c_out];
