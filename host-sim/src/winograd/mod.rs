@@ -13,13 +13,14 @@
 //!
 //! The transforms run in plain Rust on one tile and 16 channels at a time, with the matrices
 //! as compile-time tables (see [`block`]), so the compiler keeps the tile in vector registers
-//! (zmm ones when the fast GEMM runs AVX-512: see `isa.rs`) and drops the zero terms; the
-//! products are [`FastGemm`]'s, on one thread each. Work is split into units — groups of
-//! images for the forward pass and the input gradient, groups of input channels for the filter
-//! gradient — that each run alone on a pool thread with per-thread scratch, and
-//! every value is summed in an order fixed by the geometry, so the bits do not depend on the
-//! number of threads. They differ from the im2col path's by rounding (the transforms' own
-//! rounding included), within the TensorFlow golden tests' tolerances.
+//! (zmm ones when the fast GEMM runs AVX-512, all but the output-gradient transform: see
+//! `isa.rs`) and drops the zero terms; the products are [`FastGemm`]'s, on one thread each.
+//! Work is split into units — groups of images for the forward pass and the input gradient,
+//! groups of input channels for the filter gradient — that each run alone on a pool thread
+//! with per-thread scratch, and every value is summed in an order fixed by the geometry, so
+//! the bits do not depend on the number of threads. They differ from the im2col path's by
+//! rounding (the transforms' own rounding included), within the TensorFlow golden tests'
+//! tolerances.
 
 pub mod block;
 mod isa;
@@ -101,9 +102,10 @@ thread_local! {
 /// consecutive pieces of `lens`.
 fn pieces<const N: usize>(buf: &mut Vec<f32>, lens: [usize; N]) -> [&mut [f32]; N] {
     // A block of lanes is one zmm register: from a cache line's start, loading or storing it
-    // touches one line, not two (the AVX-512 transforms' input gradient ran 10 % slower on
-    // malloc's 16-byte boundaries; `examples/conv_cpu_time.rs`). An f32 pointer is 4-aligned,
-    // so a boundary is at most 15 values in (`min` only keeps the slice in range regardless).
+    // touches one line, not two (on malloc's 16-byte boundaries the AVX-512 forward pass
+    // gained 3 % over AVX2, from lines' starts 10 %; `examples/conv_cpu_time.rs`). An f32
+    // pointer is 4-aligned, so a boundary is at most 15 values in (`min` only keeps the slice
+    // in range regardless).
     let all = at_least(buf, lens.iter().sum::<usize>() + LANES - 1);
     let skip = all.as_ptr().align_offset(64).min(LANES - 1);
     let mut rest = &mut all[skip..];
@@ -319,14 +321,17 @@ impl Winograd {
                 let tasks = v_parts.len().max(z_parts.len());
                 v_parts.resize_with(tasks, || None);
                 z_parts.resize_with(tasks, || None);
-                v_parts.into_par_iter().zip(z_parts).enumerate().for_each(
-                    |(k, (mut vk, mut zk))| {
-                        widest!(
-                            gemm.isa(),
-                            for (row, (e, ty, tx)) in tiles_of(tl, n).enumerate() {
-                                let e = first + e;
-                                if let Some(vk) = vk.as_deref_mut() {
-                                    let cb = vk.len() / (points * max_rows);
+                v_parts
+                    .into_par_iter()
+                    .zip(z_parts)
+                    .enumerate()
+                    .for_each(|(k, (vk, zk))| {
+                        if let Some(vk) = vk {
+                            let cb = vk.len() / (points * max_rows);
+                            widest!(
+                                gemm.isa(),
+                                for (row, (e, ty, tx)) in tiles_of(tl, n).enumerate() {
+                                    let e = first + e;
                                     let image = &input[e * h * w * c_in..][..h * w * c_in];
                                     let channels = (k * ci_block, cb);
                                     input_transform::<A, M, T>(
@@ -338,23 +343,26 @@ impl Winograd {
                                         (row, rows),
                                     );
                                 }
-                                if let Some(zk) = zk.as_deref_mut() {
-                                    let cb = zk.len() / (points * max_rows);
-                                    let image = &d_output[e * oh * ow * c_out..][..oh * ow * c_out];
-                                    let channels = (k * co_block, cb);
-                                    output_grad_transform::<A, M, T>(
-                                        tl,
-                                        image,
-                                        (ty, tx),
-                                        channels,
-                                        zk,
-                                        (row, rows),
-                                    );
-                                }
+                            );
+                        }
+                        // The output-gradient transform stays AVX2: see `input_grad_unit`.
+                        if let Some(zk) = zk {
+                            let cb = zk.len() / (points * max_rows);
+                            for (row, (e, ty, tx)) in tiles_of(tl, n).enumerate() {
+                                let e = first + e;
+                                let image = &d_output[e * oh * ow * c_out..][..oh * ow * c_out];
+                                let channels = (k * co_block, cb);
+                                output_grad_transform::<A, M, T>(
+                                    tl,
+                                    image,
+                                    (ty, tx),
+                                    channels,
+                                    zk,
+                                    (row, rows),
+                                );
                             }
-                        )
-                    },
-                );
+                        }
+                    });
                 // Products: dU[ξ] += V[ξ]ᵀ·Z[ξ], V[ξ] being rows × cb row-major (cb × rows
                 // column-major), Z[ξ] one rows × cob block per output-channel block.
                 let (v, z) = (&*v, &*z);
@@ -660,13 +668,14 @@ fn input_grad_unit<const A: usize, const M: usize, T: Tables<A, M>>(
     let rows = images * tl.tiles_per_image();
     let points = A * A;
     with_scratch([points * rows * c_out, points * rows * c_in], |[z, nn]| {
-        widest!(
-            gemm.isa(),
-            for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
-                let image = &d_out[e * oh * ow * c_out..][..oh * ow * c_out];
-                output_grad_transform::<A, M, T>(tl, image, (ty, tx), (0, c_out), z, (row, rows));
-            }
-        );
+        // Compiled for AVX2 even on an AVX-512 CPU: with AVX-512's masks LLVM vectorises the
+        // sandwich's first pass (3 rows in, 5 out) across the 5 rows — masked gathers of the
+        // weights, scatters (`vscatterqps`) into the temporary — instead of unrolling it, and
+        // both passes that use it measured 8–12 % slower (`examples/conv_cpu_time.rs`).
+        for (row, (e, ty, tx)) in tiles_of(tl, images).enumerate() {
+            let image = &d_out[e * oh * ow * c_out..][..oh * ow * c_out];
+            output_grad_transform::<A, M, T>(tl, image, (ty, tx), (0, c_out), z, (row, rows));
+        }
         nn.fill(0.0);
         let plane = c_in * c_out;
         for xi in 0..points {
