@@ -3,7 +3,9 @@
 //! safetensors export and import.
 //!
 //! Modules, one concept each: [`cli`] (the flags), [`bench`](mod@bench) (frames/s and peak
-//! memory), [`fast_gemm`] (the threaded SIMD [`kernels::Gemm`]), [`memory`] (buffers sized by
+//! memory), [`fast_gemm`] (the threaded SIMD [`kernels::Gemm`] and the host's own layer
+//! algorithms: [`winograd`], [`im2col_conv`], [`lrn_avx512`] and, on x86-64, `pool_fast`),
+//! [`memory`] (buffers sized by
 //! flags), [`network_file`] (`--config PATH`: a network table as TOML/JSON), [`dataset`] (real
 //! frames from disk), [`npy`] (numpy's file format), [`checkpoint`] (the resumable training
 //! state), [`network`] (a `--config` name's table and its parameters in checkpoints),
