@@ -166,17 +166,26 @@ impl Timed<'_> {
         }
         taken
     }
+
+    /// Runs a row kernel (LRN, max-pool) offered to the host's own algorithm; when taken,
+    /// records it under the label its rows of `input` and `output` values give it, as
+    /// [`Exec::map_rows`] does for the kernels' own loops.
+    fn rows(&self, input: usize, output: usize, pass: &str, run: impl FnOnce() -> bool) -> bool {
+        let started = Instant::now();
+        let taken = run();
+        if taken {
+            self.record(row_label(input, output, pass), started, 0.0);
+        }
+        taken
+    }
 }
 
 impl LayerAlgorithms for Timed<'_> {
     fn lrn_forward(&self, g: &Lrn, rows: usize, input: &[f32], output: &mut [f32]) -> bool {
-        let started = Instant::now();
-        let taken = self.inner.lrn_forward(g, rows, input, output);
-        if taken {
-            let c = g.channels();
-            self.record(row_label(c, c, "forward"), started, 0.0);
-        }
-        taken
+        let c = g.channels();
+        self.rows(c, c, "forward", || {
+            self.inner.lrn_forward(g, rows, input, output)
+        })
     }
 
     fn lrn_backward(
@@ -188,25 +197,17 @@ impl LayerAlgorithms for Timed<'_> {
         relu: bool,
         d_input: &mut [f32],
     ) -> bool {
-        let started = Instant::now();
-        let taken = self
-            .inner
-            .lrn_backward(g, rows, input, d_output, relu, d_input);
-        if taken {
-            let c = g.channels();
-            self.record(row_label(c, c, "backward"), started, 0.0);
-        }
-        taken
+        let c = g.channels();
+        self.rows(c, c, "backward", || {
+            self.inner
+                .lrn_backward(g, rows, input, d_output, relu, d_input)
+        })
     }
 
     fn pool_forward(&self, g: &Pool2d, batch: usize, input: &[f32], output: &mut [f32]) -> bool {
-        let started = Instant::now();
-        let taken = self.inner.pool_forward(g, batch, input, output);
-        if taken {
-            let label = row_label(g.input_len(), g.output_len(), "forward");
-            self.record(label, started, 0.0);
-        }
-        taken
+        self.rows(g.input_len(), g.output_len(), "forward", || {
+            self.inner.pool_forward(g, batch, input, output)
+        })
     }
 
     fn pool_backward(
@@ -217,13 +218,9 @@ impl LayerAlgorithms for Timed<'_> {
         d_output: &[f32],
         d_input: &mut [f32],
     ) -> bool {
-        let started = Instant::now();
-        let taken = self.inner.pool_backward(g, batch, input, d_output, d_input);
-        if taken {
-            let label = row_label(g.input_len(), g.output_len(), "backward");
-            self.record(label, started, 0.0);
-        }
-        taken
+        self.rows(g.input_len(), g.output_len(), "backward", || {
+            self.inner.pool_backward(g, batch, input, d_output, d_input)
+        })
     }
 
     fn conv_forward(

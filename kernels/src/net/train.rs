@@ -15,7 +15,7 @@ use crate::dense::{dense_backward_input_f32, dense_backward_weights_f32, dense_f
 use crate::error::{check_len, mul};
 use crate::init::{constant_f32, truncated_normal_f32, xavier_normal_f32};
 use crate::loss::{mse_f32, softmax_cross_entropy_f32, weighted_abs_error_f32};
-use crate::lrn::{lrn_backward_f32, lrn_f32, Lrn};
+use crate::lrn::{check_two, lrn_backward_f32, lrn_f32, Lrn};
 use crate::optim::{
     adam_keras_step_f32_with, adam_step_f32_with, momentum_step_f32_with, sgd_step_f32_with, Adam,
     AdamKeras, BetaPowers, Momentum,
@@ -218,9 +218,7 @@ fn lrn<B: Backend + ?Sized>(
     y: &mut [f32],
 ) -> Result<(), KernelError> {
     let c = g.channels();
-    let n = g.checked_len(rows)?;
-    check_len("input", n, x.len())?;
-    check_len("output", n, y.len())?;
+    check_two(g, rows, "input", x.len(), "output", y.len())?;
     if b.lrn_forward(g, rows, x, y) {
         return Ok(());
     }
@@ -241,9 +239,7 @@ fn lrn_back<B: Backend + ?Sized>(
     dx: &mut [f32],
 ) -> Result<(), KernelError> {
     let c = g.channels();
-    let n = g.checked_len(rows)?;
-    check_len("input", n, x.len())?;
-    check_len("d_output", n, dy.len())?;
+    let n = check_two(g, rows, "input", x.len(), "d_output", dy.len())?;
     check_len("d_input", n, dx.len())?;
     if b.lrn_backward(g, rows, x, dy, relu, dx) {
         return Ok(());
