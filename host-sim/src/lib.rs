@@ -4,7 +4,8 @@
 //!
 //! Modules, one concept each: [`cli`] (the flags), [`bench`](mod@bench) (frames/s and peak
 //! memory), [`fast_gemm`] (the threaded SIMD [`kernels::Gemm`] and the host's own layer
-//! algorithms: [`winograd`], [`im2col_conv`], [`lrn_avx512`] and, on x86-64, `pool_fast`),
+//! algorithms: [`winograd`], [`im2col_conv`], [`lrn_avx512`] and, on x86-64, `pool_fast`, with
+//! `stream`'s memory hints),
 //! [`memory`] (buffers sized by
 //! flags), [`network_file`] (`--config PATH`: a network table as TOML/JSON), [`dataset`] (real
 //! frames from disk), [`npy`] (numpy's file format), [`checkpoint`] (the resumable training
@@ -33,6 +34,9 @@ pub mod npy;
 #[cfg(target_arch = "x86_64")]
 mod pool_fast;
 pub mod quantize;
+// Its hints are x86-64 instructions; only the x86-64 passes use them.
+#[cfg(target_arch = "x86_64")]
+mod stream;
 pub mod summary;
 pub mod tensorboard;
 pub mod train;

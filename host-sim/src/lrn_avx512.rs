@@ -32,10 +32,6 @@ pub const MAX_RADIUS: usize = LANES;
 /// `f32` lanes of one zmm register.
 const LANES: usize = 16;
 
-/// A padded row on the stack: `MAX_RADIUS` values, the row rounded up to whole registers, and
-/// `MAX_RADIUS` values again.
-const PADDED: usize = MAX_RADIUS + MAX_CHANNELS + MAX_RADIUS;
-
 /// Whether the passes take LRN `g` on this CPU: AVX-512F, β = 0.75 (the kernels' `1 / (√u·√√u)`),
 /// at most [`MAX_CHANNELS`] channels and a clipped radius of at most [`MAX_RADIUS`].
 pub fn supports(g: &Lrn) -> bool {
@@ -89,6 +85,9 @@ pub fn backward(g: &Lrn, input: &[f32], d_output: &[f32], relu: bool, d_input: &
             x86::backward::<false>(g, input, d_output, d_input)
         }
     }
+    // Elsewhere `check` has panicked: nothing is supported.
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = relu;
 }
 
 /// Asserts that the passes take `g` and that every length is the same whole number of rows.
@@ -103,7 +102,12 @@ fn check(g: &Lrn, lens: &[usize]) {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{Lrn, LANES, MAX_RADIUS, PADDED};
+    use super::{Lrn, LANES, MAX_CHANNELS, MAX_RADIUS};
+
+    /// A padded row on the stack: `MAX_RADIUS` values, the row rounded up to whole registers,
+    /// and `MAX_RADIUS` values again.
+    const PADDED: usize = MAX_RADIUS + MAX_CHANNELS + MAX_RADIUS;
+    use crate::stream;
     use core::arch::x86_64::*;
 
     /// The mask of the lanes of register `i` that lie inside a row of `c` channels.
@@ -172,22 +176,21 @@ mod x86 {
         (norm, pow)
     }
 
-    /// How far ahead of the row being computed its rows are prefetched: 4 KiB, eight rows of
-    /// 128 channels. On this memory-bound pass the hardware prefetcher alone kept too few lines
-    /// in flight (the passes ran 2.5× slower on a batch too big for the cache than on a cached
-    /// one); prefetching the outputs for writing too saved their read-for-ownership stall.
+    /// How far ahead of the row being computed its rows are prefetched, at least: 4 KiB, eight
+    /// rows of 128 channels (4, 16 and 64 KiB measured alike). Prefetching the outputs for
+    /// writing too saved their read-for-ownership stall (see [`crate::stream`]).
     const AHEAD: usize = 4096;
 
-    /// Prefetches the cache lines `AHEAD` bytes past `row`'s, `HINT` saying how
-    /// (`_MM_HINT_T0` to read, `_MM_HINT_ET0` to write). A prefetch never faults, so lines past
-    /// the end of the slice are harmless (the pointer is formed with `wrapping_add`).
-    #[target_feature(enable = "avx512f")]
+    /// Values from one row to the row prefetched with it: whole rows, at least [`AHEAD`] bytes.
     #[inline]
-    fn prefetch<const HINT: i32>(row: &[f32]) {
-        let ahead = row.as_ptr().wrapping_add(AHEAD / 4).cast::<i8>();
-        for line in (0..core::mem::size_of_val(row)).step_by(64) {
-            _mm_prefetch::<HINT>(ahead.wrapping_add(line));
-        }
+    fn ahead(c: usize) -> usize {
+        AHEAD.div_ceil(4 * c) * c
+    }
+
+    /// Row `at..at + c` of `data`, if `data` holds it.
+    #[inline]
+    fn row(data: &[f32], at: usize, c: usize) -> Option<&[f32]> {
+        data.get(at..at.checked_add(c)?)
     }
 
     /// See [`super::forward`].
@@ -201,11 +204,18 @@ mod x86 {
         let (alpha, bias) = (_mm512_set1_ps(g.alpha()), _mm512_set1_ps(g.bias()));
         // +0.0 padding: a square sum starts at +0.0, and +0.0 + +0.0 = +0.0.
         let mut sq = [0.0f32; PADDED];
-        for (x, y) in input.chunks_exact(c).zip(output.chunks_exact_mut(c)) {
+        let ahead = ahead(c);
+        for at in (0..input.len()).step_by(c) {
+            let x = &input[at..at + c];
+            let (y, later) = output[at..].split_at_mut(c);
+            if let Some(next) = row(input, at + ahead, c) {
+                stream::prefetch(next);
+            }
+            if let Some(next) = row(later, ahead - c, c) {
+                stream::prefetch_for_write(next);
+            }
             // SAFETY: the caller's promises; every masked access stays inside its row.
             unsafe {
-                prefetch::<_MM_HINT_T0>(x);
-                prefetch::<_MM_HINT_ET0>(y);
                 squares(x, c, regs, &mut sq);
                 for i in 0..regs {
                     let m = lanes(i, c);
@@ -238,14 +248,22 @@ mod x86 {
         // −0.0 padding: the window sums start at −0.0 and −0.0 is the identity of addition, so
         // the padding adds nothing, as the kernels add nothing beyond the row.
         let mut shares = [-0.0f32; PADDED];
-        let rows = input.chunks_exact(c).zip(d_output.chunks_exact(c));
-        for ((x, dy), dx) in rows.zip(d_input.chunks_exact_mut(c)) {
+        let ahead = ahead(c);
+        for at in (0..input.len()).step_by(c) {
+            let (x, dy) = (&input[at..at + c], &d_output[at..at + c]);
+            let (dx, later) = d_input[at..].split_at_mut(c);
+            if let Some(next) = row(input, at + ahead, c) {
+                stream::prefetch(next);
+            }
+            if let Some(next) = row(d_output, at + ahead, c) {
+                stream::prefetch(next);
+            }
+            if let Some(next) = row(later, ahead - c, c) {
+                stream::prefetch_for_write(next);
+            }
             // SAFETY: the caller's promises; every masked access stays inside its row, and the
             // buffers' accesses inside them (see `squares` and `window`).
             unsafe {
-                prefetch::<_MM_HINT_T0>(x);
-                prefetch::<_MM_HINT_T0>(dy);
-                prefetch::<_MM_HINT_ET0>(dx);
                 squares(x, c, regs, &mut sq);
                 // Per channel: its own term into dx, its window share into `shares`.
                 for i in 0..regs {

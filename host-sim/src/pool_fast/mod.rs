@@ -16,11 +16,10 @@
 //! that chose it, in ascending output order from `0.0` — exactly the sum the kernels'
 //! zero-fill-then-scatter builds, without the zeroing pass and the read-modify-write of every
 //! cell. Results are built a row at a time in a cache-resident scratch and copied out with
-//! non-temporal stores ([`stream`]): a plain store would first fetch each output line from
+//! non-temporal stores ([`crate::stream`]): a plain store would first fetch each output line from
 //! memory, a third more traffic for the backward pass.
 
 mod simd;
-mod stream;
 
 use std::cell::RefCell;
 
@@ -28,6 +27,7 @@ use kernels::pool::Pool2d;
 use rayon::prelude::*;
 
 use crate::fast_gemm::Isa;
+use crate::stream;
 use simd::{Lanes, One};
 
 /// Whether this module computes `g` with `isa`: it needs AVX2 or AVX-512 (elsewhere the

@@ -1,5 +1,5 @@
 //! The pool's vector instructions: 16 channels at a time in one AVX-512 register or two AVX2
-//! ones, chosen at run time. The pool's only `unsafe` code besides [`super::stream`].
+//! ones, chosen at run time. The pool's only `unsafe` code besides [`crate::stream`].
 //!
 //! A variant is a token that exists only once its features were detected ([`Avx512::new`],
 //! [`Avx2::new`]), so its safe methods may use the intrinsics; the image loops run inside a
