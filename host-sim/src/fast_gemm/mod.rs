@@ -8,8 +8,8 @@
 //! [`kernels::Portable`]'s (FMA rounds once per product-and-sum), within the golden tests'
 //! tolerances. This module holds SIMD intrinsics and the tiles' shared pointer into `C`; the
 //! crate's other `unsafe` code is `winograd::isa`'s one call of a target-feature function, the
-//! AVX-512 LRN (`lrn_avx512`) and the max-pool's vector and streaming-store modules
-//! (`pool_fast`).
+//! AVX-512 LRN (`lrn_avx512`), the max-pool's vector module (`pool_fast`) and the memory
+//! hints (`stream`: non-temporal copies and prefetches).
 #![allow(unsafe_code)]
 
 mod kernel;
